@@ -1,0 +1,557 @@
+//go:build ignore
+
+// capprof's kernel side: it records every cap_capable() verdict, and the
+// exec/fork/exit events that let user space attribute a check to its process.
+//
+// One handler (handle_check) serves five attach methods:
+//   tp_btf/cap_capable, raw_tracepoint/cap_capable, tracepoint/capability/cap_capable
+//     (the tracepoint exists since Linux 6.14, commit d48da4d5ed7b; it has no opts)
+//   fexit/cap_capable, kprobe+kretprobe/cap_capable
+//     (older kernels; they see opts, so they know CAP_OPT_NOAUDIT)
+// User space loads only the programs of the method it picked.
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define CAP_OPT_NOAUDIT (1U << 1) /* include/linux/security.h, since 5.1 */
+#define PF_KTHREAD 0x00200000     /* include/linux/sched.h */
+#define MAX_FILENAME 256
+#define MAX_ARGS 1024
+#define MAX_NOAUDIT_RANGES 8
+#define STACK_DEPTH 8
+#define MAX_CGROUP_FILTERS 8
+
+enum event_type {
+	EVENT_CHECK = 1,
+	EVENT_EXEC = 2,
+	EVENT_FORK = 3,
+	EVENT_EXIT = 4,
+};
+
+// What a check says about auditing. AUDIT_UNKNOWN when neither opts nor the
+// call-site classification could tell.
+enum audit_class {
+	AUDIT_UNKNOWN = 0,
+	AUDIT_YES = 1,
+	AUDIT_NO = 2,
+};
+
+enum verdict_filter {
+	VERDICT_ALL = 0,
+	VERDICT_DENIED = 1,
+	VERDICT_GRANTED = 2,
+};
+
+enum mode {
+	MODE_STREAM = 0,
+	MODE_UNIQUE = 1,
+};
+
+struct check_event {
+	u8 type;
+	u8 cap;
+	u8 denied;
+	u8 audit;        /* enum audit_class */
+	u8 foreign_cred; /* cred != current->cred */
+	u8 ns_is_host;
+	u8 new_key;   /* unique mode: the first check of its dedup key */
+	u8 key_audit; /* the audit field of its dedup key */
+	u32 pid;
+	u32 tid;
+	u32 uid;
+	u32 euid;
+	u32 ns_level;
+	u32 ns_inum;
+	u32 ns_owner_uid;
+	u32 ns_owner_gid;
+	s32 syscall; /* -1: not in a syscall, or a kernel thread */
+	u32 _pad2;
+	u64 cgroup_id;
+	u64 effective; /* the checked credentials' effective set */
+	u64 exe_ino;
+	u64 exe_dev;
+	u64 time_ns; /* bpf_ktime_get_boot_ns */
+};
+
+struct exec_event {
+	u8 type;
+	u8 _pad[3];
+	u32 pid;
+	u32 ppid;
+	u32 uid;
+	u32 euid;
+	u32 args_len;
+	u64 start_ns; /* task->start_boottime */
+	u64 time_ns;
+	char filename[MAX_FILENAME];
+	char args[MAX_ARGS]; /* argv, NUL separated, args_len bytes */
+};
+
+struct fork_event {
+	u8 type;
+	u8 _pad[3];
+	u32 parent_pid;
+	u32 child_pid;
+	u32 _pad2;
+	u64 start_ns;
+};
+
+struct exit_event {
+	u8 type;
+	u8 _pad[3];
+	u32 pid;
+	u64 time_ns;
+};
+
+// The dedup key of unique mode: stable, low-churn fields only.
+struct dedup_key {
+	u64 cgroup_id;
+	u64 exe_ino;
+	u64 exe_dev;
+	s32 syscall;
+	u32 ns_level;
+	u8 cap;
+	u8 denied;
+	u8 audit; /* from opts (fexit/kprobe); AUDIT_UNKNOWN on the tracepoint */
+	u8 _pad[5];
+};
+
+struct dedup_value {
+	u64 count;
+	u8 audit; /* the classification made when the key was new */
+	u8 _pad[7];
+};
+
+struct addr_range {
+	u64 start;
+	u64 end;
+	u32 class; /* enum audit_class of checks made below this function */
+	u32 _pad;
+};
+
+struct kprobe_args {
+	u64 cred; /* const struct cred * */
+	u64 ns;   /* struct user_namespace * */
+	s32 cap;
+	u32 opts;
+};
+
+// Configuration, written by user space before load. Global constants let the
+// verifier prune what a configuration does not use.
+volatile const u8 cfg_mode = MODE_STREAM;
+volatile const u8 cfg_verdict = VERDICT_ALL;
+volatile const u64 cfg_caps = ~0ULL;
+volatile const u8 cfg_include_host = 1;
+volatile const u32 cfg_host_mntns = 0; /* mount namespace of pid 1 */
+volatile const u32 cfg_cgroup_include = 0; /* entries used in cgroup_include */
+volatile const u32 cfg_cgroup_exclude = 0;
+volatile const u8 cfg_pid_filter = 0;
+volatile const u64 cfg_wakeup_bytes = 64 * 1024;
+volatile const u32 cfg_noaudit_ranges = 0;
+volatile const struct addr_range noaudit_ranges[MAX_NOAUDIT_RANGES] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22); /* user space sets the real size */
+} events SEC(".maps");
+
+// Events the ring buffer had no room for, per CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768); /* user space sets the real size */
+	__type(key, struct dedup_key);
+	__type(value, struct dedup_value);
+} dedup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, MAX_CGROUP_FILTERS);
+	__type(key, u32);
+	__type(value, u32);
+} cgroup_include SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, MAX_CGROUP_FILTERS);
+	__type(key, u32);
+	__type(value, u32);
+} cgroup_exclude SEC(".maps");
+
+// The process tree selected by --pid: seeded by user space, grown on fork.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, u8);
+} tracked_pids SEC(".maps");
+
+// kprobe arguments, kept until the kretprobe of the same thread.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u32);
+	__type(value, struct kprobe_args);
+} kprobe_inflight SEC(".maps");
+
+// Unused instances make bpf2go emit Go types for the events.
+const struct check_event *unused_check __attribute__((unused));
+const struct exec_event *unused_exec __attribute__((unused));
+const struct fork_event *unused_fork __attribute__((unused));
+const struct exit_event *unused_exit __attribute__((unused));
+const struct dedup_key *unused_key __attribute__((unused));
+const struct dedup_value *unused_value __attribute__((unused));
+const struct addr_range *unused_range __attribute__((unused));
+const enum event_type *unused_event_type __attribute__((unused));
+const enum audit_class *unused_audit_class __attribute__((unused));
+
+static __always_inline void count_lost(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	if (n)
+		*n += 1;
+}
+
+// Wake the reader only once enough bytes are waiting: a wakeup per event
+// costs more than the event itself. The reader's deadline bounds the delay.
+static __always_inline u64 submit_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+// task_selected applies the "who" filters: host processes, cgroup subtrees
+// and the pid tree. They are shared by checks and process events.
+static __always_inline bool task_selected(struct task_struct *task, u32 tgid)
+{
+	if (!cfg_include_host && task->nsproxy &&
+	    task->nsproxy->mnt_ns->ns.inum == cfg_host_mntns)
+		return false;
+
+	if (cfg_cgroup_include) {
+		bool in = false;
+		for (u32 i = 0; i < MAX_CGROUP_FILTERS; i++) {
+			if (i >= cfg_cgroup_include)
+				break;
+			if (bpf_current_task_under_cgroup(&cgroup_include, i) == 1) {
+				in = true;
+				break;
+			}
+		}
+		if (!in)
+			return false;
+	}
+	for (u32 i = 0; i < MAX_CGROUP_FILTERS; i++) {
+		if (i >= cfg_cgroup_exclude)
+			break;
+		if (bpf_current_task_under_cgroup(&cgroup_exclude, i) == 1)
+			return false;
+	}
+
+	if (cfg_pid_filter && !bpf_map_lookup_elem(&tracked_pids, &tgid))
+		return false;
+	return true;
+}
+
+static __always_inline s32 current_syscall(struct task_struct *task)
+{
+	if (task->flags & PF_KTHREAD)
+		return -1;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return -1;
+#if defined(__TARGET_ARCH_x86)
+	return (s32)regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return (s32)regs->syscallno;
+#else
+	return -1;
+#endif
+}
+
+// classify_call_site tells audited checks from CAP_OPT_NOAUDIT ones on the
+// tracepoint, which has no opts: it looks for a known NOAUDIT caller
+// (cap_vm_enough_memory, ns_capable_noaudit, ...) among the return addresses
+// on the kernel stack. User space resolves those functions from /proc/kallsyms.
+// Costly (a stack walk), so it runs only for checks whose dedup key is new.
+static __always_inline u8 classify_call_site(void *ctx)
+{
+	u64 stack[STACK_DEPTH];
+
+	if (!cfg_noaudit_ranges)
+		return AUDIT_UNKNOWN;
+	long n = bpf_get_stack(ctx, stack, sizeof(stack), 0);
+	if (n <= 0)
+		return AUDIT_UNKNOWN;
+	for (int i = 0; i < STACK_DEPTH; i++) {
+		if (i * 8 >= n)
+			break;
+		u64 ip = stack[i];
+		for (u32 j = 0; j < MAX_NOAUDIT_RANGES; j++) {
+			if (j >= cfg_noaudit_ranges)
+				break;
+			if (ip >= noaudit_ranges[j].start && ip < noaudit_ranges[j].end)
+				return noaudit_ranges[j].class;
+		}
+	}
+	return AUDIT_YES;
+}
+
+// handle_check is the one check handler. btf says whether cred and ns are
+// BTF pointers (tp_btf, fexit: read directly, cheapest) or plain addresses
+// (raw_tracepoint, tracepoint, kprobe: read with CO-RE probe reads). It is a
+// constant after inlining, so each program keeps only its own branch.
+static __always_inline int handle_check(void *ctx, const struct cred *cred,
+					 struct user_namespace *ns, int cap, int ret,
+					 u8 audit, const bool btf)
+{
+	bool denied = ret != 0;
+
+	if (cap < 0 || cap > 63 || !(cfg_caps & (1ULL << cap)))
+		return 0;
+	if ((cfg_verdict == VERDICT_DENIED && !denied) ||
+	    (cfg_verdict == VERDICT_GRANTED && denied))
+		return 0;
+
+	struct task_struct *task = bpf_get_current_task_btf();
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	u32 tgid = pid_tgid >> 32;
+	if (!task_selected(task, tgid))
+		return 0;
+
+	struct dedup_key key = {
+		.cgroup_id = bpf_get_current_cgroup_id(),
+		.cap = cap,
+		.denied = denied,
+		.audit = audit, /* before classification: the key must not depend on it */
+		.syscall = current_syscall(task),
+	};
+	struct file *exe = task->mm ? task->mm->exe_file : NULL;
+	if (exe) {
+		key.exe_ino = exe->f_inode->i_ino;
+		key.exe_dev = exe->f_inode->i_sb->s_dev;
+	}
+	key.ns_level = btf ? ns->level : BPF_CORE_READ(ns, level);
+
+	// The dedup map is needed in unique mode, and on the tracepoint (audit
+	// unknown) as the cache of call-site classifications.
+	bool new_key = true;
+	if (cfg_mode == MODE_UNIQUE || audit == AUDIT_UNKNOWN) {
+		struct dedup_value *v = bpf_map_lookup_elem(&dedup, &key);
+		if (v) {
+			__sync_fetch_and_add(&v->count, 1);
+			if (cfg_mode == MODE_UNIQUE)
+				return 0;
+			audit = v->audit;
+			new_key = false;
+		} else {
+			if (audit == AUDIT_UNKNOWN)
+				audit = classify_call_site(ctx);
+			struct dedup_value nv = { .count = 1, .audit = audit };
+			// Another CPU may have inserted the key meanwhile: count there.
+			if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) != 0) {
+				v = bpf_map_lookup_elem(&dedup, &key);
+				if (v)
+					__sync_fetch_and_add(&v->count, 1);
+				if (cfg_mode == MODE_UNIQUE)
+					return 0;
+				new_key = false;
+			}
+		}
+	}
+
+	struct check_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	e->type = EVENT_CHECK;
+	e->cap = cap;
+	e->denied = denied;
+	e->audit = audit;
+	e->new_key = new_key && cfg_mode == MODE_UNIQUE;
+	e->key_audit = key.audit;
+	e->pid = tgid;
+	e->tid = (u32)pid_tgid;
+	e->syscall = key.syscall;
+	e->cgroup_id = key.cgroup_id;
+	e->exe_ino = key.exe_ino;
+	e->exe_dev = key.exe_dev;
+	e->ns_level = key.ns_level;
+	e->ns_is_host = key.ns_level == 0;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->foreign_cred = (const struct cred *)task->cred != cred;
+	// kernel_cap_t is u32[2] before 6.3 and u64 after: the same 8 bytes.
+	BPF_CORE_READ_INTO(&e->effective, cred, cap_effective);
+	if (btf) {
+		e->uid = cred->uid.val;
+		e->euid = cred->euid.val;
+		e->ns_inum = ns->ns.inum;
+		e->ns_owner_uid = ns->owner.val;
+		e->ns_owner_gid = ns->group.val;
+	} else {
+		e->uid = BPF_CORE_READ(cred, uid.val);
+		e->euid = BPF_CORE_READ(cred, euid.val);
+		e->ns_inum = BPF_CORE_READ(ns, ns.inum);
+		e->ns_owner_uid = BPF_CORE_READ(ns, owner.val);
+		e->ns_owner_gid = BPF_CORE_READ(ns, group.val);
+	}
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}
+
+SEC("tp_btf/cap_capable")
+int BPF_PROG(tp_btf_cap_capable, const struct cred *cred, struct user_namespace *targ_ns,
+	     const struct user_namespace *capable_ns, int cap, int ret)
+{
+	return handle_check(ctx, cred, targ_ns, cap, ret, AUDIT_UNKNOWN, true);
+}
+
+SEC("raw_tracepoint/cap_capable")
+int raw_tp_cap_capable(struct bpf_raw_tracepoint_args *ctx)
+{
+	return handle_check(ctx, (const struct cred *)ctx->args[0],
+			    (struct user_namespace *)ctx->args[1], (int)ctx->args[3],
+			    (int)ctx->args[4], AUDIT_UNKNOWN, false);
+}
+
+SEC("tracepoint/capability/cap_capable")
+int tp_cap_capable(struct trace_event_raw_cap_capable *ctx)
+{
+	return handle_check(ctx, ctx->cred, ctx->target_ns, ctx->cap, ctx->ret,
+			    AUDIT_UNKNOWN, false);
+}
+
+static __always_inline u8 audit_of_opts(unsigned int opts)
+{
+	return (opts & CAP_OPT_NOAUDIT) ? AUDIT_NO : AUDIT_YES;
+}
+
+// int cap_capable(const struct cred *cred, struct user_namespace *targ_ns,
+//                 int cap, unsigned int opts)   -- security/commoncap.c, 5.1+
+SEC("fexit/cap_capable")
+int BPF_PROG(fexit_cap_capable, const struct cred *cred, struct user_namespace *targ_ns,
+	     int cap, unsigned int opts, int ret)
+{
+	return handle_check(ctx, cred, targ_ns, cap, ret, audit_of_opts(opts), true);
+}
+
+SEC("kprobe/cap_capable")
+int BPF_KPROBE(kprobe_cap_capable, const struct cred *cred, struct user_namespace *targ_ns,
+	       int cap, unsigned int opts)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct kprobe_args a = { .cred = (u64)cred, .ns = (u64)targ_ns, .cap = cap, .opts = opts };
+	bpf_map_update_elem(&kprobe_inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe/cap_capable")
+int BPF_KRETPROBE(kretprobe_cap_capable, int ret)
+{
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct kprobe_args *a = bpf_map_lookup_elem(&kprobe_inflight, &tid);
+	if (!a)
+		return 0;
+	struct kprobe_args args = *a;
+	bpf_map_delete_elem(&kprobe_inflight, &tid);
+	return handle_check(ctx, (const struct cred *)args.cred, (struct user_namespace *)args.ns,
+			    args.cap, ret, audit_of_opts(args.opts), false);
+}
+
+// Process events. tp_btf on these tracepoints works on every kernel with BTF
+// (5.5+), so all attach methods share them.
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	u32 tgid = p->tgid;
+	if (!task_selected(p, tgid))
+		return 0;
+	struct exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	e->type = EVENT_EXEC;
+	e->pid = tgid;
+	e->ppid = p->real_parent->tgid;
+	e->uid = p->cred->uid.val;
+	e->euid = p->cred->euid.val;
+	e->start_ns = p->start_boottime;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
+
+	// The new image's argv sits in its user stack; read it while it exists.
+	unsigned long start = p->mm->arg_start, end = p->mm->arg_end;
+	u64 len = end - start;
+	if (len > MAX_ARGS)
+		len = MAX_ARGS;
+	e->args_len = 0;
+	if (len > 0 && bpf_probe_read_user(e->args, len, (void *)start) == 0)
+		e->args_len = len;
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	// Threads are not processes: only a new thread group counts.
+	if (child->pid != child->tgid)
+		return 0;
+	u32 parent_tgid = parent->tgid, child_tgid = child->tgid;
+	if (cfg_pid_filter && bpf_map_lookup_elem(&tracked_pids, &parent_tgid)) {
+		u8 one = 1;
+		bpf_map_update_elem(&tracked_pids, &child_tgid, &one, BPF_ANY);
+	}
+	if (!task_selected(parent, parent_tgid))
+		return 0;
+	struct fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	e->type = EVENT_FORK;
+	e->parent_pid = parent_tgid;
+	e->child_pid = child_tgid;
+	e->start_ns = child->start_boottime;
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_process_exit, struct task_struct *p)
+{
+	// Only the thread group's end matters; other threads exiting do not.
+	if (p->pid != p->tgid)
+		return 0;
+	u32 tgid = p->tgid;
+	bool selected = task_selected(p, tgid);
+	if (cfg_pid_filter)
+		bpf_map_delete_elem(&tracked_pids, &tgid);
+	if (!selected)
+		return 0;
+	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	e->type = EVENT_EXIT;
+	e->pid = tgid;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}

@@ -1,0 +1,184 @@
+package check
+
+import (
+	"time"
+
+	"github.com/capprof/capprof/internal/caps"
+)
+
+// Attribute names. Keep them: users filter and aggregate on them.
+const (
+	AttrHostName         = "host.name"
+	AttrContainerID      = "container.id"
+	AttrContainerRuntime = "container.runtime.name"
+	AttrPodUID           = "k8s.pod.uid"
+
+	AttrCapName       = "linux.capability.name"
+	AttrCapID         = "linux.capability.id"
+	AttrVerdict       = "linux.capability.verdict"
+	AttrAudit         = "linux.capability.audit"
+	AttrForeignCred   = "linux.capability.foreign_cred"
+	AttrEffective     = "linux.capability.effective"
+	AttrCount         = "linux.capability.count"
+	AttrNSLevel       = "linux.user_namespace.level"
+	AttrNSInode       = "linux.user_namespace.inode"
+	AttrNSOwnerUID    = "linux.user_namespace.owner_uid"
+	AttrNSOwnerGID    = "linux.user_namespace.owner_gid"
+	AttrNSIsHost      = "linux.user_namespace.is_host"
+	AttrSyscallName   = "linux.syscall.name"
+	AttrSyscallID     = "linux.syscall.id"
+	AttrPID           = "process.pid"
+	AttrTID           = "thread.id"
+	AttrParentPID     = "process.parent_pid"
+	AttrExePath       = "process.executable.path"
+	AttrExeName       = "process.executable.name"
+	AttrCommandArgs   = "process.command_args"
+	AttrWorkingDir    = "process.working_directory"
+	AttrUserID        = "process.user.id"
+	AttrRealUserID    = "process.real_user.id"
+	AttrCreationTime  = "process.creation.time"
+	AttrExecID        = "process.exec_id"
+	AttrParentExecID  = "process.parent.exec_id"
+	AttrParentExePath = "process.parent.executable.path"
+	AttrCgroupPath    = "linux.cgroup.path"
+	AttrCgroupID      = "linux.cgroup.id"
+)
+
+// Kind is the type of an attribute value.
+type Kind uint8
+
+const (
+	KindString Kind = iota
+	KindInt
+	KindBool
+	KindStrings
+)
+
+// Attr is one attribute; only the field its Kind names is set.
+type Attr struct {
+	Key     string
+	Kind    Kind
+	Str     string
+	Int     int64
+	Bool    bool
+	Strings []string
+}
+
+func str(k, v string) Attr           { return Attr{Key: k, Kind: KindString, Str: v} }
+func integer(k string, v int64) Attr { return Attr{Key: k, Kind: KindInt, Int: v} }
+func boolean(k string, v bool) Attr  { return Attr{Key: k, Kind: KindBool, Bool: v} }
+func strs(k string, v []string) Attr { return Attr{Key: k, Kind: KindStrings, Strings: v} }
+
+// Value returns the attribute's value as a plain Go value (string, int64,
+// bool or []string), for encoders that take any.
+func (a Attr) Value() any {
+	switch a.Kind {
+	case KindInt:
+		return a.Int
+	case KindBool:
+		return a.Bool
+	case KindStrings:
+		return a.Strings
+	default:
+		return a.Str
+	}
+}
+
+// Resource returns the resource attributes: what the check's records share
+// with every other check of the same container (or of the host).
+func (c *Check) Resource() []Attr {
+	attrs := make([]Attr, 0, 4)
+	if c.HostName != "" {
+		attrs = append(attrs, str(AttrHostName, c.HostName))
+	}
+	if c.Container.ID != "" {
+		attrs = append(attrs, str(AttrContainerID, c.Container.ID))
+	}
+	if c.Container.Runtime != "" {
+		attrs = append(attrs, str(AttrContainerRuntime, c.Container.Runtime))
+	}
+	if c.Container.PodUID != "" {
+		attrs = append(attrs, str(AttrPodUID, c.Container.PodUID))
+	}
+	return attrs
+}
+
+// ResourceKey identifies the resource a check belongs to, for grouping.
+func (c *Check) ResourceKey() string {
+	return c.HostName + "\x00" + c.Container.ID + "\x00" + c.Container.PodUID
+}
+
+// Attributes returns the record attributes, in a fixed order. Unknown values
+// are omitted rather than zero: an absent audit flag means "unknown".
+func (c *Check) Attributes() []Attr {
+	attrs := make([]Attr, 0, 32)
+	attrs = append(attrs,
+		str(AttrCapName, caps.Name(c.Cap)),
+		integer(AttrCapID, int64(c.Cap)),
+		str(AttrVerdict, c.Verdict()),
+	)
+	if c.Audit != AuditUnknown {
+		attrs = append(attrs, boolean(AttrAudit, c.Audit == Audited))
+	}
+	attrs = append(attrs,
+		boolean(AttrForeignCred, c.ForeignCred),
+		strs(AttrEffective, c.Effective.Names()),
+		integer(AttrCount, int64(c.Count)),
+		integer(AttrNSLevel, int64(c.UserNS.Level)),
+		integer(AttrNSInode, int64(c.UserNS.Inode)),
+		integer(AttrNSOwnerUID, int64(c.UserNS.OwnerUID)),
+		integer(AttrNSOwnerGID, int64(c.UserNS.OwnerGID)),
+		boolean(AttrNSIsHost, c.UserNS.IsHost),
+	)
+	if c.Syscall >= 0 {
+		attrs = append(attrs, integer(AttrSyscallID, int64(c.Syscall)))
+		if c.SyscallName != "" {
+			attrs = append(attrs, str(AttrSyscallName, c.SyscallName))
+		}
+	}
+	attrs = append(attrs,
+		integer(AttrPID, int64(c.PID)),
+		integer(AttrTID, int64(c.TID)),
+		integer(AttrUserID, int64(c.EUID)),
+		integer(AttrRealUserID, int64(c.UID)),
+		integer(AttrCgroupID, int64(c.CgroupID)),
+	)
+	if c.CgroupPath != "" {
+		attrs = append(attrs, str(AttrCgroupPath, c.CgroupPath))
+	}
+	p := &c.Process
+	if p.PPID != 0 {
+		attrs = append(attrs, integer(AttrParentPID, int64(p.PPID)))
+	}
+	if p.ExecutablePath != "" {
+		attrs = append(attrs, str(AttrExePath, p.ExecutablePath), str(AttrExeName, baseName(p.ExecutablePath)))
+	}
+	if len(p.Args) > 0 {
+		attrs = append(attrs, strs(AttrCommandArgs, p.Args))
+	}
+	if p.WorkingDirectory != "" {
+		attrs = append(attrs, str(AttrWorkingDir, p.WorkingDirectory))
+	}
+	if !p.StartTime.IsZero() {
+		attrs = append(attrs, str(AttrCreationTime, p.StartTime.UTC().Format(time.RFC3339Nano)))
+	}
+	if p.ExecID != "" {
+		attrs = append(attrs, str(AttrExecID, p.ExecID))
+	}
+	if p.ParentExecID != "" {
+		attrs = append(attrs, str(AttrParentExecID, p.ParentExecID))
+	}
+	if p.ParentExecutablePath != "" {
+		attrs = append(attrs, str(AttrParentExePath, p.ParentExecutablePath))
+	}
+	return attrs
+}
+
+func baseName(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '/' {
+			return path[i+1:]
+		}
+	}
+	return path
+}

@@ -1,0 +1,135 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/capprof/capprof/bpf"
+)
+
+// Event is one ring-buffer record; exactly one field is set. The pointers
+// refer to the reader's buffer and are valid until the next Read.
+type Event struct {
+	Check *bpf.CapprofCheckEvent
+	Exec  *bpf.CapprofExecEvent
+	Fork  *bpf.CapprofForkEvent
+	Exit  *bpf.CapprofExitEvent
+}
+
+// ErrTimeout is returned by Read when the deadline passed with no record.
+var ErrTimeout = errors.New("no event before deadline")
+
+// ErrClosed is returned by Read once the tracer is closed.
+var ErrClosed = ringbuf.ErrClosed
+
+// Read returns the next event, waiting at most until deadline (the zero time
+// waits forever). The program wakes the reader only once enough bytes wait,
+// so the deadline is what bounds an event's delay.
+func (t *Tracer) Read(deadline time.Time) (Event, error) {
+	t.reader.SetDeadline(deadline)
+	if err := t.reader.ReadInto(&t.rec); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return Event{}, ErrTimeout
+		}
+		return Event{}, fmt.Errorf("read ring buffer: %w", err)
+	}
+	return decode(t.rec.RawSample)
+}
+
+func decode(raw []byte) (Event, error) {
+	if len(raw) == 0 {
+		return Event{}, fmt.Errorf("decode event: empty record")
+	}
+	var ev Event
+	var err error
+	switch bpf.CapprofEventType(raw[0]) {
+	case bpf.CapprofEventTypeEVENT_CHECK:
+		ev.Check, err = view[bpf.CapprofCheckEvent](raw)
+	case bpf.CapprofEventTypeEVENT_EXEC:
+		ev.Exec, err = view[bpf.CapprofExecEvent](raw)
+	case bpf.CapprofEventTypeEVENT_FORK:
+		ev.Fork, err = view[bpf.CapprofForkEvent](raw)
+	case bpf.CapprofEventTypeEVENT_EXIT:
+		ev.Exit, err = view[bpf.CapprofExitEvent](raw)
+	default:
+		err = fmt.Errorf("unknown type %d", raw[0])
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	return ev, nil
+}
+
+// view reinterprets a record as the generated type T without copying: the
+// kernel wrote it with this machine's layout and byte order (bpfel on a
+// little-endian host), and the ring buffer aligns records to 8 bytes.
+func view[T any](raw []byte) (*T, error) {
+	var zero T
+	if size := int(unsafe.Sizeof(zero)); len(raw) < size {
+		return nil, fmt.Errorf("%T record is %d bytes, want %d", zero, len(raw), size)
+	}
+	return (*T)(unsafe.Pointer(&raw[0])), nil
+}
+
+// Lost returns how many events the kernel could not reserve ring-buffer
+// space for, summed over CPUs, since the program was loaded.
+func (t *Tracer) Lost() (uint64, error) {
+	var perCPU []uint64
+	if err := t.coll.Maps[bpf.CapprofMapLost].Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("read lost counter: %w", err)
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n, nil
+}
+
+// DedupCounts calls fn for every key in unique mode's map with its count
+// since the key was inserted.
+func (t *Tracer) DedupCounts(fn func(key bpf.CapprofDedupKey, value bpf.CapprofDedupValue)) error {
+	var (
+		key   bpf.CapprofDedupKey
+		value bpf.CapprofDedupValue
+	)
+	it := t.coll.Maps[bpf.CapprofMapDedup].Iterate()
+	for it.Next(&key, &value) {
+		fn(key, value)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("iterate dedup map: %w", err)
+	}
+	return nil
+}
+
+// CString returns the NUL-terminated string at the start of b.
+func CString(b []int8) string {
+	n := 0
+	for n < len(b) && b[n] != 0 {
+		n++
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), n))
+}
+
+// Args splits an exec event's NUL-separated argv.
+func Args(e *bpf.CapprofExecEvent) []string {
+	n := min(int(e.ArgsLen), len(e.Args))
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&e.Args[0])), n)
+	var args []string
+	start := 0
+	for i, c := range raw {
+		if c == 0 {
+			args = append(args, string(raw[start:i]))
+			start = i + 1
+		}
+	}
+	if start < n {
+		args = append(args, string(raw[start:n]))
+	}
+	return args
+}

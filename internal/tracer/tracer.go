@@ -1,0 +1,265 @@
+package tracer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/capprof/capprof/bpf"
+)
+
+// ErrNoMethod means no attach method works on this kernel.
+var ErrNoMethod = errors.New("no usable attach method")
+
+// Tracer owns the loaded program, its links and the ring-buffer reader.
+type Tracer struct {
+	method Method
+	mode   Mode
+	coll   *ebpf.Collection
+	links  []link.Link
+	reader *ringbuf.Reader
+	rec    ringbuf.Record
+}
+
+// Open loads the program with cfg and attaches it. With Method Auto it tries
+// each method in order and keeps the first that attaches; the errors of the
+// others are returned joined when none does.
+func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	if cfg.Method != Auto {
+		return open(cfg, cfg.Method)
+	}
+	var errs []error
+	for _, m := range Methods {
+		t, err := open(cfg, m)
+		if err == nil {
+			log.Info("attached to cap_capable", "method", m)
+			return t, nil
+		}
+		log.Debug("attach method unavailable", "method", m, "error", err)
+		errs = append(errs, fmt.Errorf("%s: %w", m, err))
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNoMethod, errors.Join(errs...))
+}
+
+// checkPrograms names the programs each method loads.
+var checkPrograms = map[Method][]string{
+	TPBTF:         {bpf.CapprofProgTpBtfCapCapable},
+	RawTracepoint: {bpf.CapprofProgRawTpCapCapable},
+	Tracepoint:    {bpf.CapprofProgTpCapCapable},
+	Fexit:         {bpf.CapprofProgFexitCapCapable},
+	Kprobe:        {bpf.CapprofProgKprobeCapCapable, bpf.CapprofProgKretprobeCapCapable},
+}
+
+var processPrograms = []string{
+	bpf.CapprofProgSchedProcessExec,
+	bpf.CapprofProgSchedProcessFork,
+	bpf.CapprofProgSchedProcessExit,
+}
+
+func open(cfg Config, m Method) (_ *Tracer, err error) {
+	spec, err := bpf.LoadCapprof()
+	if err != nil {
+		return nil, fmt.Errorf("load program spec: %w", err)
+	}
+	if err := configure(spec, cfg, m); err != nil {
+		return nil, err
+	}
+	keep := append(append([]string{}, checkPrograms[m]...), processPrograms...)
+	for name := range spec.Programs {
+		if !containsString(keep, name) {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, fmt.Errorf("load %s programs: %w", m, err)
+	}
+	t := &Tracer{method: m, mode: cfg.Mode, coll: coll}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if err := t.fillFilterMaps(cfg); err != nil {
+		return nil, err
+	}
+	if err := t.attach(m); err != nil {
+		return nil, err
+	}
+	if t.reader, err = ringbuf.NewReader(coll.Maps[bpf.CapprofMapEvents]); err != nil {
+		return nil, fmt.Errorf("open ring buffer reader: %w", err)
+	}
+	return t, nil
+}
+
+// configure writes cfg into the program's constants and map sizes.
+func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
+	spec.Maps[bpf.CapprofMapEvents].MaxEntries = cfg.RingBufferSize
+	spec.Maps[bpf.CapprofMapDedup].MaxEntries = cfg.DedupEntries
+
+	mode := uint8(0)
+	if cfg.Mode == Unique {
+		mode = 1
+	}
+	verdict := map[Verdict]uint8{AllVerdicts: 0, Denied: 1, Granted: 2}[cfg.Verdict]
+	capMask := ^uint64(0)
+	if cfg.Caps != 0 {
+		capMask = uint64(cfg.Caps)
+	}
+	var ranges [maxNoauditRanges]AddrRange
+	nRanges := uint32(0)
+	if !m.SeesOpts() {
+		nRanges = uint32(copy(ranges[:], cfg.NoauditRanges))
+	}
+	vars := []struct {
+		name  string
+		value any
+	}{
+		{bpf.CapprofVarCfgMode, mode},
+		{bpf.CapprofVarCfgVerdict, verdict},
+		{bpf.CapprofVarCfgCaps, capMask},
+		{bpf.CapprofVarCfgIncludeHost, boolByte(cfg.IncludeHost)},
+		{bpf.CapprofVarCfgHostMntns, cfg.HostMountNS},
+		{bpf.CapprofVarCfgCgroupInclude, uint32(len(cfg.CgroupInclude))},
+		{bpf.CapprofVarCfgCgroupExclude, uint32(len(cfg.CgroupExclude))},
+		{bpf.CapprofVarCfgPidFilter, boolByte(len(cfg.PIDs) > 0)},
+		{bpf.CapprofVarCfgWakeupBytes, cfg.WakeupBytes},
+		{bpf.CapprofVarCfgNoauditRanges, nRanges},
+		{bpf.CapprofVarNoauditRanges, ranges},
+	}
+	for _, v := range vars {
+		if err := spec.Variables[v.name].Set(v.value); err != nil {
+			return fmt.Errorf("set %s: %w", v.name, err)
+		}
+	}
+	return nil
+}
+
+func (t *Tracer) fillFilterMaps(cfg Config) error {
+	for _, f := range []struct {
+		m     string
+		paths []string
+	}{{bpf.CapprofMapCgroupInclude, cfg.CgroupInclude}, {bpf.CapprofMapCgroupExclude, cfg.CgroupExclude}} {
+		for i, path := range f.paths {
+			if err := putCgroup(t.coll.Maps[f.m], uint32(i), path); err != nil {
+				return err
+			}
+		}
+	}
+	one := uint8(1)
+	for _, pid := range cfg.PIDs {
+		if err := t.coll.Maps[bpf.CapprofMapTrackedPids].Put(pid, one); err != nil {
+			return fmt.Errorf("track pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// putCgroup stores a cgroup directory's fd; the map keeps its own reference.
+func putCgroup(m *ebpf.Map, i uint32, path string) error {
+	dir, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open cgroup %s: %w", path, err)
+	}
+	defer dir.Close()
+	if err := m.Put(i, uint32(dir.Fd())); err != nil {
+		return fmt.Errorf("filter cgroup %s: %w", path, err)
+	}
+	return nil
+}
+
+func (t *Tracer) attach(m Method) error {
+	progs := t.coll.Programs
+	add := func(l link.Link, err error) error {
+		if err != nil {
+			return err
+		}
+		t.links = append(t.links, l)
+		return nil
+	}
+	var err error
+	switch m {
+	case TPBTF:
+		err = add(link.AttachTracing(link.TracingOptions{Program: progs[bpf.CapprofProgTpBtfCapCapable]}))
+	case RawTracepoint:
+		err = add(link.AttachRawTracepoint(link.RawTracepointOptions{Name: "cap_capable", Program: progs[bpf.CapprofProgRawTpCapCapable]}))
+	case Tracepoint:
+		err = add(link.Tracepoint("capability", "cap_capable", progs[bpf.CapprofProgTpCapCapable], nil))
+	case Fexit:
+		err = add(link.AttachTracing(link.TracingOptions{Program: progs[bpf.CapprofProgFexitCapCapable]}))
+	case Kprobe:
+		// The kretprobe first, so no kprobe entry waits for a return that is not seen.
+		err = add(link.Kretprobe("cap_capable", progs[bpf.CapprofProgKretprobeCapCapable], nil))
+		if err == nil {
+			err = add(link.Kprobe("cap_capable", progs[bpf.CapprofProgKprobeCapCapable], nil))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("attach %s to cap_capable: %w", m, err)
+	}
+	for _, name := range processPrograms {
+		if err := add(link.AttachTracing(link.TracingOptions{Program: progs[name]})); err != nil {
+			return fmt.Errorf("attach %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Method is the attach method in use.
+func (t *Tracer) Method() Method { return t.method }
+
+// Mode is the reporting mode the program was loaded with.
+func (t *Tracer) Mode() Mode { return t.mode }
+
+// Detach removes the programs from the kernel's hooks: no new events are
+// made, and what is in the ring buffer can still be read.
+func (t *Tracer) Detach() error {
+	var errs []error
+	for _, l := range t.links {
+		errs = append(errs, l.Close())
+	}
+	t.links = nil
+	return errors.Join(errs...)
+}
+
+// Close detaches and releases every kernel object. Safe to call twice.
+func (t *Tracer) Close() error {
+	errs := []error{t.Detach()}
+	if t.reader != nil {
+		errs = append(errs, t.reader.Close())
+		t.reader = nil
+	}
+	if t.coll != nil {
+		t.coll.Close()
+		t.coll = nil
+	}
+	return errors.Join(errs...)
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func containsString(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
