@@ -38,7 +38,7 @@ type CapprofCheckEvent struct {
 	ForeignCred uint8
 	NsIsHost    uint8
 	NewKey      uint8
-	Pad         uint8
+	KeyAudit    uint8
 	Pid         uint32
 	Tid         uint32
 	Uid         uint32

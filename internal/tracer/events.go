@@ -33,7 +33,7 @@ var ErrClosed = ringbuf.ErrClosed
 func (t *Tracer) Read(deadline time.Time) (Event, error) {
 	t.reader.SetDeadline(deadline)
 	if err := t.reader.ReadInto(&t.rec); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
 			return Event{}, ErrTimeout
 		}
 		return Event{}, fmt.Errorf("read ring buffer: %w", err)
@@ -132,4 +132,10 @@ func Args(e *bpf.CapprofExecEvent) []string {
 		args = append(args, string(raw[start:n]))
 	}
 	return args
+}
+
+// Wake makes a blocked Read return what the ring buffer holds at once,
+// then ErrTimeout: for prompt shutdown.
+func (t *Tracer) Wake() error {
+	return t.reader.Flush()
 }

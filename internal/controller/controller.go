@@ -1,0 +1,291 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/proc"
+	"github.com/capprof/capprof/internal/tracer"
+)
+
+// Sink receives batches of checks. A Write error stops the recording.
+type Sink interface {
+	Write(checks []check.Check) error
+}
+
+// Config is one recording's configuration.
+type Config struct {
+	Tracer tracer.Config
+	// FlushInterval bounds how long an event waits in the ring buffer and
+	// how often unique-mode counts are reported.
+	FlushInterval time.Duration
+	// MaxBatch is the most checks handed to the sink at once.
+	MaxBatch int
+	HostName string
+	// ProcRoot is where procfs is mounted ("" = /proc).
+	ProcRoot string
+	// PIDTree, when not 0, records only this process and its descendants.
+	PIDTree uint32
+	// CgroupInclude and CgroupExclude are cgroup v2 paths, relative to the
+	// cgroup2 mount ("/kubepods") or absolute ("/sys/fs/cgroup/kubepods").
+	CgroupInclude []string
+	CgroupExclude []string
+	Logger        *slog.Logger
+}
+
+// DefaultConfig is the configuration `capprof record` starts from.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Tracer:        tracer.DefaultConfig(),
+		FlushInterval: time.Second,
+		MaxBatch:      512,
+		HostName:      host,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	if c.FlushInterval <= 0 {
+		return fmt.Errorf("flush interval: must be positive, got %s", c.FlushInterval)
+	}
+	if c.MaxBatch <= 0 {
+		return fmt.Errorf("max batch: must be positive, got %d", c.MaxBatch)
+	}
+	return c.Tracer.Validate()
+}
+
+// Stats counts what a recording saw. Lost events are the kernel's: the ring
+// buffer had no room. Evicted keys are unique-mode keys the LRU map dropped;
+// hits on such a key since its last flush could not be counted.
+type Stats struct {
+	Events      uint64 // ring-buffer records read
+	Records     uint64 // checks handed to the sink
+	Checks      uint64 // kernel checks those records stand for (sum of counts)
+	Lost        uint64
+	EvictedKeys uint64
+}
+
+// Controller is one recording. It is not safe for concurrent Runs.
+type Controller struct {
+	cfg     Config
+	log     *slog.Logger
+	tracer  *tracer.Tracer
+	procs   *proc.Cache
+	cgroups *cgroup.Resolver
+	unique  *uniqueTable
+	stats   Stats
+	batch   []check.Check
+}
+
+// New prepares a recording: it scans /proc, resolves the filters and loads
+// and attaches the BPF program. Close releases it.
+func New(cfg Config) (*Controller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	procRoot := cfg.ProcRoot
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	resolver, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("cgroup resolver: %w", err)
+	}
+	procs := proc.NewCache(proc.Options{Node: cfg.HostName, ProcRoot: procRoot})
+	if _, err := procs.Scan(); err != nil {
+		return nil, fmt.Errorf("scan processes: %w", err)
+	}
+
+	tc := cfg.Tracer
+	if tc.HostMountNS, err = hostMountNamespace(procRoot, log); err != nil {
+		return nil, err
+	}
+	tc.CgroupInclude = absCgroups(resolver.Root(), cfg.CgroupInclude)
+	tc.CgroupExclude = absCgroups(resolver.Root(), cfg.CgroupExclude)
+	if cfg.PIDTree != 0 {
+		tc.PIDs = append([]uint32{cfg.PIDTree}, procs.Descendants(cfg.PIDTree)...)
+	}
+	if tc.Method != tracer.Fexit && tc.Method != tracer.Kprobe {
+		ranges, err := tracer.NoauditRanges()
+		if err != nil {
+			log.Warn("NOAUDIT checks cannot be told apart on the tracepoint: the audit flag will be omitted", "error", err)
+		}
+		tc.NoauditRanges = ranges
+	}
+	t, err := tracer.Open(tc, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Controller{
+		cfg:     cfg,
+		log:     log,
+		tracer:  t,
+		procs:   procs,
+		cgroups: resolver,
+		unique:  newUniqueTable(),
+		batch:   make([]check.Check, 0, cfg.MaxBatch),
+	}, nil
+}
+
+// Method is the attach method the recording uses.
+func (c *Controller) Method() tracer.Method { return c.tracer.Method() }
+
+// Stats returns the counters so far. Call it from Run's goroutine or after Run.
+func (c *Controller) Stats() Stats { return c.stats }
+
+// Run records until ctx is done, then detaches, drains the ring buffer,
+// flushes unique-mode counts and writes the last batch. It returns the
+// first sink error, or nil.
+func (c *Controller) Run(ctx context.Context, sink Sink) error {
+	stop := context.AfterFunc(ctx, func() { _ = c.tracer.Wake() })
+	defer stop()
+
+	next := time.Now().Add(c.cfg.FlushInterval)
+	for ctx.Err() == nil {
+		ev, err := c.tracer.Read(next)
+		switch {
+		case err == nil:
+			c.handle(ev)
+			if len(c.batch) >= c.cfg.MaxBatch {
+				if err := c.write(sink); err != nil {
+					return err
+				}
+			}
+			continue
+		case errors.Is(err, tracer.ErrTimeout):
+		default:
+			return err
+		}
+		// The ring buffer is empty up to the deadline (or we were woken).
+		if time.Now().Before(next) {
+			continue
+		}
+		next = time.Now().Add(c.cfg.FlushInterval)
+		if err := c.periodic(sink); err != nil {
+			return err
+		}
+	}
+	return c.finish(sink)
+}
+
+// periodic writes what waits, flushes unique counts and reports losses.
+func (c *Controller) periodic(sink Sink) error {
+	if c.tracer.Mode() == tracer.Unique {
+		if err := c.flushUnique(); err != nil {
+			c.log.Warn("unique-mode flush failed", "error", err)
+		}
+	}
+	c.checkLost()
+	return c.write(sink)
+}
+
+// finish stops the kernel side first so that nothing is recorded after the
+// final flush, then reads what is left.
+func (c *Controller) finish(sink Sink) error {
+	if err := c.tracer.Detach(); err != nil {
+		c.log.Warn("detach", "error", err)
+	}
+	for {
+		ev, err := c.tracer.Read(time.Now())
+		if err != nil {
+			if !errors.Is(err, tracer.ErrTimeout) {
+				c.log.Warn("drain ring buffer", "error", err)
+			}
+			break
+		}
+		c.handle(ev)
+		if len(c.batch) >= c.cfg.MaxBatch {
+			if err := c.write(sink); err != nil {
+				return err
+			}
+		}
+	}
+	return c.periodic(sink)
+}
+
+func (c *Controller) write(sink Sink) error {
+	if len(c.batch) == 0 {
+		return nil
+	}
+	err := sink.Write(c.batch)
+	if err == nil {
+		c.stats.Records += uint64(len(c.batch))
+		for i := range c.batch {
+			c.stats.Checks += c.batch[i].Count
+		}
+	}
+	c.batch = c.batch[:0]
+	if err != nil {
+		return fmt.Errorf("write checks: %w", err)
+	}
+	return nil
+}
+
+func (c *Controller) checkLost() {
+	n, err := c.tracer.Lost()
+	if err != nil {
+		c.log.Warn("read lost-event counter", "error", err)
+		return
+	}
+	if n > c.stats.Lost {
+		c.log.Warn("ring buffer full: events lost in the kernel", "lost", n-c.stats.Lost, "lost_total", n)
+		c.stats.Lost = n
+	}
+}
+
+// Close releases the kernel objects. Safe after Run and twice.
+func (c *Controller) Close() error {
+	return c.tracer.Close()
+}
+
+// hostMountNamespace returns the inode of pid 1's mount namespace:
+// processes that share it are host processes. Where pid 1 may not be
+// inspected (a sandbox's init), our own namespace stands in for it.
+func hostMountNamespace(procRoot string, log *slog.Logger) (uint32, error) {
+	ino, err := nsInode(filepath.Join(procRoot, "1", "ns", "mnt"))
+	if err == nil {
+		return ino, nil
+	}
+	log.Debug("pid 1's mount namespace is unreadable; using ours as the host's", "error", err)
+	if ino, err = nsInode(filepath.Join(procRoot, "self", "ns", "mnt")); err != nil {
+		return 0, fmt.Errorf("read host mount namespace: %w", err)
+	}
+	return ino, nil
+}
+
+func nsInode(path string) (uint32, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("%s: no inode", path)
+	}
+	return uint32(st.Ino), nil
+}
+
+func absCgroups(root string, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if filepath.IsAbs(p) && (p == root || len(p) > len(root) && p[:len(root)+1] == root+"/") {
+			out[i] = p
+		} else {
+			out[i] = filepath.Join(root, p)
+		}
+	}
+	return out
+}

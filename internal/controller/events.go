@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"errors"
+
+	"github.com/capprof/capprof/bpf"
+	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/syscalls"
+	"github.com/capprof/capprof/internal/tracer"
+)
+
+// handle applies one ring-buffer event: process events update the cache,
+// checks become records (in unique mode, only a key's first check).
+func (c *Controller) handle(ev tracer.Event) {
+	c.stats.Events++
+	switch {
+	case ev.Check != nil:
+		chk := c.checkOf(ev.Check)
+		if c.tracer.Mode() == tracer.Unique {
+			if !c.unique.first(keyOf(ev.Check), chk) {
+				return
+			}
+		}
+		c.batch = append(c.batch, chk)
+	case ev.Exec != nil:
+		e := ev.Exec
+		c.procs.Exec(e.Pid, e.Ppid, tracer.CString(e.Filename[:]), tracer.Args(e), "",
+			e.Uid, e.Euid, e.StartNs, e.TimeNs)
+	case ev.Fork != nil:
+		c.procs.Fork(ev.Fork.ParentPid, ev.Fork.ChildPid, ev.Fork.StartNs)
+	case ev.Exit != nil:
+		c.procs.Exit(ev.Exit.Pid, ev.Exit.TimeNs)
+	}
+}
+
+// checkOf attributes a check event to its process and container.
+func (c *Controller) checkOf(e *bpf.CapprofCheckEvent) check.Check {
+	chk := check.Check{
+		Time:        c.procs.WallTime(e.TimeNs),
+		Cap:         int(e.Cap),
+		Denied:      e.Denied != 0,
+		Audit:       check.Audit(e.Audit),
+		ForeignCred: e.ForeignCred != 0,
+		Effective:   caps.Set(e.Effective),
+		UID:         e.Uid,
+		EUID:        e.Euid,
+		Count:       1,
+		UserNS: check.UserNamespace{
+			Level:    e.NsLevel,
+			Inode:    e.NsInum,
+			OwnerUID: e.NsOwnerUid,
+			OwnerGID: e.NsOwnerGid,
+			IsHost:   e.NsIsHost != 0,
+		},
+		PID:      e.Pid,
+		TID:      e.Tid,
+		HostName: c.cfg.HostName,
+	}
+	c.setSyscall(&chk, e.Syscall)
+	chk.Process, _ = c.procs.Lookup(e.Pid)
+	c.setCgroup(&chk, e.CgroupId)
+	return chk
+}
+
+func (c *Controller) setSyscall(chk *check.Check, nr int32) {
+	chk.Syscall = int(nr)
+	chk.SyscallName = syscalls.Name(syscalls.Native(), int(nr))
+}
+
+// setCgroup resolves the cgroup id. A cgroup removed before we looked (a
+// short-lived container) leaves the path and container empty.
+func (c *Controller) setCgroup(chk *check.Check, id uint64) {
+	chk.CgroupID = id
+	ctr, path, err := c.cgroups.Container(id)
+	if err != nil && !errors.Is(err, cgroup.ErrNotFound) {
+		c.log.Debug("resolve cgroup", "id", id, "error", err)
+	}
+	chk.Container = ctr
+	chk.CgroupPath = path
+}
+
+func keyOf(e *bpf.CapprofCheckEvent) bpf.CapprofDedupKey {
+	return bpf.CapprofDedupKey{
+		CgroupId: e.CgroupId,
+		ExeIno:   e.ExeIno,
+		ExeDev:   e.ExeDev,
+		Syscall:  e.Syscall,
+		NsLevel:  e.NsLevel,
+		Cap:      e.Cap,
+		Denied:   e.Denied,
+		Audit:    e.KeyAudit,
+	}
+}
