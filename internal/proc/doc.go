@@ -1,0 +1,24 @@
+// Package proc keeps the process cache that capprof uses to attribute each
+// capability check to the process that made it.
+//
+// The cache is fed by the exec, fork and exit events that the eBPF program
+// emits from the sched_process_exec, sched_process_fork and
+// sched_process_exit tracepoints. Those events travel through the same ring
+// buffer as the checks, so by the time a check is handled the cache already
+// reflects every exec, fork and exit that happened before it.
+//
+// Processes that were running before capprof started are seeded with Scan,
+// which reads /proc once. Attach the tracepoints before calling Scan and
+// handle the queued events after it: a process that starts or exits while
+// Scan runs is then either seen by Scan or reported by an event, and events
+// always win over what Scan found.
+//
+// Exited processes are kept for Options.ExitedTTL so that late lookups still
+// resolve, and the cache never grows beyond Options.MaxEntries. Eviction is
+// lazy (done inside the public methods), so the cache owns no goroutines and
+// needs no Close.
+//
+// The event handlers are meant to be called from a single goroutine (the
+// ring-buffer reader); Lookup and Stats may be called concurrently from
+// others.
+package proc
