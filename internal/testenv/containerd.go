@@ -1,0 +1,188 @@
+package testenv
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Containerd is a private containerd (its own root, state and socket; the
+// CRI plugin off) with the busybox test image imported.
+type Containerd struct {
+	t    testing.TB
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+}
+
+// StartContainerd starts containerd for the test and stops it at cleanup,
+// after killing and deleting every container the test ran.
+func StartContainerd(t testing.TB) *Containerd {
+	t.Helper()
+	RequireRoot(t)
+	RequireCommands(t, "containerd", "ctr", "runc", "busybox")
+	dir, err := os.MkdirTemp("", "capprof-containerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Containerd{t: t, dir: dir, sock: filepath.Join(dir, "containerd.sock")}
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, c.sock+".ttrpc")
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd = exec.Command("containerd", "--config", cfgPath)
+	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start containerd: %v", err)
+	}
+	t.Cleanup(c.stop)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := exec.Command("ctr", "-a", c.sock, "version").Run(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("containerd did not start:\n%s", log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	image := filepath.Join(dir, "busybox-oci.tar")
+	busybox, _ := exec.LookPath("busybox")
+	if err := BuildBusyboxImage(busybox, image); err != nil {
+		t.Fatal(err)
+	}
+	c.ctr("image", "import", image)
+	return c
+}
+
+// Container is a running container with a Kubernetes-shaped cgroup.
+type Container struct {
+	ID     string // 64 hex
+	PodUID string
+	Cgroup string // relative cgroup path
+	PID    int    // the init process
+}
+
+// RunPodContainer runs a busybox container that sleeps, in the cgroup
+// /kubepods/besteffort/pod<uid>/<id> as the kubelet's cgroupfs driver lays
+// it out.
+func (c *Containerd) RunPodContainer() Container {
+	c.t.Helper()
+	ctr := Container{ID: randomHex(32), PodUID: randomUUID()}
+	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
+	c.ctr("run", "-d", "--cgroup", ctr.Cgroup, BusyboxImage, ctr.ID, "sleep", "3600")
+	out := c.ctr("task", "ls")
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == ctr.ID {
+			ctr.PID, _ = strconv.Atoi(f[1])
+		}
+	}
+	if ctr.PID == 0 {
+		c.t.Fatalf("no task pid for container %s in:\n%s", ctr.ID, out)
+	}
+	return ctr
+}
+
+// Exec runs a command in the container as uid and waits for it; the
+// command's own failure is returned, not fatal (dmesg is meant to fail).
+func (c *Containerd) Exec(ctr Container, uid int, args ...string) (string, error) {
+	c.t.Helper()
+	execArgs := append([]string{"-a", c.sock, "-n", "k8s.io", "task", "exec", "--exec-id", "e" + randomHex(4),
+		"--user", strconv.Itoa(uid), ctr.ID}, args...)
+	out, err := exec.Command("ctr", execArgs...).CombinedOutput()
+	return string(out), err
+}
+
+func (c *Containerd) ctr(args ...string) string {
+	c.t.Helper()
+	full := append([]string{"-a", c.sock, "-n", "k8s.io"}, args...)
+	out, err := exec.Command("ctr", full...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// stop kills and deletes the tasks and containers, stops containerd and
+// removes what runc leaves outside the private directory.
+func (c *Containerd) stop() {
+	run := func(args ...string) []byte {
+		out, _ := exec.Command("ctr", append([]string{"-a", c.sock, "-n", "k8s.io"}, args...)...).Output()
+		return out
+	}
+	var cgroups []string
+	for _, line := range strings.Split(string(run("containers", "ls", "-q")), "\n") {
+		id := strings.TrimSpace(line)
+		if id == "" {
+			continue
+		}
+		run("task", "kill", "-s", "KILL", id)
+		for i := 0; i < 50; i++ {
+			if out := run("task", "delete", id); len(out) > 0 || !bytes.Contains(run("task", "ls", "-q"), []byte(id)) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		run("containers", "delete", id)
+		cgroups = append(cgroups, id)
+	}
+	if c.cmd.Process != nil {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	}
+	removeKubepods()
+	_ = os.RemoveAll(c.dir)
+}
+
+// removeKubepods removes the test's pod cgroups in every hierarchy (the
+// machine has no kubelet: no kubepods tree is anyone else's).
+func removeKubepods() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
+	dirs = append(dirs, "/sys/fs/cgroup/kubepods")
+	for _, d := range dirs {
+		var all []string
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				all = append(all, p)
+			}
+			return nil
+		})
+		for i := len(all) - 1; i >= 0; i-- {
+			_ = os.Remove(all[i])
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomUUID() string {
+	h := randomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
