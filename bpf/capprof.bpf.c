@@ -351,9 +351,10 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	if (cfg_mode == MODE_UNIQUE || audit == AUDIT_UNKNOWN) {
 		struct dedup_value *v = bpf_map_lookup_elem(&dedup, &key);
 		if (v) {
-			__sync_fetch_and_add(&v->count, 1);
-			if (cfg_mode == MODE_UNIQUE)
+			if (cfg_mode == MODE_UNIQUE) {
+				__sync_fetch_and_add(&v->count, 1);
 				return 0;
+			}
 			audit = v->audit;
 			new_key = false;
 		} else {
@@ -393,8 +394,11 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->ns_is_host = key.ns_level == 0;
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->foreign_cred = (const struct cred *)task->cred != cred;
-	// kernel_cap_t is u32[2] before 6.3 and u64 after: the same 8 bytes.
-	BPF_CORE_READ_INTO(&e->effective, cred, cap_effective);
+	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
+	if (btf && bpf_core_field_exists(cred->cap_effective.val))
+		e->effective = cred->cap_effective.val;
+	else
+		BPF_CORE_READ_INTO(&e->effective, cred, cap_effective);
 	if (btf) {
 		e->uid = cred->uid.val;
 		e->euid = cred->euid.val;

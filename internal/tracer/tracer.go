@@ -182,39 +182,60 @@ func putCgroup(m *ebpf.Map, i uint32, path string) error {
 
 func (t *Tracer) attach(m Method) error {
 	progs := t.coll.Programs
-	add := func(l link.Link, err error) error {
+	names := checkPrograms[m]
+	var ret *ebpf.Program
+	if len(names) == 2 {
+		ret = progs[names[1]]
+	}
+	links, err := attachCheck(m, progs[names[0]], ret)
+	t.links = append(t.links, links...)
+	if err != nil {
+		return err
+	}
+	for _, name := range processPrograms {
+		l, err := link.AttachTracing(link.TracingOptions{Program: progs[name]})
 		if err != nil {
-			return err
+			return fmt.Errorf("attach %s: %w", name, err)
 		}
 		t.links = append(t.links, l)
-		return nil
+	}
+	return nil
+}
+
+// attachCheck attaches prog to cap_capable the way m does; for Kprobe, ret
+// (when not nil) is attached as the kretprobe. On error the links made so
+// far are returned for the caller to close.
+func attachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
+	var links []link.Link
+	add := func(l link.Link, err error) error {
+		if err == nil {
+			links = append(links, l)
+		}
+		return err
 	}
 	var err error
 	switch m {
-	case TPBTF:
-		err = add(link.AttachTracing(link.TracingOptions{Program: progs[bpf.CapprofProgTpBtfCapCapable]}))
+	case TPBTF, Fexit:
+		err = add(link.AttachTracing(link.TracingOptions{Program: prog}))
 	case RawTracepoint:
-		err = add(link.AttachRawTracepoint(link.RawTracepointOptions{Name: "cap_capable", Program: progs[bpf.CapprofProgRawTpCapCapable]}))
+		err = add(link.AttachRawTracepoint(link.RawTracepointOptions{Name: "cap_capable", Program: prog}))
 	case Tracepoint:
-		err = add(link.Tracepoint("capability", "cap_capable", progs[bpf.CapprofProgTpCapCapable], nil))
-	case Fexit:
-		err = add(link.AttachTracing(link.TracingOptions{Program: progs[bpf.CapprofProgFexitCapCapable]}))
+		err = add(link.Tracepoint("capability", "cap_capable", prog, nil))
 	case Kprobe:
-		// The kretprobe first, so no kprobe entry waits for a return that is not seen.
-		err = add(link.Kretprobe("cap_capable", progs[bpf.CapprofProgKretprobeCapCapable], nil))
-		if err == nil {
-			err = add(link.Kprobe("cap_capable", progs[bpf.CapprofProgKprobeCapCapable], nil))
+		// The kretprobe first, so no entry waits for a return that is not seen.
+		if ret != nil {
+			err = add(link.Kretprobe("cap_capable", ret, nil))
 		}
+		if err == nil {
+			err = add(link.Kprobe("cap_capable", prog, nil))
+		}
+	default:
+		err = fmt.Errorf("unknown method %q", m)
 	}
 	if err != nil {
-		return fmt.Errorf("attach %s to cap_capable: %w", m, err)
+		return links, fmt.Errorf("attach %s to cap_capable: %w", m, err)
 	}
-	for _, name := range processPrograms {
-		if err := add(link.AttachTracing(link.TracingOptions{Program: progs[name]})); err != nil {
-			return fmt.Errorf("attach %s: %w", name, err)
-		}
-	}
-	return nil
+	return links, nil
 }
 
 // Method is the attach method in use.
