@@ -209,4 +209,3 @@ func report(w io.Writer, m tracer.Method, n, rounds int, results map[string][]fl
 	}
 	fmt.Fprintf(w, "events lost by the recorders: %d\n", lost)
 }
-
