@@ -1,0 +1,175 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capprof/capprof/internal/testenv"
+)
+
+// recordWhile runs `capprof record args...` for about three seconds while a
+// non-root dmesg runs in the middle, and returns stdout and the dmesg pid.
+func recordWhile(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCommands(t, "setpriv", "dmesg")
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(append([]string{"record", "--duration", "3s"}, args...), &stdout, &stderr)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
+	_ = cmd.Run()
+	if code := <-done; code != 0 {
+		t.Fatalf("record exited %d:\n%s", code, stderr.String())
+	}
+	return stdout.String(), cmd.Process.Pid
+}
+
+func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
+	out, pid := recordWhile(t, "--format", "json", "--caps", "CAP_SYSLOG")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("not a JSON line: %v\n%s", err, sc.Text())
+		}
+		if rec["linux.capability.name"] != "CAP_SYSLOG" {
+			t.Fatalf("--caps CAP_SYSLOG let through %v", rec["linux.capability.name"])
+		}
+		if rec["process.pid"] != float64(pid) {
+			continue
+		}
+		found = true
+		want := map[string]any{
+			"event":                          "linux.capability.check",
+			"linux.capability.id":            float64(34),
+			"linux.capability.verdict":       "denied",
+			"linux.capability.audit":         true,
+			"linux.capability.foreign_cred":  false,
+			"linux.user_namespace.level":     float64(0),
+			"linux.user_namespace.is_host":   true,
+			"process.executable.path":        "/usr/bin/dmesg",
+			"process.executable.name":        "dmesg",
+			"process.user.id":                float64(65534),
+			"process.real_user.id":           float64(65534),
+			"linux.capability.count":         float64(1),
+			"process.parent.executable.path": self, // setpriv execs dmesg in its own pid
+		}
+		for k, v := range want {
+			if rec[k] != v {
+				t.Errorf("%s = %v, want %v", k, rec[k], v)
+			}
+		}
+		for _, k := range []string{"time", "host.name", "linux.syscall.name", "linux.syscall.id", "thread.id",
+			"process.parent_pid", "process.command_args", "process.working_directory", "process.creation.time",
+			"process.exec_id", "process.parent.exec_id", "linux.user_namespace.inode", "linux.capability.effective"} {
+			if _, ok := rec[k]; !ok {
+				t.Errorf("attribute %s missing", k)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no record for dmesg pid %d in:\n%s", pid, out)
+	}
+}
+
+func TestRecordOTLPJSONToFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "checks.jsonl")
+	recordWhile(t, "--format", "otlp-json", "--verdict", "denied", "--output", path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawSyslog bool
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var doc struct {
+			ResourceLogs []struct {
+				ScopeLogs []struct {
+					LogRecords []struct {
+						EventName      string `json:"eventName"`
+						SeverityNumber int    `json:"severityNumber"`
+						Attributes     []struct {
+							Key   string         `json:"key"`
+							Value map[string]any `json:"value"`
+						} `json:"attributes"`
+					} `json:"logRecords"`
+				} `json:"scopeLogs"`
+			} `json:"resourceLogs"`
+		}
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("not OTLP/JSON: %v\n%s", err, line)
+		}
+		for _, rl := range doc.ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				for _, lr := range sl.LogRecords {
+					if lr.EventName != "linux.capability.check" || lr.SeverityNumber != 13 {
+						t.Errorf("denied record with event %q severity %d", lr.EventName, lr.SeverityNumber)
+					}
+					for _, a := range lr.Attributes {
+						if a.Key == "linux.capability.name" && a.Value["stringValue"] == "CAP_SYSLOG" {
+							sawSyslog = true
+						}
+					}
+				}
+			}
+		}
+	}
+	if !sawSyslog {
+		t.Errorf("no CAP_SYSLOG record in %s", path)
+	}
+}
+
+// TestDoctorTellsTheTruth checks doctor's verdicts against what record does:
+// the method it picks records a real check, and each method it calls
+// unusable makes `record --attach` fail.
+func TestDoctorTellsTheTruth(t *testing.T) {
+	testenv.RequireRoot(t)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"doctor"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("doctor exited %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	var chosen string
+	var unusable []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "attach" && f[2] == "no":
+			unusable = append(unusable, f[1])
+		case strings.HasPrefix(line, "record would use: "):
+			chosen = strings.TrimPrefix(line, "record would use: ")
+		}
+	}
+	if chosen == "" {
+		t.Fatalf("doctor named no method:\n%s", out)
+	}
+	rec, pid := recordWhile(t, "--format", "json", "--attach", chosen, "--caps", "CAP_SYSLOG")
+	if !strings.Contains(rec, fmt.Sprintf(`"process.pid":%d,`, pid)) {
+		t.Errorf("record --attach %s saw no check of dmesg pid %d", chosen, pid)
+	}
+	for _, m := range unusable {
+		var o, e bytes.Buffer
+		if code := run([]string{"record", "--attach", m, "--duration", "1s"}, &o, &e); code != exitFailure {
+			t.Errorf("doctor says %s is unusable, but record --attach %s exited %d", m, m, code)
+		}
+	}
+	t.Logf("doctor:\n%s", out)
+}
