@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -16,6 +17,10 @@ import (
 
 // ErrNoMethod means no attach method works on this kernel.
 var ErrNoMethod = errors.New("no usable attach method")
+
+// ErrNoBTF means the kernel does not describe its types (CONFIG_DEBUG_INFO_BTF),
+// which every attach method's CO-RE relocations need.
+var ErrNoBTF = errors.New("kernel BTF is not available at /sys/kernel/btf/vmlinux (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)")
 
 // Tracer owns the loaded program, its links and the ring-buffer reader.
 type Tracer struct {
@@ -36,6 +41,9 @@ func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
 	}
 	if cfg.Method != Auto {
 		return open(cfg, cfg.Method)
