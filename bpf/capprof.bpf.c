@@ -122,7 +122,8 @@ struct dedup_key {
 
 struct dedup_value {
 	u64 count;
-	u8 audit; /* the classification made when the key was new */
+	u64 first_ns; /* when the key was inserted: tells a re-inserted key from its evicted namesake */
+	u8 audit;     /* the classification made when the key was new */
 	u8 _pad[7];
 };
 
@@ -348,6 +349,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	// The dedup map is needed in unique mode, and on the tracepoint (audit
 	// unknown) as the cache of call-site classifications.
 	bool new_key = true;
+	u64 now = 0;
 	if (cfg_mode == MODE_UNIQUE || audit == AUDIT_UNKNOWN) {
 		struct dedup_value *v = bpf_map_lookup_elem(&dedup, &key);
 		if (v) {
@@ -360,7 +362,8 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 		} else {
 			if (audit == AUDIT_UNKNOWN)
 				audit = classify_call_site(ctx);
-			struct dedup_value nv = { .count = 1, .audit = audit };
+			now = bpf_ktime_get_boot_ns();
+			struct dedup_value nv = { .count = 1, .first_ns = now, .audit = audit };
 			// Another CPU may have inserted the key meanwhile: count there.
 			if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) != 0) {
 				v = bpf_map_lookup_elem(&dedup, &key);
@@ -392,7 +395,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->exe_dev = key.exe_dev;
 	e->ns_level = key.ns_level;
 	e->ns_is_host = key.ns_level == 0;
-	e->time_ns = bpf_ktime_get_boot_ns();
+	e->time_ns = now ? now : bpf_ktime_get_boot_ns(); /* a new key's event carries its first_ns */
 	e->foreign_cred = (const struct cred *)task->cred != cred;
 	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
 	if (btf && bpf_core_field_exists(cred->cap_effective.val))

@@ -70,10 +70,11 @@ type CapprofDedupKey struct {
 }
 
 type CapprofDedupValue struct {
-	_     structs.HostLayout
-	Count uint64
-	Audit uint8
-	Pad   [7]uint8
+	_       structs.HostLayout
+	Count   uint64
+	FirstNs uint64
+	Audit   uint8
+	Pad     [7]uint8
 }
 
 type CapprofEventType uint32

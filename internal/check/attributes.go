@@ -105,7 +105,7 @@ func (c *Check) Resource() []Attr {
 
 // ResourceKey identifies the resource a check belongs to, for grouping.
 func (c *Check) ResourceKey() string {
-	return c.HostName + "\x00" + c.Container.ID + "\x00" + c.Container.PodUID
+	return c.HostName + "\x00" + c.Container.ID + "\x00" + c.Container.Runtime + "\x00" + c.Container.PodUID
 }
 
 // Attributes returns the record attributes, in a fixed order. Unknown values

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ type Config struct {
 	PIDTree uint32
 	// CgroupInclude and CgroupExclude are cgroup v2 paths, relative to the
 	// cgroup2 mount ("/kubepods") or absolute ("/sys/fs/cgroup/kubepods").
+	// New resolves them into Tracer's fields of the same names, and also
+	// fills Tracer.PIDs, HostMountNS and NoauditRanges.
 	CgroupInclude []string
 	CgroupExclude []string
 	Logger        *slog.Logger
@@ -59,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatch <= 0 {
 		return fmt.Errorf("max batch: must be positive, got %d", c.MaxBatch)
+	}
+	if len(c.CgroupInclude) > tracer.MaxCgroupFilters || len(c.CgroupExclude) > tracer.MaxCgroupFilters {
+		return fmt.Errorf("cgroups: at most %d include and %d exclude subtrees", tracer.MaxCgroupFilters, tracer.MaxCgroupFilters)
 	}
 	return c.Tracer.Validate()
 }
@@ -113,8 +119,12 @@ func New(cfg Config) (*Controller, error) {
 	if tc.HostMountNS, err = hostMountNamespace(procRoot, log); err != nil {
 		return nil, err
 	}
-	tc.CgroupInclude = absCgroups(resolver.Root(), cfg.CgroupInclude)
-	tc.CgroupExclude = absCgroups(resolver.Root(), cfg.CgroupExclude)
+	if tc.CgroupInclude, err = absCgroups(resolver.Root(), cfg.CgroupInclude); err != nil {
+		return nil, err
+	}
+	if tc.CgroupExclude, err = absCgroups(resolver.Root(), cfg.CgroupExclude); err != nil {
+		return nil, err
+	}
 	if cfg.PIDTree != 0 {
 		tc.PIDs = append([]uint32{cfg.PIDTree}, procs.Descendants(cfg.PIDTree)...)
 	}
@@ -278,14 +288,24 @@ func nsInode(path string) (uint32, error) {
 	return uint32(st.Ino), nil
 }
 
-func absCgroups(root string, paths []string) []string {
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		if filepath.IsAbs(p) && (p == root || len(p) > len(root) && p[:len(root)+1] == root+"/") {
-			out[i] = p
-		} else {
-			out[i] = filepath.Join(root, p)
+// absCgroups makes cgroup paths absolute below the cgroup2 mount root. A
+// path already below root is kept; any other is taken as relative to root
+// ("/kubepods" or "kubepods"). A path that climbs out of root is an error.
+func absCgroups(root string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		abs := filepath.Clean(p)
+		if !within(root, abs) {
+			abs = filepath.Join(root, abs)
 		}
+		if !within(root, abs) {
+			return nil, fmt.Errorf("cgroup %q is outside the cgroup2 mount %s", p, root)
+		}
+		out = append(out, abs)
 	}
-	return out
+	return out, nil
+}
+
+func within(root, path string) bool {
+	return filepath.IsAbs(path) && (root == "/" || path == root || strings.HasPrefix(path, root+"/"))
 }

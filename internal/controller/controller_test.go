@@ -101,7 +101,10 @@ func TestAbsCgroups(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := absCgroups(tt.root, tt.paths)
+			got, err := absCgroups(tt.root, tt.paths)
+			if err != nil {
+				t.Fatalf("absCgroups(%q, %q): %v", tt.root, tt.paths, err)
+			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("absCgroups(%q, %q) = %q, want %q", tt.root, tt.paths, got, tt.want)
 			}
@@ -109,6 +112,14 @@ func TestAbsCgroups(t *testing.T) {
 				t.Errorf("absCgroups returned nil, want an empty slice")
 			}
 		})
+	}
+}
+
+func TestAbsCgroupsRejectsEscapes(t *testing.T) {
+	for _, p := range []string{"../../etc", "a/../../.."} {
+		if got, err := absCgroups("/sys/fs/cgroup", []string{p}); err == nil {
+			t.Errorf("absCgroups(%q) = %q, want an error", p, got)
+		}
 	}
 }
 

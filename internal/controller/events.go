@@ -19,7 +19,7 @@ func (c *Controller) handle(ev tracer.Event) {
 	case ev.Check != nil:
 		chk := c.checkOf(ev.Check)
 		if c.tracer.Mode() == tracer.Unique {
-			if !c.unique.first(keyOf(ev.Check), chk) {
+			if !c.unique.first(keyOf(ev.Check), ev.Check.TimeNs, chk) {
 				return
 			}
 		}

@@ -17,124 +17,141 @@ func chk(pid uint32) check.Check {
 	return check.Check{Cap: 34, PID: pid, TID: pid, Count: 1, Syscall: 103}
 }
 
-func TestUniqueTableFirst(t *testing.T) {
-	tests := []struct {
-		name       string
-		before     map[bpf.CapprofDedupKey]uniqueEntry // the table before the call
-		key        bpf.CapprofDedupKey
-		check      check.Check
-		wantReport bool
-		want       uniqueEntry // the key's entry after the call
+func value(count, firstNS uint64) bpf.CapprofDedupValue {
+	return bpf.CapprofDedupValue{Count: count, FirstNs: firstNS}
+}
+
+func noContext() check.Check { return check.Check{Cap: 34, Syscall: 103} }
+
+// step is one thing the kernel side shows the table: a key's first-check
+// event (pid set) or a flush's reading of the map (count set).
+type step struct {
+	event   bool
+	pid     uint32
+	gen     uint64
+	count   uint64
+	missing bool // the flush does not find the key
+	// what the step must report: the event itself, or the flush's hits
+	wantReport bool
+	wantHits   uint64
+}
+
+// play runs steps against one key and returns the total reported hits.
+func play(t *testing.T, u *uniqueTable, steps []step) uint64 {
+	t.Helper()
+	var total uint64
+	for i, s := range steps {
+		switch {
+		case s.event:
+			got := u.first(keyA, s.gen, chk(s.pid))
+			if got != s.wantReport {
+				t.Errorf("step %d: first() = %v, want %v", i, got, s.wantReport)
+			}
+			if got {
+				total++
+			}
+		case s.missing:
+			u.sweep()
+		default:
+			_, hits := u.observe(keyA, value(s.count, s.gen), noContext)
+			if hits != s.wantHits {
+				t.Errorf("step %d: observe() hits = %d, want %d", i, hits, s.wantHits)
+			}
+			total += hits
+			u.sweep()
+		}
+	}
+	return total
+}
+
+func TestUniqueTableReportsEveryHitOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		steps       []step
+		wantTotal   uint64
+		wantEvicted uint64
 	}{
 		{
-			name:       "new key is reported",
-			key:        keyA,
-			check:      chk(100),
-			wantReport: true,
-			want:       uniqueEntry{check: chk(100), reported: 1, hasContext: true},
+			name: "event, then flushes",
+			steps: []step{
+				{event: true, pid: 100, gen: 10, wantReport: true},
+				{count: 5, gen: 10, wantHits: 4},
+				{count: 5, gen: 10, wantHits: 0},
+				{count: 9, gen: 10, wantHits: 4},
+			},
+			wantTotal: 9,
 		},
 		{
-			name: "key a flush created gets its context and is not reported again",
-			before: map[bpf.CapprofDedupKey]uniqueEntry{
-				keyA: {check: check.Check{Cap: 34, Syscall: 103}, reported: 7, seen: true},
+			name: "flush reads the key before its event",
+			steps: []step{
+				{count: 3, gen: 10, wantHits: 3},
+				{event: true, pid: 100, gen: 10, wantReport: false},
+				{count: 4, gen: 10, wantHits: 1},
 			},
-			key:        keyA,
-			check:      chk(100),
-			wantReport: false,
-			want:       uniqueEntry{check: chk(100), reported: 7, hasContext: true, seen: true},
+			wantTotal: 4,
 		},
 		{
-			name: "evicted and re-inserted key is reported and counts from 1",
-			before: map[bpf.CapprofDedupKey]uniqueEntry{
-				keyA: {check: chk(100), reported: 42, hasContext: true, seen: true},
+			name: "evicted between flushes, re-inserted, event first",
+			steps: []step{
+				{event: true, pid: 100, gen: 10, wantReport: true},
+				{count: 5, gen: 10, wantHits: 4},
+				{event: true, pid: 200, gen: 20, wantReport: true},
+				{count: 3, gen: 20, wantHits: 2},
 			},
-			key:        keyA,
-			check:      chk(200),
-			wantReport: true,
-			want:       uniqueEntry{check: chk(200), reported: 1, hasContext: true, seen: true},
+			wantTotal:   8,
+			wantEvicted: 1,
 		},
 		{
-			name: "another key's entry does not matter",
-			before: map[bpf.CapprofDedupKey]uniqueEntry{
-				keyB: {check: chk(100), reported: 42, hasContext: true, seen: true},
+			name: "re-inserted and flushed before its event arrives",
+			steps: []step{
+				{event: true, pid: 100, gen: 10, wantReport: true},
+				{count: 5, gen: 10, wantHits: 4},
+				{count: 7, gen: 20, wantHits: 7},
+				{event: true, pid: 200, gen: 20, wantReport: false},
+				{count: 8, gen: 20, wantHits: 1},
 			},
-			key:        keyA,
-			check:      chk(200),
-			wantReport: true,
-			want:       uniqueEntry{check: chk(200), reported: 1, hasContext: true},
+			wantTotal:   13,
+			wantEvicted: 1,
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		{
+			name: "evicted and gone at a flush",
+			steps: []step{
+				{event: true, pid: 100, gen: 10, wantReport: true},
+				{count: 5, gen: 10, wantHits: 4},
+				{missing: true},
+				{event: true, pid: 200, gen: 30, wantReport: true},
+			},
+			wantTotal:   6,
+			wantEvicted: 1,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			u := newUniqueTable()
-			for k, e := range tt.before {
-				u.keys[k] = &e
+			if got := play(t, u, tc.steps); got != tc.wantTotal {
+				t.Errorf("reported %d hits in all, want %d", got, tc.wantTotal)
 			}
-			if got := u.first(tt.key, tt.check); got != tt.wantReport {
-				t.Errorf("first() = %v, want %v", got, tt.wantReport)
-			}
-			e, ok := u.keys[tt.key]
-			if !ok {
-				t.Fatalf("key missing from the table after first()")
-			}
-			assertEntry(t, e, tt.want)
-			// Other keys are untouched.
-			for k, before := range tt.before {
-				if k == tt.key {
-					continue
-				}
-				assertEntry(t, u.keys[k], before)
-			}
-			want := len(tt.before)
-			if _, existed := tt.before[tt.key]; !existed {
-				want++
-			}
-			if len(u.keys) != want {
-				t.Errorf("table has %d keys, want %d", len(u.keys), want)
+			if u.evicted != tc.wantEvicted {
+				t.Errorf("evicted = %d, want %d", u.evicted, tc.wantEvicted)
 			}
 		})
 	}
 }
 
-func assertEntry(t *testing.T, got *uniqueEntry, want uniqueEntry) {
-	t.Helper()
-	if got.check.PID != want.check.PID || got.reported != want.reported ||
-		got.hasContext != want.hasContext || got.seen != want.seen {
-		t.Errorf("entry = {pid %d reported %d hasContext %v seen %v}, want {pid %d reported %d hasContext %v seen %v}",
-			got.check.PID, got.reported, got.hasContext, got.seen,
-			want.check.PID, want.reported, want.hasContext, want.seen)
-	}
-}
-
-// TestUniqueTableFirstSequence plays a key's life: a flush reads the
-// kernel's count before the first-check event, the event brings the
-// context, then the key is evicted and comes back.
-func TestUniqueTableFirstSequence(t *testing.T) {
+func TestUniqueTableContext(t *testing.T) {
 	u := newUniqueTable()
-	// What flushUnique does for a key it has no entry for.
-	u.keys[keyA] = &uniqueEntry{check: check.Check{Cap: 34}, reported: 3, seen: true}
-
-	steps := []struct {
-		name         string
-		pid          uint32
-		wantReport   bool
-		wantReported uint64
-	}{
-		{name: "first-check event after the flush", pid: 100, wantReport: false, wantReported: 3},
-		{name: "key back after an eviction", pid: 200, wantReport: true, wantReported: 1},
-		{name: "and once more", pid: 300, wantReport: true, wantReported: 1},
+	e, _ := u.observe(keyA, value(2, 10), noContext)
+	if e.hasContext || e.check.PID != 0 {
+		t.Fatalf("a key read before its event has no process context: %+v", e)
 	}
-	for _, s := range steps {
-		if got := u.first(keyA, chk(s.pid)); got != s.wantReport {
-			t.Errorf("%s: first() = %v, want %v", s.name, got, s.wantReport)
-		}
-		e := u.keys[keyA]
-		if e.check.PID != s.pid || e.reported != s.wantReported || !e.hasContext {
-			t.Errorf("%s: entry {pid %d reported %d hasContext %v}, want {pid %d reported %d hasContext true}",
-				s.name, e.check.PID, e.reported, e.hasContext, s.pid, s.wantReported)
-		}
+	u.first(keyA, 10, chk(100))
+	if e := u.keys[keyA]; !e.hasContext || e.check.PID != 100 {
+		t.Errorf("the event's context was not kept: %+v", e)
 	}
-	if len(u.keys) != 1 {
-		t.Errorf("table has %d keys, want 1", len(u.keys))
+	u.first(keyB, 11, chk(300))
+	if e := u.keys[keyA]; e.check.PID != 100 {
+		t.Errorf("another key's event changed this one: %+v", e)
+	}
+	if len(u.keys) != 2 {
+		t.Errorf("table has %d keys, want 2", len(u.keys))
 	}
 }

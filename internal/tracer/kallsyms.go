@@ -72,7 +72,9 @@ func parseNoauditRanges(r io.Reader) ([]AddrRange, error) {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 3 || (fields[1] != "t" && fields[1] != "T") {
+		// Weak symbols (W, w) are not candidates, but they bound the
+		// function before them.
+		if len(fields) < 3 || !strings.Contains("tTwW", fields[1]) || len(fields[1]) != 1 {
 			continue
 		}
 		addr, err := strconv.ParseUint(fields[0], 16, 64)
@@ -80,7 +82,7 @@ func parseNoauditRanges(r io.Reader) ([]AddrRange, error) {
 			return nil, fmt.Errorf("parse kallsyms address %q: %w", fields[0], err)
 		}
 		text = append(text, addr)
-		if _, ok := wanted[fields[2]]; ok && len(fields) == 3 {
+		if _, ok := wanted[fields[2]]; ok && len(fields) == 3 && (fields[1] == "t" || fields[1] == "T") {
 			found[fields[2]] = addr
 		}
 	}
