@@ -24,6 +24,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_NOAUDIT_RANGES 8
 #define STACK_DEPTH 8
 #define MAX_CGROUP_FILTERS 8
+#define CLASS_CACHE_SLOTS 64 /* a power of two */
 
 enum event_type {
 	EVENT_CHECK = 1,
@@ -120,6 +121,9 @@ struct dedup_key {
 	u8 _pad[5];
 };
 
+// stream_audit_class compares keys as five u64 words.
+_Static_assert(sizeof(struct dedup_key) == 40, "dedup_key must be 40 bytes");
+
 struct dedup_value {
 	u64 count;
 	u64 first_ns; /* when the key was inserted: tells a re-inserted key from its evicted namesake */
@@ -175,6 +179,20 @@ struct {
 	__type(value, struct dedup_value);
 } dedup SEC(".maps");
 
+// Stream mode's per-CPU cache of recent call-site classifications.
+struct class_slot {
+	struct dedup_key key;
+	u8 audit;
+	u8 _pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CLASS_CACHE_SLOTS);
+	__type(key, u32);
+	__type(value, struct class_slot);
+} class_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
 	__uint(max_entries, MAX_CGROUP_FILTERS);
@@ -224,11 +242,16 @@ static __always_inline void count_lost(void)
 		*n += 1;
 }
 
-// Wake the reader only once enough bytes are waiting: a wakeup per event
-// costs more than the event itself. The reader's deadline bounds the delay.
-static __always_inline u64 submit_flags(void)
+// Wake the reader once, when the record of size bytes takes the data
+// waiting past cfg_wakeup_bytes: a wakeup costs more than an event, and one
+// per event until the reader runs would cost that on every check. The
+// reader's deadline bounds the delay of what stays below the threshold.
+static __always_inline u64 submit_flags(u64 size)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes)
+	u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	u64 footprint = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+
+	if (avail >= cfg_wakeup_bytes && avail < cfg_wakeup_bytes + footprint)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -310,6 +333,39 @@ static __always_inline u8 classify_call_site(void *ctx)
 	return AUDIT_YES;
 }
 
+// stream_audit_class classifies a stream-mode tracepoint check: first from
+// this CPU's small direct-mapped cache of recent keys (an array lookup and
+// a compare), then from the dedup map, which holds every key's
+// classification, and only for a key new to both by walking the stack.
+static __always_inline u8 stream_audit_class(void *ctx, struct dedup_key *key)
+{
+	u64 *k = (u64 *)key;
+	u32 idx = (u32)((k[0] * 0x9E3779B97F4A7C15ULL ^ k[1] * 0xC2B2AE3D27D4EB4FULL ^
+			 k[3] * 0x165667B19E3779F9ULL ^ k[4]) >> 40) & (CLASS_CACHE_SLOTS - 1);
+	struct class_slot *slot = bpf_map_lookup_elem(&class_cache, &idx);
+	if (slot) {
+		u64 *s = (u64 *)&slot->key;
+		// A zeroed slot matches no key: no cgroup has id 0.
+		if (s[0] == k[0] && s[1] == k[1] && s[2] == k[2] && s[3] == k[3] && s[4] == k[4])
+			return slot->audit;
+	}
+
+	u8 audit;
+	struct dedup_value *v = bpf_map_lookup_elem(&dedup, key);
+	if (v) {
+		audit = v->audit;
+	} else {
+		audit = classify_call_site(ctx);
+		struct dedup_value nv = { .count = 1, .first_ns = bpf_ktime_get_boot_ns(), .audit = audit };
+		bpf_map_update_elem(&dedup, key, &nv, BPF_NOEXIST);
+	}
+	if (slot) {
+		slot->key = *key;
+		slot->audit = audit;
+	}
+	return audit;
+}
+
 // handle_check is the one check handler. btf says whether cred and ns are
 // BTF pointers (tp_btf, fexit: read directly, cheapest) or plain addresses
 // (raw_tracepoint, tracepoint, kprobe: read with CO-RE probe reads). It is a
@@ -346,34 +402,28 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	}
 	key.ns_level = btf ? ns->level : BPF_CORE_READ(ns, level);
 
-	// The dedup map is needed in unique mode, and on the tracepoint (audit
-	// unknown) as the cache of call-site classifications.
-	bool new_key = true;
+	bool new_key = false;
 	u64 now = 0;
-	if (cfg_mode == MODE_UNIQUE || audit == AUDIT_UNKNOWN) {
+	if (cfg_mode == MODE_UNIQUE) {
 		struct dedup_value *v = bpf_map_lookup_elem(&dedup, &key);
 		if (v) {
-			if (cfg_mode == MODE_UNIQUE) {
-				__sync_fetch_and_add(&v->count, 1);
-				return 0;
-			}
-			audit = v->audit;
-			new_key = false;
-		} else {
-			if (audit == AUDIT_UNKNOWN)
-				audit = classify_call_site(ctx);
-			now = bpf_ktime_get_boot_ns();
-			struct dedup_value nv = { .count = 1, .first_ns = now, .audit = audit };
-			// Another CPU may have inserted the key meanwhile: count there.
-			if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) != 0) {
-				v = bpf_map_lookup_elem(&dedup, &key);
-				if (v)
-					__sync_fetch_and_add(&v->count, 1);
-				if (cfg_mode == MODE_UNIQUE)
-					return 0;
-				new_key = false;
-			}
+			__sync_fetch_and_add(&v->count, 1);
+			return 0;
 		}
+		if (audit == AUDIT_UNKNOWN)
+			audit = classify_call_site(ctx);
+		now = bpf_ktime_get_boot_ns();
+		struct dedup_value nv = { .count = 1, .first_ns = now, .audit = audit };
+		// Another CPU may have inserted the key meanwhile: count there.
+		if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) != 0) {
+			v = bpf_map_lookup_elem(&dedup, &key);
+			if (v)
+				__sync_fetch_and_add(&v->count, 1);
+			return 0;
+		}
+		new_key = true;
+	} else if (audit == AUDIT_UNKNOWN) {
+		audit = stream_audit_class(ctx, &key);
 	}
 
 	struct check_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -385,7 +435,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->cap = cap;
 	e->denied = denied;
 	e->audit = audit;
-	e->new_key = new_key && cfg_mode == MODE_UNIQUE;
+	e->new_key = new_key;
 	e->key_audit = key.audit;
 	e->pid = tgid;
 	e->tid = (u32)pid_tgid;
@@ -415,7 +465,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 		e->ns_owner_uid = BPF_CORE_READ(ns, owner.val);
 		e->ns_owner_gid = BPF_CORE_READ(ns, group.val);
 	}
-	bpf_ringbuf_submit(e, submit_flags());
+	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }
 
@@ -509,7 +559,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	e->args_len = 0;
 	if (len > 0 && bpf_probe_read_user(e->args, len, (void *)start) == 0)
 		e->args_len = len;
-	bpf_ringbuf_submit(e, submit_flags());
+	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }
 
@@ -535,7 +585,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	e->parent_pid = parent_tgid;
 	e->child_pid = child_tgid;
 	e->start_ns = child->start_boottime;
-	bpf_ringbuf_submit(e, submit_flags());
+	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }
 
@@ -559,6 +609,6 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	e->type = EVENT_EXIT;
 	e->pid = tgid;
 	e->time_ns = bpf_ktime_get_boot_ns();
-	bpf_ringbuf_submit(e, submit_flags());
+	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }

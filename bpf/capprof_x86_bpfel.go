@@ -56,6 +56,13 @@ type CapprofCheckEvent struct {
 	TimeNs      uint64
 }
 
+type CapprofClassSlot struct {
+	_     structs.HostLayout
+	Key   CapprofDedupKey
+	Audit uint8
+	Pad   [7]uint8
+}
+
 type CapprofDedupKey struct {
 	_        structs.HostLayout
 	CgroupId uint64
@@ -133,6 +140,7 @@ type CapprofKprobeArgs struct {
 const (
 	CapprofMapCgroupExclude        = "cgroup_exclude"
 	CapprofMapCgroupInclude        = "cgroup_include"
+	CapprofMapClassCache           = "class_cache"
 	CapprofMapDedup                = "dedup"
 	CapprofMapEvents               = "events"
 	CapprofMapKprobeInflight       = "kprobe_inflight"
@@ -228,6 +236,7 @@ type CapprofProgramSpecs struct {
 type CapprofMapSpecs struct {
 	CgroupExclude  *ebpf.MapSpec `ebpf:"cgroup_exclude"`
 	CgroupInclude  *ebpf.MapSpec `ebpf:"cgroup_include"`
+	ClassCache     *ebpf.MapSpec `ebpf:"class_cache"`
 	Dedup          *ebpf.MapSpec `ebpf:"dedup"`
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	KprobeInflight *ebpf.MapSpec `ebpf:"kprobe_inflight"`
@@ -283,6 +292,7 @@ func (o *CapprofObjects) Close() error {
 type CapprofMaps struct {
 	CgroupExclude  *ebpf.Map `ebpf:"cgroup_exclude"`
 	CgroupInclude  *ebpf.Map `ebpf:"cgroup_include"`
+	ClassCache     *ebpf.Map `ebpf:"class_cache"`
 	Dedup          *ebpf.Map `ebpf:"dedup"`
 	Events         *ebpf.Map `ebpf:"events"`
 	KprobeInflight *ebpf.Map `ebpf:"kprobe_inflight"`
@@ -294,6 +304,7 @@ func (m *CapprofMaps) Close() error {
 	return _CapprofClose(
 		m.CgroupExclude,
 		m.CgroupInclude,
+		m.ClassCache,
 		m.Dedup,
 		m.Events,
 		m.KprobeInflight,

@@ -78,6 +78,7 @@ type Stats struct {
 	Checks      uint64 // kernel checks those records stand for (sum of counts)
 	Lost        uint64
 	EvictedKeys uint64
+	Undecodable uint64 // records of a type or size this build does not know
 }
 
 // Controller is one recording. It is not safe for concurrent Runs.
@@ -159,36 +160,79 @@ func (c *Controller) Stats() Stats { return c.stats }
 // Run records until ctx is done, then detaches, drains the ring buffer,
 // flushes unique-mode counts and writes the last batch. It returns the
 // first sink error, or nil.
+//
+// Two goroutines share the work: the pump only copies records out of the
+// ring buffer, so the kernel's consumer position moves in quick bursts
+// (each update costs the producing CPUs a cache miss), and this one decodes,
+// attributes and writes.
 func (c *Controller) Run(ctx context.Context, sink Sink) error {
-	stop := context.AfterFunc(ctx, func() { _ = c.tracer.Wake() })
-	defer stop()
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	stopWake := context.AfterFunc(runCtx, func() { _ = c.tracer.Wake() })
+	defer stopWake()
 
-	next := time.Now().Add(c.cfg.FlushInterval)
-	for ctx.Err() == nil {
-		ev, err := c.tracer.Read(next)
-		switch {
-		case err == nil:
-			c.handle(ev)
-			if len(c.batch) >= c.cfg.MaxBatch {
-				if err := c.write(sink); err != nil {
-					return err
+	full := make(chan *rawBatch, rawBatches-1)
+	free := make(chan *rawBatch, rawBatches)
+	for range rawBatches {
+		free <- newRawBatch()
+	}
+	pumpErr := make(chan error, 1)
+	go func() {
+		pumpErr <- c.pump(runCtx, full, free)
+		close(full)
+	}()
+
+	tick := time.NewTicker(c.cfg.FlushInterval)
+	defer tick.Stop()
+	var sinkErr error
+	for {
+		select {
+		case b, ok := <-full:
+			if !ok {
+				// The pump detached the programs and drained the ring
+				// buffer: this flush is the last and loses nothing.
+				if sinkErr == nil {
+					sinkErr = c.periodic(sink)
 				}
+				return errors.Join(sinkErr, <-pumpErr)
 			}
-			continue
-		case errors.Is(err, tracer.ErrTimeout):
-		default:
-			return err
+			if sinkErr == nil {
+				sinkErr = c.process(b, sink)
+			}
+			b.reset()
+			free <- b
+		case <-tick.C:
+			if sinkErr == nil {
+				sinkErr = c.periodic(sink)
+			}
 		}
-		// The ring buffer is empty up to the deadline (or we were woken).
-		if time.Now().Before(next) {
-			continue
-		}
-		next = time.Now().Add(c.cfg.FlushInterval)
-		if err := c.periodic(sink); err != nil {
-			return err
+		if sinkErr != nil {
+			stopRun() // the pump drains and stops; keep taking its batches
 		}
 	}
-	return c.finish(sink)
+}
+
+// process handles a batch of records, writing each full batch of checks,
+// and what is left when the pump sent the batch at its deadline.
+func (c *Controller) process(b *rawBatch, sink Sink) error {
+	for raw := range b.records() {
+		ev, err := tracer.Decode(raw)
+		if err != nil {
+			c.stats.Undecodable++
+			c.log.Warn("skip ring-buffer record", "error", err)
+			continue
+		}
+		c.handle(ev)
+		if len(c.batch) >= c.cfg.MaxBatch {
+			if err := c.write(sink); err != nil {
+				return err
+			}
+		}
+	}
+	if b.deadline {
+		return c.write(sink)
+	}
+	return nil
 }
 
 // periodic writes what waits, flushes unique counts and reports losses.
@@ -200,30 +244,6 @@ func (c *Controller) periodic(sink Sink) error {
 	}
 	c.checkLost()
 	return c.write(sink)
-}
-
-// finish stops the kernel side first so that nothing is recorded after the
-// final flush, then reads what is left.
-func (c *Controller) finish(sink Sink) error {
-	if err := c.tracer.Detach(); err != nil {
-		c.log.Warn("detach", "error", err)
-	}
-	for {
-		ev, err := c.tracer.Read(time.Now())
-		if err != nil {
-			if !errors.Is(err, tracer.ErrTimeout) {
-				c.log.Warn("drain ring buffer", "error", err)
-			}
-			break
-		}
-		c.handle(ev)
-		if len(c.batch) >= c.cfg.MaxBatch {
-			if err := c.write(sink); err != nil {
-				return err
-			}
-		}
-	}
-	return c.periodic(sink)
 }
 
 func (c *Controller) write(sink Sink) error {

@@ -13,7 +13,7 @@ import (
 )
 
 // Event is one ring-buffer record; exactly one field is set. The pointers
-// refer to the reader's buffer and are valid until the next Read.
+// refer to the decoded bytes.
 type Event struct {
 	Check *bpf.CapprofCheckEvent
 	Exec  *bpf.CapprofExecEvent
@@ -21,27 +21,28 @@ type Event struct {
 	Exit  *bpf.CapprofExitEvent
 }
 
-// ErrTimeout is returned by Read when the deadline passed with no record.
+// ErrTimeout is returned by ReadRaw when the deadline passed with no record,
+// or when Wake was called.
 var ErrTimeout = errors.New("no event before deadline")
 
-// ErrClosed is returned by Read once the tracer is closed.
-var ErrClosed = ringbuf.ErrClosed
-
-// Read returns the next event, waiting at most until deadline (the zero time
-// waits forever). The program wakes the reader only once enough bytes wait,
-// so the deadline is what bounds an event's delay.
-func (t *Tracer) Read(deadline time.Time) (Event, error) {
+// ReadRaw returns the next ring-buffer record, waiting at most until
+// deadline (the zero time waits forever). The program wakes the reader only
+// once enough bytes wait, so the deadline is what bounds an event's delay.
+// The record is valid until the next call: copy it to keep it.
+func (t *Tracer) ReadRaw(deadline time.Time) ([]byte, error) {
 	t.reader.SetDeadline(deadline)
 	if err := t.reader.ReadInto(&t.rec); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
-			return Event{}, ErrTimeout
+			return nil, ErrTimeout
 		}
-		return Event{}, fmt.Errorf("read ring buffer: %w", err)
+		return nil, fmt.Errorf("read ring buffer: %w", err)
 	}
-	return decode(t.rec.RawSample)
+	return t.rec.RawSample, nil
 }
 
-func decode(raw []byte) (Event, error) {
+// Decode views a record as its event, without copying: the event's pointer
+// is valid as long as raw is. raw must be 8-byte aligned.
+func Decode(raw []byte) (Event, error) {
 	if len(raw) == 0 {
 		return Event{}, fmt.Errorf("decode event: empty record")
 	}
@@ -134,7 +135,7 @@ func Args(e *bpf.CapprofExecEvent) []string {
 	return args
 }
 
-// Wake makes a blocked Read return what the ring buffer holds at once,
+// Wake makes a blocked ReadRaw return what the ring buffer holds at once,
 // then ErrTimeout: for prompt shutdown.
 func (t *Tracer) Wake() error {
 	return t.reader.Flush()

@@ -203,7 +203,7 @@ func TestDecode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, err := decode(tt.raw)
+			ev, err := Decode(tt.raw)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -230,7 +230,7 @@ func TestDecodeDoesNotCopy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, err := decode(tt.raw)
+			ev, err := Decode(tt.raw)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -265,7 +265,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, err := decode(tt.raw)
+			ev, err := Decode(tt.raw)
 			if err == nil {
 				t.Fatalf("decode = %s event, want an error", variant(ev))
 			}
@@ -397,7 +397,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw := aligned(data)
-		ev, err := decode(raw)
+		ev, err := Decode(raw)
 		if err != nil {
 			if ev != (Event{}) {
 				t.Fatalf("event %+v returned with error %v", ev, err)
