@@ -63,7 +63,7 @@ vmlinux:
 # stream, side by side. ROUNDS and N tune the run.
 bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
-	$(BIN)/benchkernel -rounds $${ROUNDS:-15} -n $${N:-200000}
+	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000}
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./internal/cgroup/
