@@ -14,15 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capprof/capprof/internal/testenv"
+	"github.com/capprof/capprof/internal/prereq"
 )
 
 // recordWhile runs `capprof record args...` for about three seconds while a
 // non-root dmesg runs in the middle, and returns stdout and the dmesg pid.
 func recordWhile(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCommands(t, "setpriv", "dmesg")
+	prereq.RequireRoot(t)
+	prereq.RequireCommands(t, "setpriv", "dmesg")
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
@@ -141,7 +141,7 @@ func TestRecordOTLPJSONToFile(t *testing.T) {
 // the method it picks records a real check, and each method it calls
 // unusable makes `record --attach` fail.
 func TestDoctorTellsTheTruth(t *testing.T) {
-	testenv.RequireRoot(t)
+	prereq.RequireRoot(t)
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"doctor"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("doctor exited %d:\n%s%s", code, stdout.String(), stderr.String())

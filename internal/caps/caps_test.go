@@ -2,6 +2,7 @@ package caps
 
 import (
 	"bufio"
+	"github.com/capprof/capprof/internal/prereq"
 	"os"
 	"strconv"
 	"strings"
@@ -128,7 +129,7 @@ func TestNamesMatchHeader(t *testing.T) {
 	const header = "/usr/include/linux/capability.h"
 	f, err := os.Open(header)
 	if os.IsNotExist(err) {
-		t.Skipf("%s not installed", header)
+		prereq.Missing(t, "%s (Debian package linux-libc-dev)", header)
 	}
 	if err != nil {
 		t.Fatal(err)

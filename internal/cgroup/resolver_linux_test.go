@@ -3,6 +3,7 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"github.com/capprof/capprof/internal/prereq"
 	"os"
 	"path/filepath"
 	"sync"
@@ -401,7 +402,7 @@ func TestNewResolver(t *testing.T) {
 func TestResolverHost(t *testing.T) {
 	r, err := NewResolver(Options{})
 	if errors.Is(err, ErrNoCgroup2Mount) {
-		t.Skip("no cgroup2 mount on this host")
+		prereq.Missing(t, "a cgroup2 mount")
 	}
 	if err != nil {
 		t.Fatalf("NewResolver: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/prereq"
 	"github.com/capprof/capprof/internal/testenv"
 	"github.com/capprof/capprof/internal/tracer"
 )
@@ -51,7 +52,7 @@ type recording struct {
 
 func start(t *testing.T, cfg controller.Config) *recording {
 	t.Helper()
-	testenv.RequireRoot(t)
+	prereq.RequireRoot(t)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -337,7 +338,7 @@ func TestExcludedCgroupIsNotRecorded(t *testing.T) {
 }
 
 func TestPIDTreeFilter(t *testing.T) {
-	testenv.RequireRoot(t)
+	prereq.RequireRoot(t)
 	// The tree's root exists before recording starts; its child does not.
 	root := exec.Command("sh", "-c", "read line; setpriv --reuid=65534 --regid=65534 --clear-groups dmesg")
 	stdin, err := root.StdinPipe()

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"errors"
+	"github.com/capprof/capprof/internal/prereq"
 	"math"
 	"path/filepath"
 	"sync"
@@ -231,7 +232,7 @@ func TestWallTime(t *testing.T) {
 	// is truncated to the second.
 	btime, err := readBtime(filepath.Join("/proc", "stat"))
 	if err != nil {
-		t.Skipf("no /proc/stat: %v", err)
+		prereq.Missing(t, "/proc/stat: %v", err)
 	}
 	if d := zero.Sub(btime); d < -2*time.Second || d > 2*time.Second {
 		t.Errorf("boot time %v differs from btime %v by %v", zero, btime, d)

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"github.com/capprof/capprof/internal/prereq"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 // system's /proc.
 func TestRealProc(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skipf("no procfs: %v", err)
+		prereq.Missing(t, "procfs: %v", err)
 	}
 	c := NewCache(Options{Node: "test"})
 	n, err := c.Scan()
@@ -55,7 +56,7 @@ func TestRealProc(t *testing.T) {
 
 	sleepPath, err := exec.LookPath("sleep")
 	if err != nil {
-		t.Skipf("no sleep binary: %v", err)
+		prereq.Missing(t, "a sleep binary: %v", err)
 	}
 	sleepPath, err = filepath.EvalSymlinks(sleepPath)
 	if err != nil {

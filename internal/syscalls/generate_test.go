@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"bytes"
+	"github.com/capprof/capprof/internal/prereq"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,7 @@ func TestGeneratedFilesCurrent(t *testing.T) {
 		"/usr/include/asm-generic/unistd.h",
 	} {
 		if _, err := os.Stat(header); os.IsNotExist(err) {
-			t.Skipf("cannot regenerate: %s not installed (Debian package linux-libc-dev)", header)
+			prereq.Missing(t, "%s (Debian package linux-libc-dev), to regenerate the tables", header)
 		}
 	}
 	// go test puts $GOROOT/bin first on PATH, so this finds the running toolchain.

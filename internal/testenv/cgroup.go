@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"github.com/capprof/capprof/internal/prereq"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,10 +23,10 @@ type Cgroup struct {
 // NewCgroup creates a fresh cgroup below the cgroup2 mount.
 func NewCgroup(t testing.TB) *Cgroup {
 	t.Helper()
-	RequireRoot(t)
+	prereq.RequireRoot(t)
 	r, err := cgroup.NewResolver(cgroup.Options{})
 	if err != nil {
-		Missing(t, "a cgroup2 mount: %v", err)
+		prereq.Missing(t, "a cgroup2 mount: %v", err)
 	}
 	rel := fmt.Sprintf("/capprof-test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	path := filepath.Join(r.Root(), rel)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/capprof/capprof/internal/prereq"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,8 @@ type Containerd struct {
 // after killing and deleting every container the test ran.
 func StartContainerd(t testing.TB) *Containerd {
 	t.Helper()
-	RequireRoot(t)
-	RequireCommands(t, "containerd", "ctr", "runc", "busybox")
+	prereq.RequireRoot(t)
+	prereq.RequireCommands(t, "containerd", "ctr", "runc", "busybox")
 	dir, err := os.MkdirTemp("", "capprof-containerd-")
 	if err != nil {
 		t.Fatal(err)
