@@ -192,7 +192,7 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 				// The pump detached the programs and drained the ring
 				// buffer: this flush is the last and loses nothing.
 				if sinkErr == nil {
-					sinkErr = c.periodic(sink)
+					sinkErr = c.periodic(sink, true)
 				}
 				return errors.Join(sinkErr, <-pumpErr)
 			}
@@ -203,7 +203,7 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 			free <- b
 		case <-tick.C:
 			if sinkErr == nil {
-				sinkErr = c.periodic(sink)
+				sinkErr = c.periodic(sink, false)
 			}
 		}
 		if sinkErr != nil {
@@ -235,10 +235,11 @@ func (c *Controller) process(b *rawBatch, sink Sink) error {
 	return nil
 }
 
-// periodic writes what waits, flushes unique counts and reports losses.
-func (c *Controller) periodic(sink Sink) error {
+// periodic writes what waits, flushes unique counts and reports losses;
+// final is the last call, after the ring buffer was drained.
+func (c *Controller) periodic(sink Sink, final bool) error {
 	if c.tracer.Mode() == tracer.Unique {
-		if err := c.flushUnique(); err != nil {
+		if err := c.flushUnique(final); err != nil {
 			c.log.Warn("unique-mode flush failed", "error", err)
 		}
 	}

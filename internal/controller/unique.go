@@ -25,8 +25,14 @@ type uniqueEntry struct {
 	gen        uint64 // first_ns of the kernel entry this follows
 	reported   uint64 // hits of this generation already reported
 	hasContext bool   // the generation's first-check event arrived
+	waited     int    // flushes that found the key without its event
 	seen       bool   // present in the kernel map at the current flush
 }
+
+// contextWait is how many flushes a key's hits wait for its first-check
+// event (still in the pump, or being processed) before they are reported
+// with the key's own context: the event was lost.
+const contextWait = 2
 
 func newUniqueTable() *uniqueTable {
 	return &uniqueTable{keys: make(map[bpf.CapprofDedupKey]*uniqueEntry)}
@@ -37,12 +43,16 @@ func newUniqueTable() *uniqueTable {
 func (u *uniqueTable) first(key bpf.CapprofDedupKey, gen uint64, chk check.Check) (report bool) {
 	e := u.keys[key]
 	if e != nil && e.gen == gen {
-		// A flush read this generation before its event and reported its
-		// hits already; only the context was missing.
-		if !e.hasContext {
-			e.check, e.hasContext = chk, true
+		// A flush read this generation before its event arrived.
+		if e.hasContext {
+			return false
 		}
-		return false
+		e.check, e.hasContext = chk, true
+		if e.reported > 0 {
+			return false // the flush gave up waiting and reported the hits
+		}
+		e.reported = 1
+		return true
 	}
 	if e != nil {
 		u.evicted++
@@ -52,21 +62,27 @@ func (u *uniqueTable) first(key bpf.CapprofDedupKey, gen uint64, chk check.Check
 }
 
 // observe takes a flush's reading of a key and returns its entry and the
-// hits to report (0 for none). context builds the record of a key whose
-// first-check event was lost or is not read yet.
-func (u *uniqueTable) observe(key bpf.CapprofDedupKey, value bpf.CapprofDedupValue, context func() check.Check) (*uniqueEntry, uint64) {
+// hits to report (0 for none). The hits of a key whose first-check event
+// has not arrived wait for it, up to contextWait flushes (none at the final
+// flush); context builds the record of a key met here first, used if they
+// are reported without it.
+func (u *uniqueTable) observe(key bpf.CapprofDedupKey, value bpf.CapprofDedupValue, final bool, context func() check.Check) (*uniqueEntry, uint64) {
 	e := u.keys[key]
 	switch {
 	case e == nil:
 		e = &uniqueEntry{check: context(), gen: value.FirstNs}
 		u.keys[key] = e
 	case e.gen != value.FirstNs:
-		// Re-inserted since the last flush: same key, so the old context
-		// still describes it until the new first-check event arrives.
+		// Re-inserted since the last flush: a new generation.
 		u.evicted++
-		e.gen, e.reported, e.hasContext = value.FirstNs, 0, false
+		*e = uniqueEntry{check: e.check, gen: value.FirstNs}
 	}
 	e.seen = true
+	if !e.hasContext {
+		if e.waited++; e.waited <= contextWait && !final {
+			return e, 0
+		}
+	}
 	if value.Count <= e.reported {
 		return e, 0
 	}
@@ -87,11 +103,12 @@ func (u *uniqueTable) sweep() {
 }
 
 // flushUnique reads the kernel's counts and queues a record per key whose
-// count grew since the last flush, stamped with the flush time.
-func (c *Controller) flushUnique() error {
+// count grew since the last flush, stamped with the flush time. The final
+// flush reports every count, whether its key's context arrived or not.
+func (c *Controller) flushUnique(final bool) error {
 	now := time.Now()
 	err := c.tracer.DedupCounts(func(key bpf.CapprofDedupKey, value bpf.CapprofDedupValue) {
-		e, hits := c.unique.observe(key, value, func() check.Check { return c.checkOfKey(key, value) })
+		e, hits := c.unique.observe(key, value, final, func() check.Check { return c.checkOfKey(key, value) })
 		if hits == 0 {
 			return
 		}

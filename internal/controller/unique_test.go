@@ -31,6 +31,7 @@ type step struct {
 	gen     uint64
 	count   uint64
 	missing bool // the flush does not find the key
+	final   bool // the last flush
 	// what the step must report: the event itself, or the flush's hits
 	wantReport bool
 	wantHits   uint64
@@ -53,7 +54,7 @@ func play(t *testing.T, u *uniqueTable, steps []step) uint64 {
 		case s.missing:
 			u.sweep()
 		default:
-			_, hits := u.observe(keyA, value(s.count, s.gen), noContext)
+			_, hits := u.observe(keyA, value(s.count, s.gen), s.final, noContext)
 			if hits != s.wantHits {
 				t.Errorf("step %d: observe() hits = %d, want %d", i, hits, s.wantHits)
 			}
@@ -82,13 +83,31 @@ func TestUniqueTableReportsEveryHitOnce(t *testing.T) {
 			wantTotal: 9,
 		},
 		{
-			name: "flush reads the key before its event",
+			name: "flush reads the key before its event: its hits wait for it",
 			steps: []step{
-				{count: 3, gen: 10, wantHits: 3},
-				{event: true, pid: 100, gen: 10, wantReport: false},
-				{count: 4, gen: 10, wantHits: 1},
+				{count: 3, gen: 10, wantHits: 0},
+				{event: true, pid: 100, gen: 10, wantReport: true},
+				{count: 4, gen: 10, wantHits: 3},
 			},
 			wantTotal: 4,
+		},
+		{
+			name: "lost event: hits reported after waiting",
+			steps: []step{
+				{count: 3, gen: 10, wantHits: 0},
+				{count: 5, gen: 10, wantHits: 0},
+				{count: 6, gen: 10, wantHits: 6},
+				{event: true, pid: 100, gen: 10, wantReport: false},
+				{count: 7, gen: 10, wantHits: 1},
+			},
+			wantTotal: 7,
+		},
+		{
+			name: "the final flush does not wait",
+			steps: []step{
+				{count: 3, gen: 10, final: true, wantHits: 3},
+			},
+			wantTotal: 3,
 		},
 		{
 			name: "evicted between flushes, re-inserted, event first",
@@ -106,9 +125,9 @@ func TestUniqueTableReportsEveryHitOnce(t *testing.T) {
 			steps: []step{
 				{event: true, pid: 100, gen: 10, wantReport: true},
 				{count: 5, gen: 10, wantHits: 4},
-				{count: 7, gen: 20, wantHits: 7},
-				{event: true, pid: 200, gen: 20, wantReport: false},
-				{count: 8, gen: 20, wantHits: 1},
+				{count: 7, gen: 20, wantHits: 0},
+				{event: true, pid: 200, gen: 20, wantReport: true},
+				{count: 8, gen: 20, wantHits: 7},
 			},
 			wantTotal:   13,
 			wantEvicted: 1,
@@ -139,7 +158,7 @@ func TestUniqueTableReportsEveryHitOnce(t *testing.T) {
 
 func TestUniqueTableContext(t *testing.T) {
 	u := newUniqueTable()
-	e, _ := u.observe(keyA, value(2, 10), noContext)
+	e, _ := u.observe(keyA, value(2, 10), false, noContext)
 	if e.hasContext || e.check.PID != 0 {
 		t.Fatalf("a key read before its event has no process context: %+v", e)
 	}

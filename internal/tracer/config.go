@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/capprof/capprof/internal/caps"
@@ -24,7 +25,7 @@ var Methods = []Method{TPBTF, RawTracepoint, Tracepoint, Fexit, Kprobe}
 
 // ParseMethod parses an --attach value.
 func ParseMethod(s string) (Method, error) {
-	if m := Method(s); m == Auto || contains(Methods, m) {
+	if m := Method(s); m == Auto || slices.Contains(Methods, m) {
 		return m, nil
 	}
 	return "", fmt.Errorf("unknown attach method %q (want auto, %s)", s, joinMethods())
@@ -137,15 +138,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("noaudit ranges: at most %d", maxNoauditRanges)
 	}
 	return nil
-}
-
-func contains(ms []Method, m Method) bool {
-	for _, x := range ms {
-		if x == m {
-			return true
-		}
-	}
-	return false
 }
 
 func joinMethods() string {

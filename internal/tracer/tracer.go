@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -86,7 +87,7 @@ func open(cfg Config, m Method) (_ *Tracer, err error) {
 	}
 	keep := append(append([]string{}, checkPrograms[m]...), processPrograms...)
 	for name := range spec.Programs {
-		if !containsString(keep, name) {
+		if !slices.Contains(keep, name) {
 			delete(spec.Programs, name)
 		}
 	}
@@ -282,13 +283,4 @@ func boolByte(b bool) uint8 {
 		return 1
 	}
 	return 0
-}
-
-func containsString(s []string, x string) bool {
-	for _, v := range s {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
