@@ -147,6 +147,7 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 	t.RingBufferSize = uint32(f.ringBufferSize)
 	t.IncludeHost = f.host
 	cfg.FlushInterval = f.flushInterval
+	cfg.MaxBatchDelay = f.flushInterval
 	cfg.PIDTree = uint32(f.pid)
 	cfg.CgroupInclude = f.cgroups
 	cfg.CgroupExclude = f.excludeCgroups

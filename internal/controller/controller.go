@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,12 +26,15 @@ type Sink interface {
 // Config is one recording's configuration.
 type Config struct {
 	Tracer tracer.Config
-	// FlushInterval bounds how long an event waits in the ring buffer and
-	// how often unique-mode counts are reported.
+	// FlushInterval is how often unique-mode counts are reported (and
+	// ring-buffer losses checked).
 	FlushInterval time.Duration
 	// MaxBatch is the most checks handed to the sink at once.
 	MaxBatch int
-	HostName string
+	// MaxBatchDelay bounds how long a check waits, in the ring buffer and
+	// in a batch, before it is handed to the sink.
+	MaxBatchDelay time.Duration
+	HostName      string
 	// ProcRoot is where procfs is mounted ("" = /proc).
 	ProcRoot string
 	// PIDTree, when not 0, records only this process and its descendants.
@@ -51,6 +55,7 @@ func DefaultConfig() Config {
 		Tracer:        tracer.DefaultConfig(),
 		FlushInterval: time.Second,
 		MaxBatch:      512,
+		MaxBatchDelay: time.Second,
 		HostName:      host,
 	}
 }
@@ -62,6 +67,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatch <= 0 {
 		return fmt.Errorf("max batch: must be positive, got %d", c.MaxBatch)
+	}
+	if c.MaxBatchDelay <= 0 {
+		return fmt.Errorf("max batch delay: must be positive, got %s", c.MaxBatchDelay)
 	}
 	if len(c.CgroupInclude) > tracer.MaxCgroupFilters || len(c.CgroupExclude) > tracer.MaxCgroupFilters {
 		return fmt.Errorf("cgroups: at most %d include and %d exclude subtrees", tracer.MaxCgroupFilters, tracer.MaxCgroupFilters)
@@ -89,8 +97,13 @@ type Controller struct {
 	procs   *proc.Cache
 	cgroups *cgroup.Resolver
 	unique  *uniqueTable
-	stats   Stats
+	stats   stats
 	batch   []check.Check
+}
+
+// stats is Stats as Run updates it while others read it.
+type stats struct {
+	events, records, checks, lost, evictedKeys, undecodable atomic.Uint64
 }
 
 // New prepares a recording: it scans /proc, resolves the filters and loads
@@ -154,8 +167,14 @@ func New(cfg Config) (*Controller, error) {
 // Method is the attach method the recording uses.
 func (c *Controller) Method() tracer.Method { return c.tracer.Method() }
 
-// Stats returns the counters so far. Call it from Run's goroutine or after Run.
-func (c *Controller) Stats() Stats { return c.stats }
+// Stats returns the counters so far; safe while Run runs.
+func (c *Controller) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Events: s.events.Load(), Records: s.records.Load(), Checks: s.checks.Load(),
+		Lost: s.lost.Load(), EvictedKeys: s.evictedKeys.Load(), Undecodable: s.undecodable.Load(),
+	}
+}
 
 // Run records until ctx is done, then detaches, drains the ring buffer,
 // flushes unique-mode counts and writes the last batch. It returns the
@@ -218,7 +237,7 @@ func (c *Controller) process(b *rawBatch, sink Sink) error {
 	for raw := range b.records() {
 		ev, err := tracer.Decode(raw)
 		if err != nil {
-			c.stats.Undecodable++
+			c.stats.undecodable.Add(1)
 			c.log.Warn("skip ring-buffer record", "error", err)
 			continue
 		}
@@ -253,10 +272,12 @@ func (c *Controller) write(sink Sink) error {
 	}
 	err := sink.Write(c.batch)
 	if err == nil {
-		c.stats.Records += uint64(len(c.batch))
+		var checks uint64
 		for i := range c.batch {
-			c.stats.Checks += c.batch[i].Count
+			checks += c.batch[i].Count
 		}
+		c.stats.records.Add(uint64(len(c.batch)))
+		c.stats.checks.Add(checks)
 	}
 	c.batch = c.batch[:0]
 	if err != nil {
@@ -271,9 +292,8 @@ func (c *Controller) checkLost() {
 		c.log.Warn("read lost-event counter", "error", err)
 		return
 	}
-	if n > c.stats.Lost {
-		c.log.Warn("ring buffer full: events lost in the kernel", "lost", n-c.stats.Lost, "lost_total", n)
-		c.stats.Lost = n
+	if before := c.stats.lost.Swap(n); n > before {
+		c.log.Warn("ring buffer full: events lost in the kernel", "lost", n-before, "lost_total", n)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // handle applies one ring-buffer event: process events update the cache,
 // checks become records (in unique mode, only a key's first check).
 func (c *Controller) handle(ev tracer.Event) {
-	c.stats.Events++
+	c.stats.events.Add(1)
 	switch {
 	case ev.Check != nil:
 		chk := c.checkOf(ev.Check)

@@ -87,7 +87,7 @@ func (c *Controller) pump(ctx context.Context, full chan<- *rawBatch, free <-cha
 		}
 	}
 	for ctx.Err() == nil {
-		next := time.Now().Add(c.cfg.FlushInterval)
+		next := time.Now().Add(c.cfg.MaxBatchDelay)
 		if err := readUntil(func() time.Time { return next }); err != nil {
 			return err
 		}

@@ -83,6 +83,7 @@ func configIn(cg *testenv.Cgroup) controller.Config {
 	cfg := controller.DefaultConfig()
 	cfg.CgroupInclude = []string{cg.Rel}
 	cfg.FlushInterval = 200 * time.Millisecond
+	cfg.MaxBatchDelay = 200 * time.Millisecond
 	return cfg
 }
 
@@ -379,6 +380,7 @@ func TestTinyRingBufferLossIsCounted(t *testing.T) {
 	cfg.Tracer.RingBufferSize = 4096
 	cfg.Tracer.WakeupBytes = 1 << 30
 	cfg.FlushInterval = time.Minute
+	cfg.MaxBatchDelay = time.Minute
 	var logs strings.Builder
 	var mu sync.Mutex
 	cfg.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))

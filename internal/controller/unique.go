@@ -125,7 +125,7 @@ func (c *Controller) flushUnique(final bool) error {
 		return err
 	}
 	c.unique.sweep()
-	c.stats.EvictedKeys = c.unique.evicted
+	c.stats.evictedKeys.Store(c.unique.evicted)
 	return nil
 }
 
