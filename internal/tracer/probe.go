@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
-	"golang.org/x/sys/unix"
 
 	"github.com/capprof/capprof/internal/caps"
 )
@@ -76,9 +75,8 @@ func parseCapEff(r io.Reader) (caps.Set, error) {
 // Environment reports the kernel facilities the program depends on.
 func Environment() []Finding {
 	var out []Finding
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err == nil {
-		out = append(out, Finding{"kernel", true, unix.ByteSliceToString(uts.Release[:])})
+	if release, err := kernelRelease(); err == nil {
+		out = append(out, Finding{"kernel", true, release})
 	}
 	eff, err := CheckPrivileges()
 	out = append(out, finding("privileges", err, fmt.Sprintf("uid %d, effective %s", os.Geteuid(), privilegeNames(eff))))
@@ -117,17 +115,6 @@ func tracepointExists() error {
 	var fn *btf.Typedef
 	if err := spec.TypeByName("btf_trace_cap_capable", &fn); err != nil {
 		return fmt.Errorf("absent (kernel before 6.14): use fexit or kprobe")
-	}
-	return nil
-}
-
-func bpffsMounted(path string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return err
-	}
-	if st.Type != unix.BPF_FS_MAGIC {
-		return fmt.Errorf("%s is not a bpf filesystem", path)
 	}
 	return nil
 }
