@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/cgroup"
 )
 
 // Attribute names. Keep them: users filter and aggregate on them.
@@ -86,8 +87,11 @@ func (a Attr) Value() any {
 
 // Resource returns the resource attributes: what the check's records share
 // with every other check of the same container (or of the host).
-func (c *Check) Resource() []Attr {
-	attrs := make([]Attr, 0, 4)
+func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 4)) }
+
+// AppendResource appends the resource attributes to attrs: encoders that map
+// many checks reuse one slice.
+func (c *Check) AppendResource(attrs []Attr) []Attr {
 	if c.HostName != "" {
 		attrs = append(attrs, str(AttrHostName, c.HostName))
 	}
@@ -103,15 +107,24 @@ func (c *Check) Resource() []Attr {
 	return attrs
 }
 
-// ResourceKey identifies the resource a check belongs to, for grouping.
-func (c *Check) ResourceKey() string {
-	return c.HostName + "\x00" + c.Container.ID + "\x00" + c.Container.Runtime + "\x00" + c.Container.PodUID
+// ResourceKey identifies the resource a check belongs to, for grouping
+// records; it is comparable and costs no allocation.
+type ResourceKey struct {
+	HostName  string
+	Container cgroup.Container
+}
+
+// ResourceKey returns the key of the check's resource.
+func (c *Check) ResourceKey() ResourceKey {
+	return ResourceKey{HostName: c.HostName, Container: c.Container}
 }
 
 // Attributes returns the record attributes, in a fixed order. Unknown values
 // are omitted rather than zero: an absent audit flag means "unknown".
-func (c *Check) Attributes() []Attr {
-	attrs := make([]Attr, 0, 32)
+func (c *Check) Attributes() []Attr { return c.AppendAttributes(make([]Attr, 0, 32)) }
+
+// AppendAttributes appends the record attributes to attrs.
+func (c *Check) AppendAttributes(attrs []Attr) []Attr {
 	attrs = append(attrs,
 		str(AttrCapName, caps.Name(c.Cap)),
 		integer(AttrCapID, int64(c.Cap)),

@@ -1,7 +1,7 @@
 package check
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/capprof/capprof/internal/caps"
@@ -63,9 +63,9 @@ func (c *Check) Verdict() string {
 func (c *Check) Body() string {
 	exe := c.Process.ExecutablePath
 	if exe == "" {
-		exe = "pid " + fmt.Sprint(c.PID)
+		exe = "pid " + strconv.FormatUint(uint64(c.PID), 10)
 	}
-	return fmt.Sprintf("%s %s to %s", caps.Name(c.Cap), c.Verdict(), exe)
+	return caps.Name(c.Cap) + " " + c.Verdict() + " to " + exe
 }
 
 // Severity is WARN for a denied check, INFO for a granted one.

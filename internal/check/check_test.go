@@ -454,7 +454,7 @@ func TestResourceKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ka, kb := tt.a.ResourceKey(), tt.b.ResourceKey()
 			if (ka == kb) != tt.same {
-				t.Errorf("ResourceKey %q vs %q: same = %v, want %v", ka, kb, ka == kb, tt.same)
+				t.Errorf("ResourceKey %+v vs %+v: same = %v, want %v", ka, kb, ka == kb, tt.same)
 			}
 		})
 	}

@@ -67,14 +67,14 @@ type otlpWriter struct {
 	mu        sync.Mutex // Write and Close may come from different goroutines
 	processor *sdklog.BatchProcessor
 	shared    sdklog.Processor
-	limit     int                      // most providers kept; maxProviders outside tests
-	providers map[string]*list.Element // of *providerEntry
-	lru       list.List                // front is the most recently used
+	limit     int                                 // most providers kept; maxProviders outside tests
+	providers map[check.ResourceKey]*list.Element // of *providerEntry
+	lru       list.List                           // front is the most recently used
 	closed    bool
 }
 
 type providerEntry struct {
-	key      string
+	key      check.ResourceKey
 	provider *sdklog.LoggerProvider
 	logger   log.Logger
 }
@@ -139,7 +139,7 @@ func newOTLP(ctx context.Context, limit int, opts ...otlploggrpc.Option) (*otlpW
 		processor: bp,
 		shared:    sharedProcessor{bp},
 		limit:     limit,
-		providers: make(map[string]*list.Element),
+		providers: make(map[check.ResourceKey]*list.Element),
 	}, nil
 }
 

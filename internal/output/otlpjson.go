@@ -65,7 +65,7 @@ func (o *otlpJSONWriter) Close() error {
 // the resources first appear, each with a single ScopeLogs.
 func logsData(checks []check.Check) *logspb.LogsData {
 	data := &logspb.LogsData{}
-	scopes := make(map[string]*logspb.ScopeLogs)
+	scopes := make(map[check.ResourceKey]*logspb.ScopeLogs)
 	for i := range checks {
 		c := &checks[i]
 		key := c.ResourceKey()

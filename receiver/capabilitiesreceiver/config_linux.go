@@ -1,0 +1,62 @@
+package capabilitiesreceiver
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/tracer"
+)
+
+// recorderConfig turns the configuration into the controller's, checking
+// each field; errors name the field as it is written in the YAML.
+func (c *Config) recorderConfig() (controller.Config, error) {
+	cfg := controller.DefaultConfig()
+	t := &cfg.Tracer
+	var err error
+	if t.Mode, err = tracer.ParseMode(c.Mode); err != nil {
+		return cfg, fmt.Errorf("mode: %w", err)
+	}
+	if t.Method, err = tracer.ParseMethod(c.Attach); err != nil {
+		return cfg, fmt.Errorf("attach: %w", err)
+	}
+	if t.Verdict, err = tracer.ParseVerdict(c.Verdict); err != nil {
+		return cfg, fmt.Errorf("verdict: %w", err)
+	}
+	if len(c.Capabilities) > 0 {
+		if t.Caps, err = caps.ParseSet(strings.Join(c.Capabilities, ",")); err != nil {
+			return cfg, fmt.Errorf("capabilities: %w", err)
+		}
+		if t.Caps == 0 {
+			return cfg, errors.New("capabilities: the list names no capability")
+		}
+	}
+	if c.FlushInterval <= 0 {
+		return cfg, fmt.Errorf("flush_interval: must be positive, got %s", c.FlushInterval)
+	}
+	if n := c.RingBufferSize; n < 4096 || n > 1<<30 || n&(n-1) != 0 {
+		return cfg, fmt.Errorf("ring_buffer_size: %d is not a power of two between 4096 and 1 GiB", n)
+	}
+	if c.MaxBatchSize <= 0 {
+		return cfg, fmt.Errorf("max_batch_size: must be positive, got %d", c.MaxBatchSize)
+	}
+	if c.MaxBatchDelay <= 0 {
+		return cfg, fmt.Errorf("max_batch_delay: must be positive, got %s", c.MaxBatchDelay)
+	}
+	if len(c.Cgroups.Include) > tracer.MaxCgroupFilters || len(c.Cgroups.Exclude) > tracer.MaxCgroupFilters {
+		return cfg, fmt.Errorf("cgroups: at most %d include and %d exclude paths", tracer.MaxCgroupFilters, tracer.MaxCgroupFilters)
+	}
+	t.IncludeHost = c.IncludeHost
+	t.RingBufferSize = uint32(c.RingBufferSize)
+	cfg.FlushInterval = c.FlushInterval
+	cfg.MaxBatch = c.MaxBatchSize
+	cfg.MaxBatchDelay = c.MaxBatchDelay
+	cfg.CgroupInclude = c.Cgroups.Include
+	cfg.CgroupExclude = c.Cgroups.Exclude
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}

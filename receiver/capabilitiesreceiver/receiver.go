@@ -1,0 +1,191 @@
+//go:build linux
+
+package capabilitiesreceiver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/tracer"
+	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadata"
+)
+
+// recorder is what the receiver needs of a controller; tests swap it.
+type recorder interface {
+	Run(ctx context.Context, sink controller.Sink) error
+	Stats() controller.Stats
+	Method() tracer.Method
+	Close() error
+}
+
+func newControllerRecorder(cfg controller.Config) (recorder, error) {
+	return controller.New(cfg)
+}
+
+// Consumer errors that are not permanent are retried this many times, with
+// backoff, before the batch is counted as refused.
+const (
+	consumeAttempts = 4
+	consumeBackoff  = 50 * time.Millisecond
+)
+
+type capabilitiesReceiver struct {
+	cfg         *Config
+	settings    receiver.Settings
+	next        consumer.Logs
+	obsrecv     *receiverhelper.ObsReport
+	telemetry   *metadata.TelemetryBuilder
+	newRecorder func(controller.Config) (recorder, error)
+
+	rec   atomic.Pointer[recorder] // set while recording, for the metrics
+	attrs []check.Attr             // mapping scratch, used by Write only
+
+	mu     sync.Mutex // guards cancel and done across Start and Shutdown
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs, newRecorder func(controller.Config) (recorder, error)) (*capabilitiesReceiver, error) {
+	obsrecv, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID:             set.ID,
+		Transport:              "ebpf",
+		LongLivedCtx:           true,
+		ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	r := &capabilitiesReceiver{cfg: cfg, settings: set, next: next, obsrecv: obsrecv, telemetry: tb, newRecorder: newRecorder}
+	if err := r.registerMetrics(); err != nil {
+		tb.Shutdown()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Start returns at once; loading the BPF program and recording happen in
+// the background, and a failure there is reported through component status.
+func (r *capabilitiesReceiver) Start(_ context.Context, host component.Host) error {
+	cfg, err := r.cfg.recorderConfig()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(zapslog.NewHandler(r.settings.Logger.Core()))
+	ctx, cancel := context.WithCancel(context.Background())
+	r.mu.Lock()
+	r.cancel, r.done = cancel, make(chan struct{})
+	r.mu.Unlock()
+	go r.record(ctx, host, cfg)
+	return nil
+}
+
+func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, cfg controller.Config) {
+	defer close(r.done)
+	rec, err := r.newRecorder(cfg)
+	if err != nil {
+		r.settings.Logger.Error("cannot record capability checks", zap.Error(err))
+		componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		return
+	}
+	defer rec.Close()
+	r.rec.Store(&rec)
+	defer r.rec.Store(nil)
+	r.settings.Logger.Info("recording capability checks", zap.String("method", string(rec.Method())), zap.String("mode", r.cfg.Mode))
+	if err := rec.Run(ctx, r); err != nil {
+		r.settings.Logger.Error("recording stopped", zap.Error(err))
+		componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+	}
+	s := rec.Stats()
+	r.settings.Logger.Info("recording stopped", zap.Uint64("records", s.Records), zap.Uint64("checks", s.Checks),
+		zap.Uint64("lost_events", s.Lost), zap.Uint64("evicted_keys", s.EvictedKeys))
+}
+
+// Shutdown stops recording: the controller detaches the programs, drains
+// the ring buffer and flushes unique-mode counts into a last batch, which
+// is sent before Shutdown returns. Safe without Start and twice.
+func (r *capabilitiesReceiver) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	cancel, done := r.cancel, r.done
+	r.cancel = nil
+	r.mu.Unlock()
+	var err error
+	if cancel != nil {
+		cancel()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	r.telemetry.Shutdown()
+	return err
+}
+
+// Write is the controller's sink: it maps a batch to plog.Logs and passes it
+// on. A refused batch is retried, then counted as refused; recording goes on.
+func (r *capabilitiesReceiver) Write(checks []check.Check) error {
+	logs := checksToLogs(checks, r.settings.BuildInfo.Version, &r.attrs)
+	n := logs.LogRecordCount()
+	ctx := r.obsrecv.StartLogsOp(context.Background())
+	err := r.consume(ctx, logs)
+	r.obsrecv.EndLogsOp(ctx, metadata.Type.String(), n, err)
+	if err != nil {
+		r.settings.Logger.Warn("log records refused by the next consumer", zap.Int("records", n), zap.Error(err))
+	}
+	return nil
+}
+
+func (r *capabilitiesReceiver) consume(ctx context.Context, logs plog.Logs) error {
+	backoff := consumeBackoff
+	for attempt := 1; ; attempt++ {
+		err := r.next.ConsumeLogs(ctx, logs)
+		if err == nil || consumererror.IsPermanent(err) || attempt == consumeAttempts {
+			return err
+		}
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+}
+
+func (r *capabilitiesReceiver) registerMetrics() error {
+	stat := func(pick func(controller.Stats) uint64) metric.Int64Callback {
+		return func(_ context.Context, o metric.Int64Observer) error {
+			if rec := r.rec.Load(); rec != nil {
+				o.Observe(int64(pick((*rec).Stats())))
+			}
+			return nil
+		}
+	}
+	return errors.Join(
+		r.telemetry.RegisterReceiverCapabilitiesEventsLostCallback(stat(func(s controller.Stats) uint64 { return s.Lost })),
+		r.telemetry.RegisterReceiverCapabilitiesEventsDecodedCallback(stat(func(s controller.Stats) uint64 { return s.Events })),
+		r.telemetry.RegisterReceiverCapabilitiesAttachedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if rec := r.rec.Load(); rec != nil {
+				o.Observe(1, metric.WithAttributes(attribute.String("method", string((*rec).Method()))))
+			}
+			return nil
+		}),
+	)
+}
