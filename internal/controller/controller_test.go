@@ -195,7 +195,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	}
 }
 
-func inode(t *testing.T, path string) uint64 {
+func inode(t testing.TB, path string) uint64 {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -297,7 +297,7 @@ type testController struct {
 	containerCgroupAt string // its path relative to the root
 }
 
-func newTestController(t *testing.T) *testController {
+func newTestController(t testing.TB) *testController {
 	t.Helper()
 	cgRoot := t.TempDir()
 	rel := "/kubepods/burstable/pod" + testPodUID + "/crio-" + testContainerID + ".scope"
