@@ -3,21 +3,68 @@
 GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 10s
+# Stamped into otelcol-capprof (--version, components).
+VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
+# ocb, the collector builder, at the collector release go.mod pins.
+OCB_VERSION ?= v0.160.0
+OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Packages the integration tests need; `make deps` installs what is missing.
 TEST_DEBS := containerd runc busybox-static util-linux
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: all build run test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
-build:
+build: build-capprof build-otelcol
+
+build-capprof:
 	$(GO) build -o $(BIN)/capprof ./cmd/capprof
 
-# The main job: record every capability check on this host, pretty-printed,
-# until Ctrl-C. Pass flags with ARGS, e.g. make run ARGS="--format json --verdict denied".
-run: build
+# capprof's OpenTelemetry Collector distribution (cmd/otelcol-capprof).
+build-otelcol:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/otelcol-capprof ./cmd/otelcol-capprof
+
+# The main job: run the collector distribution with its embedded default,
+# otelcol-config/local.yaml: every capability check on this host, printed and
+# appended to capprof-data/checks.jsonl (OTLP/JSON lines), until Ctrl-C.
+# Needs root: sudo make run. Pass collector flags with ARGS, e.g.
+# make run ARGS="--set=receivers.capabilities.verdict=denied", or
+# make run ARGS="--config=otelcol-config/examples/denied-only.yaml".
+run: build-otelcol
+	mkdir -p capprof-data
+	$(BIN)/otelcol-capprof $(ARGS)
+
+# The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
+# with ARGS, e.g. make record ARGS="--format json --verdict denied".
+record: build-capprof
 	$(BIN)/capprof record $(ARGS)
+
+# The distribution must keep building off Linux, where the receiver is a stub.
+cross:
+	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/otelcol-capprof
+
+# Install ocb into bin/, build OCB_MANIFEST (by default the ocb manifest of
+# this distribution) into a temporary directory, and validate local.yaml with
+# the binary. About 5 minutes with a cold build cache.
+# - No fallback ocb version: ocb writes its own release's otelcol into the
+#   generated go.mod (not settable in the manifest), so another version would
+#   break the single-release pin.
+# - GOFLAGS=-e reaches only ocb's `go mod tidy` (other go commands do not know
+#   -e and ignore it): tidy also loads the tests of the components' packages,
+#   and the module proxy refuses one of their test-only modules
+#   (contrib extension/encoding/otlpencodingextension v0.160.0, 403). A module
+#   the binary needs would still fail the compilation.
+check-ocb:
+	GOBIN=$(abspath $(BIN)) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  GOFLAGS="$$GOFLAGS -e" $(BIN)/builder --config=$(OCB_MANIFEST) \
+	    --output-path="$$tmp/dist" --skip-compilation=false && \
+	  bad=$$(grep -E 'go.opentelemetry.io/collector|opentelemetry-collector-contrib' "$$tmp/dist/go.mod" | grep -v '^//' | \
+	    awk '{print $$2}' | grep -vxE 'v0.160.0|v1.66.0' | sort -u) && \
+	  if [ -n "$$bad" ]; then echo "check-ocb: collector modules off the pinned release: $$bad"; exit 1; fi && \
+	  "$$tmp/dist/otelcol-capprof" validate --config=otelcol-config/local.yaml && \
+	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite: unit tests, and the integration tests against the real
 # kernel, cgroups and containerd (root). With CI=true a missing prerequisite
@@ -65,6 +112,13 @@ bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
 	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000}
 
+# Records per second: decoding and attributing a check, mapping checks to
+# plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.
+bench-pipeline:
+	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
+	$(GO) test -run '^$$' -bench 'ChecksToLogs' -benchtime 3s ./receiver/capabilitiesreceiver/
+	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./internal/cgroup/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSet$$' -fuzztime $(FUZZTIME) ./internal/caps/
@@ -72,4 +126,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/tracer/
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) _build

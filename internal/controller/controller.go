@@ -186,9 +186,18 @@ func (c *Controller) Stats() Stats {
 // attributes and writes.
 func (c *Controller) Run(ctx context.Context, sink Sink) error {
 	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	stopWake := context.AfterFunc(runCtx, func() { _ = c.tracer.Wake() })
-	defer stopWake()
+	// Wake the pump's blocked read when the run ends; joined before Run
+	// returns, so that it never races the caller's Close.
+	woken := make(chan struct{})
+	go func() {
+		<-runCtx.Done()
+		_ = c.tracer.Wake()
+		close(woken)
+	}()
+	defer func() {
+		stopRun()
+		<-woken
+	}()
 
 	full := make(chan *rawBatch, rawBatches-1)
 	free := make(chan *rawBatch, rawBatches)

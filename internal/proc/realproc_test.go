@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -71,8 +72,16 @@ func TestRealProc(t *testing.T) {
 		_ = cmd.Wait()
 	})
 
+	// Start returns once the exec passed its point of no return (where
+	// close-on-exec runs), which is before the kernel lays out the new argv:
+	// wait until /proc shows it.
+	cmdline := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "cmdline")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if data, err := os.ReadFile(cmdline); (err == nil && len(data) > 0) || time.Now().After(deadline) {
+			break
+		}
+	}
 	before := c.Stats().Misses
-	// Start returns after the exec succeeded, so /proc shows sleep.
 	child := mustLookup(t, c, uint32(cmd.Process.Pid))
 	if got := c.Stats().Misses; got != before+1 {
 		t.Errorf("Misses = %d, want %d: the child should have come through the miss path", got, before+1)
