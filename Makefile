@@ -9,10 +9,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Packages the integration tests need; `make deps` installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
@@ -71,6 +71,10 @@ check-ocb:
 # fails a test instead of skipping it.
 test: deps vet
 	$(GO) test -tags integration -count=1 ./...
+
+# capprof's counts against bpftrace's on the same workload (part of `make test`).
+test-crosscheck: deps
+	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
 
 # Unit tests only: no root, no BPF.
 test-unit:

@@ -47,6 +47,11 @@ enum verdict_filter {
 	VERDICT_GRANTED = 2,
 };
 
+enum lost_kind {
+	LOST_CHECKS = 0,
+	LOST_PROCESS_EVENTS = 1,
+};
+
 enum mode {
 	MODE_STREAM = 0,
 	MODE_UNIQUE = 1,
@@ -164,10 +169,12 @@ struct {
 	__uint(max_entries, 1 << 22); /* user space sets the real size */
 } events SEC(".maps");
 
-// Events the ring buffer had no room for, per CPU.
+// Events the ring buffer had no room for, per CPU: checks at LOST_CHECKS,
+// process events at LOST_PROCESS_EVENTS, so that a loss of checks can be
+// told from a loss of attribution.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, u32);
 	__type(value, u64);
 } lost SEC(".maps");
@@ -233,11 +240,11 @@ const struct dedup_value *unused_value __attribute__((unused));
 const struct addr_range *unused_range __attribute__((unused));
 const enum event_type *unused_event_type __attribute__((unused));
 const enum audit_class *unused_audit_class __attribute__((unused));
+const enum lost_kind *unused_lost_kind __attribute__((unused));
 
-static __always_inline void count_lost(void)
+static __always_inline void count_lost(u32 kind)
 {
-	u32 zero = 0;
-	u64 *n = bpf_map_lookup_elem(&lost, &zero);
+	u64 *n = bpf_map_lookup_elem(&lost, &kind);
 	if (n)
 		*n += 1;
 }
@@ -428,7 +435,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 
 	struct check_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost();
+		count_lost(LOST_CHECKS);
 		return 0;
 	}
 	e->type = EVENT_CHECK;
@@ -539,7 +546,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 		return 0;
 	struct exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost();
+		count_lost(LOST_PROCESS_EVENTS);
 		return 0;
 	}
 	e->type = EVENT_EXEC;
@@ -578,7 +585,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 		return 0;
 	struct fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost();
+		count_lost(LOST_PROCESS_EVENTS);
 		return 0;
 	}
 	e->type = EVENT_FORK;
@@ -603,7 +610,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 		return 0;
 	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost();
+		count_lost(LOST_PROCESS_EVENTS);
 		return 0;
 	}
 	e->type = EVENT_EXIT;

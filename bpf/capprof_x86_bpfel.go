@@ -134,6 +134,13 @@ type CapprofKprobeArgs struct {
 	Opts uint32
 }
 
+type CapprofLostKind uint32
+
+const (
+	CapprofLostKindLOST_CHECKS         CapprofLostKind = 0
+	CapprofLostKindLOST_PROCESS_EVENTS CapprofLostKind = 1
+)
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -173,6 +180,7 @@ const (
 	CapprofVarUnusedExit           = "unused_exit"
 	CapprofVarUnusedFork           = "unused_fork"
 	CapprofVarUnusedKey            = "unused_key"
+	CapprofVarUnusedLostKind       = "unused_lost_kind"
 	CapprofVarUnusedRange          = "unused_range"
 	CapprofVarUnusedValue          = "unused_value"
 )
@@ -266,6 +274,7 @@ type CapprofVariableSpecs struct {
 	UnusedExit       *ebpf.VariableSpec `ebpf:"unused_exit"`
 	UnusedFork       *ebpf.VariableSpec `ebpf:"unused_fork"`
 	UnusedKey        *ebpf.VariableSpec `ebpf:"unused_key"`
+	UnusedLostKind   *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
 	UnusedRange      *ebpf.VariableSpec `ebpf:"unused_range"`
 	UnusedValue      *ebpf.VariableSpec `ebpf:"unused_value"`
 }
@@ -335,6 +344,7 @@ type CapprofVariables struct {
 	UnusedExit       *ebpf.Variable `ebpf:"unused_exit"`
 	UnusedFork       *ebpf.Variable `ebpf:"unused_fork"`
 	UnusedKey        *ebpf.Variable `ebpf:"unused_key"`
+	UnusedLostKind   *ebpf.Variable `ebpf:"unused_lost_kind"`
 	UnusedRange      *ebpf.Variable `ebpf:"unused_range"`
 	UnusedValue      *ebpf.Variable `ebpf:"unused_value"`
 }

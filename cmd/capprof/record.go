@@ -98,7 +98,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	cfg.Logger.Info("recording stopped", "method", ctl.Method(), "records", s.Records, "checks", s.Checks,
 		"lost_events", s.Lost, "evicted_keys", s.EvictedKeys)
 	if s.Lost > 0 {
-		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full); raise --ring-buffer-size or use --mode unique\n", s.Lost)
+		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full), %d of them checks; raise --ring-buffer-size or use --mode unique\n", s.Lost, s.LostChecks)
 	}
 	return errors.Join(runErr, closeErr)
 }

@@ -84,7 +84,8 @@ type Stats struct {
 	Events      uint64 // ring-buffer records read
 	Records     uint64 // checks handed to the sink
 	Checks      uint64 // kernel checks those records stand for (sum of counts)
-	Lost        uint64
+	Lost        uint64 // every event lost: LostChecks and process events
+	LostChecks  uint64
 	EvictedKeys uint64
 	Undecodable uint64 // records of a type or size this build does not know
 }
@@ -103,7 +104,7 @@ type Controller struct {
 
 // stats is Stats as Run updates it while others read it.
 type stats struct {
-	events, records, checks, lost, evictedKeys, undecodable atomic.Uint64
+	events, records, checks, lost, lostChecks, evictedKeys, undecodable atomic.Uint64
 }
 
 // New prepares a recording: it scans /proc, resolves the filters and loads
@@ -172,7 +173,8 @@ func (c *Controller) Stats() Stats {
 	s := &c.stats
 	return Stats{
 		Events: s.events.Load(), Records: s.records.Load(), Checks: s.checks.Load(),
-		Lost: s.lost.Load(), EvictedKeys: s.evictedKeys.Load(), Undecodable: s.undecodable.Load(),
+		Lost: s.lost.Load(), LostChecks: s.lostChecks.Load(), EvictedKeys: s.evictedKeys.Load(),
+		Undecodable: s.undecodable.Load(),
 	}
 }
 
@@ -296,13 +298,16 @@ func (c *Controller) write(sink Sink) error {
 }
 
 func (c *Controller) checkLost() {
-	n, err := c.tracer.Lost()
+	l, err := c.tracer.Lost()
 	if err != nil {
 		c.log.Warn("read lost-event counter", "error", err)
 		return
 	}
-	if before := c.stats.lost.Swap(n); n > before {
-		c.log.Warn("ring buffer full: events lost in the kernel", "lost", n-before, "lost_total", n)
+	c.stats.lostChecks.Store(l.Checks)
+	if n, before := l.Checks+l.ProcessEvents, c.stats.lost.Load(); n > before {
+		c.stats.lost.Store(n)
+		c.log.Warn("ring buffer full: events lost in the kernel", "lost", n-before, "lost_total", n,
+			"lost_checks_total", l.Checks, "lost_process_events_total", l.ProcessEvents)
 	}
 }
 

@@ -77,18 +77,29 @@ func view[T any](raw []byte) (*T, error) {
 	return (*T)(unsafe.Pointer(&raw[0])), nil
 }
 
-// Lost returns how many events the kernel could not reserve ring-buffer
-// space for, summed over CPUs, since the program was loaded.
-func (t *Tracer) Lost() (uint64, error) {
-	var perCPU []uint64
-	if err := t.coll.Maps[bpf.CapprofMapLost].Lookup(uint32(0), &perCPU); err != nil {
-		return 0, fmt.Errorf("read lost counter: %w", err)
+// Losses counts the events the kernel could not reserve ring-buffer space
+// for, summed over CPUs, since the program was loaded.
+type Losses struct {
+	Checks        uint64
+	ProcessEvents uint64 // exec, fork and exit: attribution, not checks
+}
+
+// Lost reads the kernel's loss counters.
+func (t *Tracer) Lost() (Losses, error) {
+	var l Losses
+	for _, c := range []struct {
+		kind bpf.CapprofLostKind
+		n    *uint64
+	}{{bpf.CapprofLostKindLOST_CHECKS, &l.Checks}, {bpf.CapprofLostKindLOST_PROCESS_EVENTS, &l.ProcessEvents}} {
+		var perCPU []uint64
+		if err := t.coll.Maps[bpf.CapprofMapLost].Lookup(uint32(c.kind), &perCPU); err != nil {
+			return Losses{}, fmt.Errorf("read lost counter: %w", err)
+		}
+		for _, v := range perCPU {
+			*c.n += v
+		}
 	}
-	var n uint64
-	for _, v := range perCPU {
-		n += v
-	}
-	return n, nil
+	return l, nil
 }
 
 // DedupCounts calls fn for every key in unique mode's map with its count
