@@ -2,6 +2,7 @@
 // each to its process, container and pod.
 //
 //	capprof record [flags]   print checks until interrupted
+//	capprof profile FILE...  profiles and least-privilege advice from recorded checks
 //	capprof doctor           what this kernel supports
 //	capprof version
 package main
@@ -35,6 +36,7 @@ var commands = []struct {
 	run           func(args []string, stdout, stderr io.Writer) error
 }{
 	{"record", "record capability checks until interrupted or --duration", runRecord},
+	{"profile", "print capability profiles and securityContext advice from recorded OTLP/JSON files", runProfile},
 	{"doctor", "report what this kernel supports and which attach method record would use", runDoctor},
 	{"version", "print the version", runVersion},
 }

@@ -173,3 +173,62 @@ func TestDoctorTellsTheTruth(t *testing.T) {
 	}
 	t.Logf("doctor:\n%s", out)
 }
+
+// TestRecordThenProfile answers both questions for a real recording: what
+// chown needs (CHOWN) and what dmesg as nobody attempted (SYSLOG, denied).
+func TestRecordThenProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "checks.jsonl")
+	owned := filepath.Join(t.TempDir(), "owned")
+	if err := os.WriteFile(owned, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(owned, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"record", "--duration", "3s", "--format", "otlp-json", "--output", path}, &stdout, &stderr)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	_ = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg").Run()
+	if out, err := exec.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("record exited %d:\n%s", code, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"profile", path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("profile exited %d:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	chown := section(out, "/usr/bin/chown")
+	if !strings.Contains(chown, "drop ALL; add CHOWN") {
+		t.Errorf("chown's profile does not advise adding CHOWN:\n%s", chown)
+	}
+	dmesg := section(out, "/usr/bin/dmesg")
+	if !strings.Contains(dmesg, "CAP_SYSLOG") || !strings.Contains(dmesg, "denied-only") || !strings.Contains(dmesg, "drop ALL; add none") {
+		t.Errorf("dmesg's profile does not show SYSLOG attempted and denied, nothing added:\n%s", dmesg)
+	}
+}
+
+// section returns the block of a table-format profile whose key line ends in name.
+func section(out, name string) string {
+	for _, block := range strings.Split(out, "\n\n") {
+		if first, _, _ := strings.Cut(block, "\n"); strings.HasSuffix(first, " "+name) {
+			return block + "\n" + blockAfter(out, block)
+		}
+	}
+	return ""
+}
+
+// blockAfter returns the table-format block that follows block: a profile
+// prints its header, its capability table and its advice as blocks.
+func blockAfter(out, block string) string {
+	i := strings.Index(out, block)
+	rest := out[i+len(block):]
+	parts := strings.SplitN(strings.TrimLeft(rest, "\n"), "\n\n", 3)
+	return strings.Join(parts[:min(2, len(parts))], "\n\n")
+}

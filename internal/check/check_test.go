@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -585,5 +586,35 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// TestFromAttributesInvertsAttributes reads every fixture check back from
+// the values its attributes carry.
+func TestFromAttributesInvertsAttributes(t *testing.T) {
+	plain := func(attrs []Attr) map[string]any {
+		m := make(map[string]any, len(attrs))
+		for _, a := range attrs {
+			v := a.Value()
+			if ss, ok := v.([]string); ok {
+				l := make([]any, len(ss))
+				for i, s := range ss {
+					l[i] = s
+				}
+				v = l
+			}
+			m[a.Key] = v
+		}
+		return m
+	}
+	for _, f := range fixtures {
+		want := f.chk
+		if want.Count == 0 {
+			want.Count = 1 // a record always stands for at least one check
+		}
+		got := FromAttributes(plain(want.Attributes()), plain(want.Resource()), want.Time)
+		if !reflect.DeepEqual(got.Attributes(), want.Attributes()) || !reflect.DeepEqual(got.Resource(), want.Resource()) {
+			t.Errorf("%s: read back\n%+v\nwant\n%+v", f.name, got.Attributes(), want.Attributes())
+		}
 	}
 }

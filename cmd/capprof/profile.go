@@ -1,0 +1,123 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/output"
+	"github.com/capprof/capprof/internal/profile"
+)
+
+// errMalformed reports that some input lines were skipped.
+var errMalformed = errors.New("some input lines were malformed and skipped (see above); the profiles cover the rest")
+
+func runProfile(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
+	format := fs.String("format", "table", "output format: "+fmt.Sprint(profile.Formats()))
+	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
+	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: capprof profile [flags] FILE...\n\n"+
+			"Reads recorded checks as OTLP/JSON lines (the Collector's file exporter, capprof record\n"+
+			"--format otlp-json; gzip too; - is standard input) and prints each workload's capability\n"+
+			"profile and least-privilege advice.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return err
+		}
+		return usageError{err}
+	}
+	f, err := profile.ParseFormat(*format)
+	if err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	if fs.NArg() == 0 {
+		return usageError{errors.New("name at least one file (- for standard input)")}
+	}
+
+	b := profile.NewBuilder()
+	malformed := false
+	for _, name := range fs.Args() {
+		bad, err := readChecks(name, b.Add)
+		for _, e := range bad {
+			fmt.Fprintf(stderr, "capprof profile: %s:%d: not an OTLP/JSON line: %v\n", name, e.Line, e.Err)
+			malformed = true
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var profiles []profile.Profile
+	for _, p := range b.Profiles() {
+		if (*namespace == "" || p.Key.Namespace == *namespace) && (*workload == "" || p.Key.Workload == *workload) {
+			profiles = append(profiles, p)
+		}
+	}
+	if err := profile.Write(stdout, f, profiles); err != nil {
+		return err
+	}
+	if malformed {
+		return errMalformed
+	}
+	return nil
+}
+
+// readChecks feeds every capability-check record of an OTLP/JSON file to add.
+func readChecks(name string, add func(profile.Observation)) ([]output.LineError, error) {
+	var r io.Reader = os.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("open input: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	bad, err := output.ReadOTLPJSON(r, func(rec output.Record) {
+		if rec.EventName != "" && rec.EventName != check.EventName {
+			return // other events in a shared file
+		}
+		add(observation(rec))
+	})
+	if err != nil {
+		return bad, fmt.Errorf("%s: %w", name, err)
+	}
+	return bad, nil
+}
+
+// observation turns a record read back from OTLP into the profile's input.
+func observation(rec output.Record) profile.Observation {
+	runtimeSetup, _ := rec.Attributes[profile.AttrRuntimeSetup].(bool)
+	return profile.Observation{
+		Resource:     stringAttributes(rec.Resource),
+		Attributes:   stringAttributes(rec.Attributes),
+		RuntimeSetup: runtimeSetup,
+		Check:        check.FromAttributes(rec.Attributes, rec.Resource, rec.Time),
+	}
+}
+
+// stringAttributes keeps the scalar attributes as strings, as the profile keys them.
+func stringAttributes(attrs map[string]any) map[string]string {
+	m := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		switch x := v.(type) {
+		case string:
+			m[k] = x
+		case int64:
+			m[k] = strconv.FormatInt(x, 10)
+		case bool:
+			m[k] = strconv.FormatBool(x)
+		}
+	}
+	return m
+}
