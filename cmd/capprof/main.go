@@ -2,6 +2,7 @@
 // each to its process, container and pod.
 //
 //	capprof record [flags]   print checks until interrupted
+//	capprof run -- CMD ARGS  a command's capability profile and advice
 //	capprof profile FILE...  profiles and least-privilege advice from recorded checks
 //	capprof doctor           what this kernel supports
 //	capprof version
@@ -36,6 +37,7 @@ var commands = []struct {
 	run           func(args []string, stdout, stderr io.Writer) error
 }{
 	{"record", "record capability checks until interrupted or --duration", runRecord},
+	{"run", "run a command, record its process tree and print its profile and advice", runRun},
 	{"profile", "print capability profiles and securityContext advice from recorded OTLP/JSON files", runProfile},
 	{"doctor", "report what this kernel supports and which attach method record would use", runDoctor},
 	{"version", "print the version", runVersion},

@@ -60,3 +60,13 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version output %q", stdout.String())
 	}
 }
+
+func TestRunNeedsACommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if code := run([]string{"run", "--format", "xml", "--", "true"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("bad format: exit %d, want %d", code, exitUsage)
+	}
+}

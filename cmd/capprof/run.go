@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/profile"
+	"github.com/capprof/capprof/internal/tracer"
+)
+
+func runRun(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	format := fs.String("format", "table", "output format: "+fmt.Sprint(profile.Formats()))
+	verbose := fs.Bool("v", false, "log debug messages")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: capprof run [flags] -- CMD ARGS...\n\n"+
+			"Runs the command in a cgroup of its own, records exactly its process tree's capability\n"+
+			"checks, and prints its profile and least-privilege advice when it exits (or on Ctrl-C,\n"+
+			"after stopping it).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.Usage()
+			return err
+		}
+		return usageError{err}
+	}
+	f, err := profile.ParseFormat(*format)
+	if err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	command := fs.Args()
+	if len(command) == 0 {
+		return usageError{errors.New("name the command to run after --")}
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if _, err := tracer.CheckPrivileges(); err != nil {
+		return err
+	}
+
+	cg, err := newRunCgroup()
+	if err != nil {
+		return err
+	}
+	defer cg.remove()
+
+	cfg := controller.DefaultConfig()
+	cfg.CgroupInclude = []string{cg.path}
+	cfg.MaxBatchDelay = 200 * time.Millisecond
+	cfg.Logger = log
+	ctl, err := controller.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	sink := &profileSink{b: profile.NewBuilder(profile.WithCommand(strings.Join(command, " ")))}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ctl.Run(ctx, sink) }()
+
+	status, runErr := runInCgroup(command, cg)
+	stop()
+	if err := errors.Join(runErr, <-done); err != nil {
+		return err
+	}
+	if s := ctl.Stats(); s.LostChecks > 0 {
+		fmt.Fprintf(stderr, "capprof run: %d checks were lost in the kernel (ring buffer full): the profile is incomplete\n", s.LostChecks)
+	}
+	fmt.Fprintf(stderr, "capprof run: %s %s\n", command[0], status)
+	return profile.Write(stdout, f, sink.b.Profiles())
+}
+
+// profileSink builds the profile of everything the recording writes.
+type profileSink struct {
+	mu sync.Mutex
+	b  *profile.Builder
+}
+
+func (s *profileSink) Write(checks []check.Check) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range checks {
+		s.b.Add(profile.Observation{Check: checks[i]})
+	}
+	return nil
+}
+
+// runCgroup is the cgroup v2 directory a command runs in.
+type runCgroup struct {
+	dir  *os.File
+	abs  string
+	path string // relative to the cgroup2 mount
+}
+
+func newRunCgroup() (*runCgroup, error) {
+	r, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	rel := fmt.Sprintf("/capprof-run-%d-%d", os.Getpid(), time.Now().UnixNano())
+	abs := filepath.Join(r.Root(), rel)
+	if err := os.Mkdir(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	dir, err := os.Open(abs)
+	if err != nil {
+		_ = os.Remove(abs)
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	return &runCgroup{dir: dir, abs: abs, path: rel}, nil
+}
+
+// remove kills what the command left running in the cgroup, then removes it.
+func (c *runCgroup) remove() {
+	c.dir.Close()
+	for i := 0; i < 50; i++ {
+		if err := os.WriteFile(filepath.Join(c.abs, "cgroup.kill"), []byte("1"), 0); err != nil {
+			if data, err := os.ReadFile(filepath.Join(c.abs, "cgroup.procs")); err == nil {
+				for _, pid := range strings.Fields(string(data)) {
+					var p int
+					fmt.Sscan(pid, &p)
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+			}
+		}
+		if err := os.Remove(c.abs); err == nil || os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runInCgroup starts the command directly in the cgroup (clone3's
+// CLONE_INTO_CGROUP, Linux 5.7+), so that even its first instructions are
+// recorded, forwards SIGINT and SIGTERM to it, and waits.
+func runInCgroup(command []string, cg *runCgroup) (string, error) {
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.dir.Fd())}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start %s: %w", command[0], err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-signals:
+			_ = cmd.Process.Signal(sig)
+		case err := <-waited:
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				return "", fmt.Errorf("wait for %s: %w", command[0], err)
+			}
+			return cmd.ProcessState.String(), nil
+		}
+	}
+}
