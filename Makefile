@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
@@ -71,6 +71,19 @@ check-ocb:
 # fails a test instead of skipping it.
 test: deps vet
 	$(GO) test -tags integration -count=1 ./...
+
+# The recorder on real kernels with the real controller (test/kernelcheck):
+# here with every attach method that works on this kernel, then in a qemu
+# TCG VM booting Debian's current 6.1 kernel, which has no cap_capable
+# tracepoint, with fexit, kprobe and auto (test/vm/run.sh: about 70 s, the
+# kernel package cached in ~/.cache/capprof-vm). Needs root. The checker is
+# built into a directory that uid 65534, which runs its workloads, can read.
+test-kernels:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && chmod 755 "$$tmp" && \
+	  CGO_ENABLED=0 $(GO) build -o "$$tmp/kernelcheck" ./test/kernelcheck && \
+	  echo "== kernelcheck on this host ($$(uname -r))" && "$$tmp/kernelcheck" -attach all
+	@echo "== kernelcheck on Debian's 6.1 kernel in a VM"
+	GO=$(GO) test/vm/run.sh
 
 # capprof's counts against bpftrace's on the same workload (part of `make test`).
 test-crosscheck: deps

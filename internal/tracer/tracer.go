@@ -78,6 +78,13 @@ var processPrograms = []string{
 }
 
 func open(cfg Config, m Method) (_ *Tracer, err error) {
+	if !m.SeesOpts() {
+		// Without the tracepoint, loading fails with a CO-RE or attach error
+		// that does not say why; this does.
+		if err := tracepointExists(); err != nil {
+			return nil, fmt.Errorf("tracepoint capability:cap_capable %w", err)
+		}
+	}
 	spec, err := bpf.LoadCapprof()
 	if err != nil {
 		return nil, fmt.Errorf("load program spec: %w", err)

@@ -40,7 +40,9 @@ type bpftrace struct {
 
 func startBpftrace(t *testing.T, cg *testenv.Cgroup) *bpftrace {
 	t.Helper()
-	script := fmt.Sprintf(`tracepoint:capability:cap_capable /cgroup == cgroupid(%q)/ { @c[pid, args->cap, args->ret != 0] = count(); }`, cg.Path)
+	// BEGIN runs once every probe is attached; "Attaching N probes..." is
+	// printed before.
+	script := fmt.Sprintf(`BEGIN { printf("READY\n"); } tracepoint:capability:cap_capable /cgroup == cgroupid(%q)/ { @c[pid, args->cap, args->ret != 0] = count(); }`, cg.Path)
 	b := &bpftrace{cmd: exec.Command("bpftrace", "-e", script)}
 	stdout, err := b.cmd.StdoutPipe()
 	if err != nil {
@@ -52,9 +54,14 @@ func startBpftrace(t *testing.T, cg *testenv.Cgroup) *bpftrace {
 	}
 	t.Cleanup(func() { _ = b.cmd.Process.Kill() })
 	r := bufio.NewReader(stdout)
-	line, err := r.ReadString('\n') // "Attaching 1 probe..."
-	if err != nil || !strings.HasPrefix(line, "Attaching") {
-		t.Fatalf("bpftrace did not attach: %q %v", line, err)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("bpftrace did not attach: %v", err)
+		}
+		if strings.TrimSpace(line) == "READY" {
+			break
+		}
 	}
 	go func() { _, _ = b.out.ReadFrom(r) }()
 	return b
