@@ -11,8 +11,8 @@ import (
 
 var errCannotRecord = errors.New("recording cannot work on this machine")
 
-func runDoctor(args []string, stdout, _ io.Writer) error {
-	if err := parseFlags(flag.NewFlagSet("doctor", flag.ContinueOnError), args); err != nil {
+func runDoctor(args []string, stdout, stderr io.Writer) error {
+	if err := parseFlags(flag.NewFlagSet("doctor", flag.ContinueOnError), args, stderr); err != nil {
 		return err
 	}
 	for _, f := range tracer.Environment() {

@@ -81,19 +81,29 @@ func usage(w io.Writer) {
 	}
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses args of a command that takes no operands, turning flag
+// errors into usage errors and printing -h's usage to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
+	}
+	return nil
+}
+
+// parseFlagsAndOperands is parseFlags for commands that take operands
+// (files, a command line), left in fs.Args().
+func parseFlagsAndOperands(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
+			fs.SetOutput(stderr)
 			fs.Usage()
 			return err
 		}
 		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
 	}
 	return nil
 }

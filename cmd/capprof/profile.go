@@ -28,14 +28,8 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 			"profile and least-privilege advice.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fs.Usage()
-			return err
-		}
-		return usageError{err}
+	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
+		return err
 	}
 	f, err := profile.ParseFormat(*format)
 	if err != nil {

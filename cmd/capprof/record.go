@@ -57,7 +57,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output(), "Usage: capprof record [flags]\n\nRecords capability checks until interrupted or --duration passes.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	cfg, format, err := f.config()

@@ -11,8 +11,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-func runVersion(args []string, stdout, _ io.Writer) error {
-	if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args); err != nil {
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "capprof %s %s/%s %s\n", versionString(), runtime.GOOS, runtime.GOARCH, runtime.Version())
