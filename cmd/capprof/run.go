@@ -26,6 +26,7 @@ import (
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	format := fs.String("format", "table", "output format: "+fmt.Sprint(profile.Formats()))
+	verifyFlag := fs.Bool("verify", false, "re-run the command with exactly the advised capabilities, then without each, and report; exit 1 unless it exits as recorded")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof run [flags] -- CMD ARGS...\n\n"+
@@ -83,8 +84,33 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "capprof run: %d checks were lost in the kernel (ring buffer full): the profile is incomplete\n", s.LostChecks)
 	}
 	fmt.Fprintf(stderr, "capprof run: %s %s\n", command[0], status)
-	return profile.Write(stdout, f, sink.b.Profiles())
+	profiles := sink.b.Profiles()
+	if err := profile.Write(stdout, f, profiles); err != nil {
+		return err
+	}
+	if !*verifyFlag {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("--verify runs the command as root with a limited bounding set: run capprof as root")
+	}
+	var add []string
+	if len(profiles) == 1 {
+		add = profiles[0].Advice.Add
+	}
+	ok, err := verifyAdvice(stdout, command, add, status)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotVerified
+	}
+	return nil
 }
+
+// errNotVerified makes `capprof run --verify` exit 1 when the advised set
+// does not reproduce the recorded run.
+var errNotVerified = errors.New("the advice is not verified: with exactly the advised capabilities the command exits differently")
 
 // profileSink builds the profile of everything the recording writes.
 type profileSink struct {

@@ -48,3 +48,34 @@ func TestRunAdvisesNothingForAProgramThatNeedsNothing(t *testing.T) {
 		t.Errorf("want the restricted Pod Security Standards level:\n%s", out)
 	}
 }
+
+func TestRunVerifyProvesTheAdvice(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each run gives the file away and takes it back: CAP_CHOWN every time.
+	out := capprofRun(t, "--verify", "--", "sh", "-c", `chown 65534 "$0" && chown 0 "$0"`, file)
+	for _, want := range []string{"drop ALL; add CHOWN", "verified      with exactly [CHOWN]: exit status 0", "CHOWN            proven necessary: without it, exit status 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out = capprofRun(t, "--verify", "--format", "docker", "--", "sh", "-c", `seq 1 1000 | sort >/dev/null`)
+	if !strings.Contains(out, "verified      with exactly [none]: exit status 0") {
+		t.Errorf("a command that needs nothing must verify with nothing:\n%s", out)
+	}
+}
+
+func TestRunVerifyFailsWhenTheCommandBehavesDifferently(t *testing.T) {
+	prereq.RequireRoot(t)
+	marker := filepath.Join(t.TempDir(), "ran-once")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--verify", "--", "sh", "-c", `test -e "$0" && exit 3; touch "$0"`, marker}, &stdout, &stderr)
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d:\n%s%s", code, exitFailure, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "NOT verified") || !strings.Contains(stderr.String(), "not verified") {
+		t.Errorf("the failed verification is not reported:\n%s%s", stdout.String(), stderr.String())
+	}
+}
