@@ -249,6 +249,15 @@ static __always_inline void count_lost(u32 kind)
 		*n += 1;
 }
 
+// reserve takes room for an event in the ring buffer, or counts it lost.
+static __always_inline void *reserve(u64 size, u32 lost_kind)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e)
+		count_lost(lost_kind);
+	return e;
+}
+
 // Wake the reader once, when the record of size bytes takes the data
 // waiting past cfg_wakeup_bytes: a wakeup costs more than an event, and one
 // per event until the reader runs would cost that on every check. The
@@ -433,11 +442,9 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 		audit = stream_audit_class(ctx, &key);
 	}
 
-	struct check_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_CHECKS);
+	struct check_event *e = reserve(sizeof(*e), LOST_CHECKS);
+	if (!e)
 		return 0;
-	}
 	e->type = EVENT_CHECK;
 	e->cap = cap;
 	e->denied = denied;
@@ -544,11 +551,9 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	u32 tgid = p->tgid;
 	if (!task_selected(p, tgid))
 		return 0;
-	struct exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_PROCESS_EVENTS);
+	struct exec_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
+	if (!e)
 		return 0;
-	}
 	e->type = EVENT_EXEC;
 	e->pid = tgid;
 	e->ppid = p->real_parent->tgid;
@@ -583,11 +588,9 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	}
 	if (!task_selected(parent, parent_tgid))
 		return 0;
-	struct fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_PROCESS_EVENTS);
+	struct fork_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
+	if (!e)
 		return 0;
-	}
 	e->type = EVENT_FORK;
 	e->parent_pid = parent_tgid;
 	e->child_pid = child_tgid;
@@ -608,11 +611,9 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 		bpf_map_delete_elem(&tracked_pids, &tgid);
 	if (!selected)
 		return 0;
-	struct exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_PROCESS_EVENTS);
+	struct exit_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
+	if (!e)
 		return 0;
-	}
 	e->type = EVENT_EXIT;
 	e->pid = tgid;
 	e->time_ns = bpf_ktime_get_boot_ns();

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/output"
@@ -18,7 +19,7 @@ var errMalformed = errors.New("some input lines were malformed and skipped (see 
 
 func runProfile(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
-	format := fs.String("format", "table", "output format: "+fmt.Sprint(profile.Formats()))
+	format := formatFlag(fs)
 	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
 	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
 	fs.Usage = func() {
@@ -31,9 +32,9 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
 		return err
 	}
-	f, err := profile.ParseFormat(*format)
+	f, err := format()
 	if err != nil {
-		return usageError{fmt.Errorf("--format: %w", err)}
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usageError{errors.New("name at least one file (- for standard input)")}
@@ -64,6 +65,19 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 		return errMalformed
 	}
 	return nil
+}
+
+// formatFlag defines --format for the commands that print profiles; the
+// function it returns parses the value once the flags are parsed.
+func formatFlag(fs *flag.FlagSet) func() (profile.Format, error) {
+	name := fs.String("format", "table", "output format: "+strings.Join(profile.Formats(), ", "))
+	return func() (profile.Format, error) {
+		f, err := profile.ParseFormat(*name)
+		if err != nil {
+			return "", usageError{fmt.Errorf("--format: %w", err)}
+		}
+		return f, nil
+	}
 }
 
 // readChecks feeds every capability-check record of an OTLP/JSON file to add.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,7 +24,7 @@ import (
 
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	format := fs.String("format", "table", "output format: "+fmt.Sprint(profile.Formats()))
+	format := formatFlag(fs)
 	verifyFlag := fs.Bool("verify", false, "re-run the command with exactly the advised capabilities, then without each, and report; exit 1 unless it exits as recorded")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
@@ -38,9 +37,9 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
 		return err
 	}
-	f, err := profile.ParseFormat(*format)
+	f, err := format()
 	if err != nil {
-		return usageError{fmt.Errorf("--format: %w", err)}
+		return err
 	}
 	command := fs.Args()
 	if len(command) == 0 {
@@ -55,14 +54,18 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cg, err := newRunCgroup()
+	resolver, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	cg, err := resolver.Create("capprof-run")
 	if err != nil {
 		return err
 	}
-	defer cg.remove()
+	defer cg.Remove() // kills what the command left running
 
 	cfg := controller.DefaultConfig()
-	cfg.CgroupInclude = []string{cg.path}
+	cfg.CgroupInclude = []string{cg.Rel}
 	cfg.MaxBatchDelay = 200 * time.Millisecond
 	cfg.Logger = log
 	ctl, err := controller.New(cfg)
@@ -127,58 +130,13 @@ func (s *profileSink) Write(checks []check.Check) error {
 	return nil
 }
 
-// runCgroup is the cgroup v2 directory a command runs in.
-type runCgroup struct {
-	dir  *os.File
-	abs  string
-	path string // relative to the cgroup2 mount
-}
-
-func newRunCgroup() (*runCgroup, error) {
-	r, err := cgroup.NewResolver(cgroup.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("cgroup: %w", err)
-	}
-	rel := fmt.Sprintf("/capprof-run-%d-%d", os.Getpid(), time.Now().UnixNano())
-	abs := filepath.Join(r.Root(), rel)
-	if err := os.Mkdir(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("create cgroup: %w", err)
-	}
-	dir, err := os.Open(abs)
-	if err != nil {
-		_ = os.Remove(abs)
-		return nil, fmt.Errorf("open cgroup: %w", err)
-	}
-	return &runCgroup{dir: dir, abs: abs, path: rel}, nil
-}
-
-// remove kills what the command left running in the cgroup, then removes it.
-func (c *runCgroup) remove() {
-	c.dir.Close()
-	for i := 0; i < 50; i++ {
-		if err := os.WriteFile(filepath.Join(c.abs, "cgroup.kill"), []byte("1"), 0); err != nil {
-			if data, err := os.ReadFile(filepath.Join(c.abs, "cgroup.procs")); err == nil {
-				for _, pid := range strings.Fields(string(data)) {
-					var p int
-					fmt.Sscan(pid, &p)
-					_ = syscall.Kill(p, syscall.SIGKILL)
-				}
-			}
-		}
-		if err := os.Remove(c.abs); err == nil || os.IsNotExist(err) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // runInCgroup starts the command directly in the cgroup (clone3's
 // CLONE_INTO_CGROUP, Linux 5.7+), so that even its first instructions are
 // recorded, forwards SIGINT and SIGTERM to it, and waits.
-func runInCgroup(command []string, cg *runCgroup) (string, error) {
+func runInCgroup(command []string, cg *cgroup.Dir) (string, error) {
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.dir.Fd())}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.File.Fd())}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
