@@ -102,17 +102,25 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 }
 
 // parseCapsFlag parses --caps: a list, "all" or "none"; "" is every
-// capability capprof holds.
+// capability capprof holds. capprof must hold what it is to give.
 func parseCapsFlag(s string) (caps.Set, error) {
+	held, err := permittedCaps()
+	if err != nil {
+		return 0, err
+	}
+	var set caps.Set
 	switch strings.TrimSpace(s) {
 	case "":
-		return permittedCaps()
+		return held, nil
 	case "none":
 		return 0, nil
+	default:
+		if set, err = caps.ParseSet(s); err != nil {
+			return 0, usageError{fmt.Errorf("--caps: %w", err)}
+		}
 	}
-	set, err := caps.ParseSet(s)
-	if err != nil {
-		return 0, usageError{fmt.Errorf("--caps: %w", err)}
+	if missing := set &^ held; missing != 0 {
+		return 0, fmt.Errorf("--caps: capprof does not hold %s, so it cannot give them", strings.Join(missing.Names(), ", "))
 	}
 	return set, nil
 }

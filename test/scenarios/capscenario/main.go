@@ -93,6 +93,7 @@ func run(args []string) error {
 		return allocate(8 << 20)
 	case "target":
 		signal.Ignore(syscall.SIGUSR1)
+		fmt.Println("ready")
 		for {
 			time.Sleep(time.Hour)
 		}
