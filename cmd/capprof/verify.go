@@ -30,7 +30,11 @@ func verifyAdvice(r *cgroup.Resolver, spec launchSpec, add []string, recorded st
 		return nil, fmt.Errorf("verify: advised capabilities: %w", err)
 	}
 	v := &profile.Verification{User: spec.userText(), Recorded: recorded, Without: []profile.WithoutRun{}}
-	if v.Advised, err = verifyRun(r, spec, advised, "exactly ["+strings.Join(add, ", ")+"]", stderr); err != nil {
+	list := "none"
+	if len(add) > 0 {
+		list = strings.Join(add, ", ")
+	}
+	if v.Advised, err = verifyRun(r, spec, advised, "exactly ["+list+"]", stderr); err != nil {
 		return nil, err
 	}
 	v.Verified = v.Advised == recorded

@@ -40,6 +40,7 @@ type env struct {
 	othersFile           string // otherUID's 0600 file in otherUID's 0700 directory
 	targetPID            int    // otherUID's process, ignoring SIGUSR1
 	cgroupRoot           string
+	base                 string // everything above is in it
 }
 
 func TestScenarios(t *testing.T) {
@@ -52,6 +53,9 @@ func TestScenarios(t *testing.T) {
 		// denied is the exact list of capabilities attempted and denied.
 		denied []string
 		pss    string
+		// proven is what the verification must prove necessary; nil: each
+		// of add.
+		proven []string
 	}{
 		{name: "bind port 80", args: []string{"bind80"}, caps: "NET_BIND_SERVICE",
 			add: []string{"NET_BIND_SERVICE"}, pss: profile.PSSRestricted},
@@ -64,6 +68,10 @@ func TestScenarios(t *testing.T) {
 		// attempted and denied, and must not be added.
 		{name: "write another user's file", args: []string{"dacoverride", e.othersFile}, caps: "DAC_OVERRIDE",
 			add: []string{"DAC_OVERRIDE"}, denied: []string{"DAC_READ_SEARCH"}, pss: profile.PSSBaseline},
+		// Holding everything, both are granted and advised; the
+		// verification proves only DAC_OVERRIDE necessary.
+		{name: "write another user's file, holding everything", args: []string{"dacoverride", e.othersFile},
+			add: []string{"DAC_OVERRIDE", "DAC_READ_SEARCH"}, pss: profile.PSSPrivileged, proven: []string{"DAC_OVERRIDE"}},
 		{name: "signal another user's process", args: []string{"kill", strconv.Itoa(e.targetPID)}, caps: "KILL",
 			add: []string{"KILL"}, pss: profile.PSSBaseline},
 		{name: "negative nice", args: []string{"nice"}, caps: "SYS_NICE",
@@ -108,8 +116,12 @@ func TestScenarios(t *testing.T) {
 					proven = append(proven, w.Name)
 				}
 			}
-			if !slices.Equal(proven, sc.add) {
-				t.Errorf("proven necessary %v, want each of %v (%+v)", proven, sc.add, v.Without)
+			wantProven := sc.proven
+			if wantProven == nil {
+				wantProven = sc.add
+			}
+			if !slices.Equal(proven, wantProven) || len(v.Without) != len(sc.add) {
+				t.Errorf("proven necessary %v, want %v, one run without each of %v (%+v)", proven, wantProven, sc.add, v.Without)
 			}
 			if t.Failed() {
 				t.Logf("capprof run's stderr:\n%s", stderr)
@@ -159,6 +171,15 @@ func TestVerificationFailureExits1(t *testing.T) {
 	e.assertClean(t)
 }
 
+// A command that leaves a process running: capprof kills it with the
+// recorded run's cgroup and with each verification run's.
+func TestLeftRunningIsKilled(t *testing.T) {
+	e := setUp(t)
+	e.run(t, 0, "run", "--user", strconv.Itoa(runUID), "--caps", "none", "--verify", "--",
+		"sh", "-c", `"$0" target >/dev/null & exit 0`, e.capscenario)
+	e.assertClean(t)
+}
+
 // orEmpty makes a nil list the empty one the JSON output has.
 func orEmpty(l []string) []string {
 	if l == nil {
@@ -189,28 +210,29 @@ func (e *env) run(t *testing.T, want int, args ...string) (stdout, stderr string
 }
 
 // assertClean checks that the scenario left nothing behind: no file in the
-// writable directory, no process of runUID.
+// writable directory, no process of runUID running the test's binaries.
 func (e *env) assertClean(t *testing.T) {
 	t.Helper()
 	if left, _ := os.ReadDir(e.writable); len(left) > 0 {
 		t.Errorf("%s is not empty: %v", e.writable, left)
 	}
-	if pids := processesOf(runUID); len(pids) > 0 {
+	if pids := e.processesOf(runUID); len(pids) > 0 {
 		t.Errorf("processes of uid %d left running: %v", runUID, pids)
 	}
 }
 
-// processesOf lists the processes whose real uid is uid.
-func processesOf(uid int) []string {
+// processesOf lists the processes of uid (owning their /proc directory)
+// that run a binary of the test's.
+func (e *env) processesOf(uid int) []string {
 	var pids []string
 	entries, _ := os.ReadDir("/proc")
 	for _, d := range entries {
 		var st syscall.Stat_t
-		if _, err := strconv.Atoi(d.Name()); err != nil || syscall.Stat("/proc/"+d.Name(), &st) != nil {
+		if _, err := strconv.Atoi(d.Name()); err != nil || syscall.Stat("/proc/"+d.Name(), &st) != nil || int(st.Uid) != uid {
 			continue
 		}
-		if int(st.Uid) == uid {
-			pids = append(pids, d.Name())
+		if exe, _ := os.Readlink("/proc/" + d.Name() + "/exe"); strings.HasPrefix(exe, e.base+"/") {
+			pids = append(pids, d.Name()+" "+exe)
 		}
 	}
 	return pids
@@ -222,20 +244,17 @@ func setUp(t *testing.T) *env {
 	t.Helper()
 	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "go")
-	if pids := processesOf(runUID); len(pids) > 0 {
-		t.Fatalf("uid %d already has processes (%v): the leak checks need it to have none", runUID, pids)
-	}
 	r, err := cgroup.NewResolver(cgroup.Options{})
 	if err != nil {
 		prereq.Missing(t, "a cgroup2 mount: %v", err)
 	}
-	e := &env{cgroupRoot: r.Root()}
 	// t.TempDir's parent is 0700: runUID must reach the binaries.
 	base, err := os.MkdirTemp("", "capprof-scenarios-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
+	e := &env{cgroupRoot: r.Root(), base: base}
 	mkdir(t, base, 0o755, 0)
 	e.capprof = build(t, base, "../../cmd/capprof")
 	e.capscenario = build(t, base, "./capscenario")
