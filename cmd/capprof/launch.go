@@ -121,8 +121,9 @@ func permittedCaps() (caps.Set, error) {
 // runLaunched runs spec's command through the launcher in cgroup cg and
 // waits for it. The first SIGINT or SIGTERM capprof gets is forwarded to the
 // command, a second one kills everything in cg; interrupted says one came.
-// status is how the command exited ("exit status 0", "signal: interrupt").
-func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stderr io.Writer) (status string, interrupted bool, err error) {
+// notices is capprof's own stderr, for saying so. status is how the command
+// exited ("exit status 0", "signal: interrupt").
+func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stderr, notices io.Writer) (status string, interrupted bool, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", false, fmt.Errorf("launch: %w", err)
@@ -161,11 +162,13 @@ func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stder
 		select {
 		case sig := <-signals:
 			if interrupted {
+				fmt.Fprintf(notices, "capprof run: killing %s\n", spec.command[0])
 				cg.Kill()
 				continue
 			}
 			interrupted = true
 			_ = cmd.Process.Signal(sig)
+			fmt.Fprintf(notices, "capprof run: passed %s on to %s; again to kill it\n", sig, spec.command[0])
 		case err := <-waited:
 			var exit *exec.ExitError
 			if err != nil && !errors.As(err, &exit) {

@@ -37,7 +37,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 			"Granting more than it needs can over-state the advice where the kernel tries one\n"+
 			"capability before another (CAP_DAC_READ_SEARCH before CAP_DAC_OVERRIDE); --verify shows\n"+
 			"which advised capabilities are proven necessary. A capability it tried without holding it\n"+
-			"is reported as attempted and denied, never added.\n\n"+
+			"is reported as attempted and denied, never added. --verify's runs are made as the\n"+
+			"same user, each in a fresh cgroup, their output discarded (docs/profiles.md).\n\n"+
 			"Example: capprof run --user 1000 --caps NET_BIND_SERVICE --verify -- ./server --port 80\n\nFlags:")
 		fs.PrintDefaults()
 	}
@@ -73,7 +74,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
-	status, interrupted, lost, profiles, err := record(resolver, spec, log)
+	status, interrupted, lost, profiles, err := record(resolver, spec, log, stderr)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func parseCapsFlag(s string) (caps.Set, error) {
 // record runs the command as spec says in a new cgroup, recording exactly
 // that cgroup, and returns how it exited, whether it was interrupted, the
 // checks lost in the kernel and its profiles.
-func record(resolver *cgroup.Resolver, spec launchSpec, log *slog.Logger) (status string, interrupted bool, lost uint64, profiles []profile.Profile, err error) {
+func record(resolver *cgroup.Resolver, spec launchSpec, log *slog.Logger, stderr io.Writer) (status string, interrupted bool, lost uint64, profiles []profile.Profile, err error) {
 	cg, err := resolver.Create("capprof-run")
 	if err != nil {
 		return "", false, 0, nil, err
@@ -149,7 +150,7 @@ func record(resolver *cgroup.Resolver, spec launchSpec, log *slog.Logger) (statu
 	done := make(chan error, 1)
 	go func() { done <- ctl.Run(ctx, sink) }()
 
-	status, interrupted, runErr := runLaunched(spec, cg, os.Stdin, os.Stdout, os.Stderr)
+	status, interrupted, runErr := runLaunched(spec, cg, os.Stdin, os.Stdout, os.Stderr, stderr)
 	stop()
 	if err := errors.Join(runErr, <-done); err != nil {
 		return "", false, 0, nil, err

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -202,35 +203,80 @@ func TestRunReportsALaunchFailure(t *testing.T) {
 }
 
 // Ctrl-C stops the command and the profile is still printed: capprof
-// passes the first SIGINT on to the command.
+// passes the first SIGINT on to the command and kills it on the second. An
+// interrupted recording cannot be verified.
 func TestRunPrintsTheProfileOnInterrupt(t *testing.T) {
 	prereq.RequireRoot(t)
-	owned := filepath.Join(t.TempDir(), "owned")
-	if err := os.WriteFile(owned, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(owned, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(os.Args[0], "run", "--", "sh", "-c", `chown 0 "$0" && exec sleep 600`, owned)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitForChild(t, cmd.Process.Pid, "sleep")
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v:\n%s", err, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "capprof run: sh as 0:0: signal: interrupt") {
-		t.Errorf("the command was not stopped by the interrupt:\n%s", stderr.String())
-	}
-	if !strings.Contains(stdout.String(), "drop ALL; add CHOWN") {
-		t.Errorf("no profile after the interrupt:\n%s", stdout.String())
+	for _, tc := range []struct {
+		name       string
+		flags      []string
+		ignore     bool // the command ignores SIGINT
+		interrupts int
+		status     string
+		code       int
+	}{
+		{name: "passed on", interrupts: 1, status: "signal: interrupt"},
+		{name: "ignored, then killed", ignore: true, interrupts: 2, status: "signal: killed"},
+		{name: "verify", flags: []string{"--verify"}, interrupts: 1, status: "signal: interrupt", code: exitFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			owned := filepath.Join(t.TempDir(), "owned")
+			if err := os.WriteFile(owned, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(owned, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			script := `chown 0 "$0" && exec sleep 600`
+			if tc.ignore {
+				script = "trap '' INT; " + script
+			}
+			var stdout bytes.Buffer
+			args := append(append([]string{"run"}, tc.flags...), "--", "sh", "-c", script, owned)
+			cmd := exec.Command(os.Args[0], args...)
+			cmd.Stdout = &stdout
+			errPipe, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			waitForChild(t, cmd.Process.Pid, "sleep")
+			// Signals of one kind do not queue: each is sent after
+			// capprof said it handled the one before.
+			var stderr strings.Builder
+			lines := bufio.NewScanner(errPipe)
+			for range tc.interrupts {
+				if err := cmd.Process.Signal(os.Interrupt); err != nil {
+					t.Fatal(err)
+				}
+				for lines.Scan() && !strings.HasPrefix(lines.Text(), "capprof run: passed interrupt on") {
+					stderr.WriteString(lines.Text() + "\n")
+				}
+				stderr.WriteString(lines.Text() + "\n")
+			}
+			for lines.Scan() {
+				stderr.WriteString(lines.Text() + "\n")
+			}
+			var exit *exec.ExitError
+			if err := cmd.Wait(); err != nil && !errors.As(err, &exit) {
+				t.Fatal(err)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "capprof run: sh as 0:0: "+tc.status+"\n") {
+				t.Errorf("the command was not stopped with %s:\n%s", tc.status, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), "drop ALL; add CHOWN") {
+				t.Errorf("no profile after the interrupt:\n%s", stdout.String())
+			}
+			if tc.code != 0 && !strings.Contains(stderr.String(), "not verified: the recorded run was interrupted") {
+				t.Errorf("the verification does not say why it failed:\n%s", stderr.String())
+			}
+		})
 	}
 }
 

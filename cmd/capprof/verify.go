@@ -58,7 +58,7 @@ func verifyRun(r *cgroup.Resolver, spec launchSpec, set caps.Set, what string, s
 	}
 	defer cg.Remove()
 	spec.caps = set
-	status, interrupted, err := runLaunched(spec, cg, nil, nil, nil)
+	status, interrupted, err := runLaunched(spec, cg, nil, nil, nil, stderr)
 	if err != nil {
 		return "", fmt.Errorf("verify: %w", err)
 	}
