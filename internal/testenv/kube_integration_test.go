@@ -59,4 +59,3 @@ func TestKube(t *testing.T) {
 		t.Fatalf("namespace lost across an API server restart: %v", err)
 	}
 }
-
