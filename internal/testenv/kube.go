@@ -339,3 +339,54 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// CreateNamespace creates a namespace (no error if it exists).
+func (k *Kube) CreateNamespace(name string) {
+	k.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := k.Client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		k.t.Fatalf("create namespace %s: %v", name, err)
+	}
+}
+
+// SetContainersRunning does what the kubelet would: it patches the pod's
+// status to Running with a containerd container id for each named
+// container (regular, init or ephemeral, as the spec has it).
+func (k *Kube) SetContainersRunning(namespace, name string, ids map[string]string) {
+	k.t.Helper()
+	ctx := context.Background()
+	pod, err := k.Client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		k.t.Fatalf("get pod %s/%s: %v", namespace, name, err)
+	}
+	status := func(c string, image string) corev1.ContainerStatus {
+		st := corev1.ContainerStatus{Name: c, Image: image, ImageID: "sha256:" + randomHex(32)}
+		if id, ok := ids[c]; ok {
+			st.ContainerID = "containerd://" + id
+			st.Ready, st.Started = true, ptr(true)
+			st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Now()}
+		} else {
+			st.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		}
+		return st
+	}
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses, pod.Status.EphemeralContainerStatuses = nil, nil, nil
+	for _, c := range pod.Spec.InitContainers {
+		pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, status(c.Name, c.Image))
+	}
+	for _, c := range pod.Spec.Containers {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, status(c.Name, c.Image))
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		pod.Status.EphemeralContainerStatuses = append(pod.Status.EphemeralContainerStatuses, status(c.Name, c.Image))
+	}
+	if _, err := k.Client.CoreV1().Pods(namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		k.t.Fatalf("update status of pod %s/%s: %v", namespace, name, err)
+	}
+}
+
+// ContainerID returns a random 64-hex container id.
+func ContainerID() string { return randomHex(32) }
+
+func ptr[T any](v T) *T { return &v }
