@@ -31,7 +31,7 @@ type podEntry struct {
 	ownerUIDs []string
 	// ownersResolved is false when an owner lookup failed: the next update
 	// of the pod (at the latest the informer's resync) tries again.
-	ownersResolved bool
+	ownersResolved  bool
 	resourceVersion string
 }
 
