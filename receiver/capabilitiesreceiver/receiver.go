@@ -132,15 +132,14 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 
 // reportKubeState reports the API server's state as component status: a
 // recoverable error while it is unreachable (recording goes on with the
-// pod metadata already known), OK once the informer is in sync again.
+// pod metadata already known), OK once the informer is in sync again. The
+// watcher logs the changes.
 func (r *capabilitiesReceiver) reportKubeState(host component.Host, s kube.State, err error) {
 	r.kubeState.Store(int32(s) + 1)
 	switch s {
 	case kube.StateUnreachable:
-		r.settings.Logger.Warn("kubernetes API server unreachable: checks keep the pod metadata already known", zap.Error(err))
 		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(fmt.Errorf("kubernetes API server unreachable: %w", err)))
 	case kube.StateSynced:
-		r.settings.Logger.Info("kubernetes pod metadata in sync")
 		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
 	}
 }
