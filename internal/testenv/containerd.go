@@ -91,7 +91,14 @@ type Container struct {
 // it out.
 func (c *Containerd) RunPodContainer() Container {
 	c.t.Helper()
-	ctr := Container{ID: randomHex(32), PodUID: randomUUID()}
+	return c.RunContainerInPod(randomUUID())
+}
+
+// RunContainerInPod is RunPodContainer in the cgroup of pod podUID: a pod
+// created in the API server first gives its UID.
+func (c *Containerd) RunContainerInPod(podUID string) Container {
+	c.t.Helper()
+	ctr := Container{ID: randomHex(32), PodUID: podUID}
 	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
 	c.ctr("run", "-d", "--cgroup", ctr.Cgroup, BusyboxImage, ctr.ID, "sleep", "3600")
 	out := c.ctr("task", "ls")
