@@ -120,6 +120,16 @@ func (b *Builder) Profiles() []Profile {
 	return out
 }
 
+// MarkChanged marks the profiles of keys changed again, for a caller whose
+// emission of Changed's profiles failed; keys evicted since are skipped.
+func (b *Builder) MarkChanged(keys ...Key) {
+	for _, k := range keys {
+		if e, ok := b.entries[k]; ok {
+			e.Value.(*state).changed = true
+		}
+	}
+}
+
 // Restore merges profiles (from Profiles, or decoded from the JSON output)
 // into the Builder, as if their observations had been added again: counts
 // add up, windows widen, name lists are united. The connector uses it to

@@ -91,3 +91,15 @@ func TestObservationOf(t *testing.T) {
 		t.Errorf("key = %s", k)
 	}
 }
+
+func TestMarkChanged(t *testing.T) {
+	b := NewBuilder(WithMaxProfiles(2))
+	b.Add(hostObs("/a", capChown))
+	b.Add(hostObs("/b", capChown))
+	failed := b.Changed()
+	b.Add(hostObs("/c", capChown)) // evicts /a
+	b.MarkChanged(failed[0].Key, failed[1].Key)
+	if got, want := ids(b.Changed()), []string{"host node-1 /b", "host node-1 /c"}; !slices.Equal(got, want) {
+		t.Errorf("Changed() = %v, want %v", got, want)
+	}
+}
