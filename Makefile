@@ -64,6 +64,7 @@ check-ocb:
 	    awk '{print $$2}' | grep -vxE 'v0.160.0|v1.66.0' | sort -u) && \
 	  if [ -n "$$bad" ]; then echo "check-ocb: collector modules off the pinned release: $$bad"; exit 1; fi && \
 	  "$$tmp/dist/otelcol-capprof" validate --config=otelcol-config/local.yaml && \
+	  PROFILE_STORAGE_DIR="$$tmp/profiles" "$$tmp/dist/otelcol-capprof" validate --config=deploy/base/gateway-config.yaml && \
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite: unit tests, and the integration tests against the real
