@@ -45,8 +45,8 @@ cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/otelcol-capprof
 
 # Install ocb into bin/, build OCB_MANIFEST (by default the ocb manifest of
-# this distribution) into a temporary directory, and validate local.yaml with
-# the binary. About 5 minutes with a cold build cache.
+# this distribution) into a temporary directory, and validate local.yaml and
+# the gateway's deploy/base/gateway-config.yaml with the binary. About 5 minutes with a cold build cache.
 # - No fallback ocb version: ocb writes its own release's otelcol into the
 #   generated go.mod (not settable in the manifest), so another version would
 #   break the single-release pin.
