@@ -9,10 +9,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Packages the integration tests need; `make deps` installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
@@ -68,9 +68,9 @@ check-ocb:
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite: unit tests, and the integration tests against the real
-# kernel, cgroups and containerd (root). With CI=true a missing prerequisite
-# fails a test instead of skipping it.
-test: deps vet
+# kernel, cgroups, containerd and a real kube-apiserver with etcd (root).
+# With CI=true a missing prerequisite fails a test instead of skipping it.
+test: deps vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
@@ -89,6 +89,12 @@ test-kernels:
 # capprof's counts against bpftrace's on the same workload (part of `make test`).
 test-crosscheck: deps
 	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
+
+# kube-apiserver for internal/kube's integration tests (internal/testenv
+# StartKube): built once from the Go module proxy into ~/.cache/capprof-kube
+# (5-15 minutes, ~3 GB of build cache); a no-op when cached.
+kube-apiserver:
+	GO=$(GO) test/kube/build-apiserver.sh
 
 # Unit tests only: no root, no BPF.
 test-unit:
