@@ -12,12 +12,12 @@ import (
 // of decoded OTLP (string, int64, bool, []any, as pcommon.Map.AsRaw and
 // output.ReadOTLPJSON give them), at is the record's time.
 func ObservationOf(record, resource map[string]any, at time.Time) Observation {
-	runtimeSetup, _ := record[AttrRuntimeSetup].(bool)
+	c := check.FromAttributes(record, resource, at)
 	return Observation{
 		Resource:     stringAttributes(resource),
 		Attributes:   stringAttributes(record),
-		RuntimeSetup: runtimeSetup,
-		Check:        check.FromAttributes(record, resource, at),
+		RuntimeSetup: c.RuntimeSetup,
+		Check:        c,
 	}
 }
 
