@@ -176,7 +176,8 @@ func (c *profileConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error 
 	var ignored int64
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
 		rl := ld.ResourceLogs().At(i)
-		var resource map[string]any // decoded once, if a check is there
+		var resource profile.Resource // decoded once, if a check is there
+		decoded := false
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
 			records := rl.ScopeLogs().At(j).LogRecords()
 			for k := 0; k < records.Len(); k++ {
@@ -185,10 +186,10 @@ func (c *profileConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error 
 					ignored++
 					continue
 				}
-				if resource == nil {
-					resource = rl.Resource().Attributes().AsRaw()
+				if !decoded {
+					resource, decoded = profile.NewResource(rl.Resource().Attributes().AsRaw()), true
 				}
-				obs = append(obs, profile.ObservationOf(lr.Attributes().AsRaw(), resource, recordTime(lr)))
+				obs = append(obs, resource.Observation(lr.Attributes().AsRaw(), recordTime(lr)))
 			}
 		}
 	}
