@@ -38,8 +38,8 @@ type profileConnector struct {
 
 	mu          sync.Mutex // guards builder and evictedSeen
 	builder     *profile.Builder
-	evictedSeen uint64 // Evicted() when last logged
-	flushMu     sync.Mutex
+	evictedSeen uint64         // Evicted() when last logged
+	flushMu     sync.Mutex     // one flush at a time: the ticker's and Shutdown's
 	client      storage.Client // set by Start when storage is configured
 	lifecycleMu sync.Mutex     // guards cancel and done across Start and Shutdown
 	cancel      context.CancelFunc
