@@ -45,8 +45,8 @@ cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/otelcol-capprof
 
 # Install ocb into bin/, build OCB_MANIFEST (by default the ocb manifest of
-# this distribution) into a temporary directory, and validate local.yaml with
-# the binary. About 5 minutes with a cold build cache.
+# this distribution) into a temporary directory, and validate local.yaml and
+# the gateway's deploy/base/gateway-config.yaml with the binary. About 5 minutes with a cold build cache.
 # - No fallback ocb version: ocb writes its own release's otelcol into the
 #   generated go.mod (not settable in the manifest), so another version would
 #   break the single-release pin.
@@ -64,6 +64,7 @@ check-ocb:
 	    awk '{print $$2}' | grep -vxE 'v0.160.0|v1.66.0' | sort -u) && \
 	  if [ -n "$$bad" ]; then echo "check-ocb: collector modules off the pinned release: $$bad"; exit 1; fi && \
 	  "$$tmp/dist/otelcol-capprof" validate --config=otelcol-config/local.yaml && \
+	  PROFILE_STORAGE_DIR="$$tmp/profiles" "$$tmp/dist/otelcol-capprof" validate --config=deploy/base/gateway-config.yaml && \
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite: unit tests, and the integration tests against the real
