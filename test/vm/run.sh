@@ -127,7 +127,8 @@ fi
 [ -n "$pkg" ] || { log "cannot resolve the kernel package of linux-image-$arch"; exit 1; }
 mkdir -p "$cache"
 kdir=$cache/$pkg
-if [ ! -d "$kdir" ]; then
+# A cache entry is complete with both (older runs kept only boot/).
+if [ ! -d "$kdir/boot" ] || [ ! -x "$kdir/busybox" ]; then
 	log "downloading $pkg and busybox-static"
 	rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
 	download() { (cd "$kdir.tmp" && apt-get "${apt_opts[@]}" download "$pkg" "busybox-static:$arch" >&2); }
