@@ -11,7 +11,7 @@
 # capability:cap_capable tracepoint; kprobes, fentry and BTF built in), and
 # the guest's busybox is busybox-static for ARCH. A foreign architecture's
 # packages come through a private apt state under the cache (the host's
-# dpkg is not told about the architecture). Boot to power-off took 89 s for
+# dpkg is not told about the architecture). Boot to power-off took 89-91 s for
 # amd64 and 57-73 s for arm64 on the project's machines (2 vCPUs, shared).
 #
 # Environment:
