@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: image e2e test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
@@ -34,6 +34,25 @@ build-otelcol:
 run: build-otelcol
 	mkdir -p capprof-data
 	$(BIN)/otelcol-capprof $(ARGS)
+
+# The agent's container image, docker-free: a static otelcol-capprof packed
+# by cmd/ociimage into an OCI image layout tarball, the twin of the
+# Dockerfile's image (same files, entrypoint and user). Load it with
+# ctr -n k8s.io image import bin/otelcol-capprof-image.tar (or podman load).
+IMAGE     ?= docker.io/capprof/otelcol-capprof:$(VERSION)
+IMAGE_TAR ?= $(BIN)/otelcol-capprof-image.tar
+CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+	  -o $(BIN)/image/otelcol-capprof ./cmd/otelcol-capprof
+	$(GO) run ./cmd/ociimage -name $(IMAGE) -o $(IMAGE_TAR) -user 0:0 \
+	  -entrypoint /otelcol-capprof -cmd --config=/etc/otelcol-capprof/config.yaml \
+	  -dir etc -dir tmp -file $(BIN)/image/otelcol-capprof:otelcol-capprof:0755 \
+	  -file deploy/image/passwd:etc/passwd -file deploy/image/group:etc/group \
+	  $(if $(wildcard $(CA_BUNDLE)),-dir etc/ssl -dir etc/ssl/certs -file $(CA_BUNDLE):etc/ssl/certs/ca-certificates.crt) \
+	  -label org.opencontainers.image.source=https://github.com/capprof/capprof \
+	  -label org.opencontainers.image.version=$(VERSION)
+	@echo "image $(IMAGE) in $(IMAGE_TAR)"
 
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
 # with ARGS, e.g. make record ARGS="--format json --verdict denied".
