@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: image e2e test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: image e2e render test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
@@ -53,6 +53,21 @@ image:
 	  -label org.opencontainers.image.source=https://github.com/capprof/capprof \
 	  -label org.opencontainers.image.version=$(VERSION)
 	@echo "image $(IMAGE) in $(IMAGE_TAR)"
+
+# The Kubernetes manifests of deploy/ as kubectl would apply them, rendered by
+# kustomize pinned in internal/tools/kustomize (no kubectl needed). OVERLAY
+# picks the directory.
+OVERLAY   ?= deploy/overlays/demo
+KUSTOMIZE := $(GO) tool -modfile=internal/tools/kustomize/go.mod kustomize
+render:
+	@$(KUSTOMIZE) build $(OVERLAY)
+
+# The Kubernetes end-to-end test (test/k8se2e, root): etcd, a kube-apiserver
+# (built from the Go module proxy on first use and cached, ~6 min), a private
+# containerd, the agent image with the DaemonSet's security context, and the
+# Star Wars demo's xwing pod running dmesg as uid 65534.
+e2e: deps
+	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
 
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
 # with ARGS, e.g. make record ARGS="--format json --verdict denied".
