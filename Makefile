@@ -9,10 +9,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Packages the integration tests need; `make deps` installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: image e2e render test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
 
 all: build
 
@@ -79,8 +79,8 @@ cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/otelcol-capprof
 
 # Install ocb into bin/, build OCB_MANIFEST (by default the ocb manifest of
-# this distribution) into a temporary directory, and validate local.yaml with
-# the binary. About 5 minutes with a cold build cache.
+# this distribution) into a temporary directory, and validate local.yaml and
+# the gateway's deploy/base/gateway-config.yaml with the binary. About 5 minutes with a cold build cache.
 # - No fallback ocb version: ocb writes its own release's otelcol into the
 #   generated go.mod (not settable in the manifest), so another version would
 #   break the single-release pin.
@@ -98,12 +98,13 @@ check-ocb:
 	    awk '{print $$2}' | grep -vxE 'v0.160.0|v1.66.0' | sort -u) && \
 	  if [ -n "$$bad" ]; then echo "check-ocb: collector modules off the pinned release: $$bad"; exit 1; fi && \
 	  "$$tmp/dist/otelcol-capprof" validate --config=otelcol-config/local.yaml && \
+	  PROFILE_STORAGE_DIR="$$tmp/profiles" "$$tmp/dist/otelcol-capprof" validate --config=deploy/base/gateway-config.yaml && \
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite: unit tests, and the integration tests against the real
-# kernel, cgroups and containerd (root). With CI=true a missing prerequisite
-# fails a test instead of skipping it.
-test: deps vet
+# kernel, cgroups, containerd and a real kube-apiserver with etcd (root).
+# With CI=true a missing prerequisite fails a test instead of skipping it.
+test: deps vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
@@ -122,6 +123,12 @@ test-kernels:
 # capprof's counts against bpftrace's on the same workload (part of `make test`).
 test-crosscheck: deps
 	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
+
+# kube-apiserver for internal/kube's integration tests (internal/testenv
+# StartKube): built once from the Go module proxy into ~/.cache/capprof-kube
+# (5-15 minutes, ~3 GB of build cache); a no-op when cached.
+kube-apiserver:
+	GO=$(GO) test/kube/build-apiserver.sh
 
 # Unit tests only: no root, no BPF.
 test-unit:
