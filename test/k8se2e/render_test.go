@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/capprof/capprof/internal/kube"
 )
 
 // repoRoot is the repository root, found from this file's path.
@@ -161,10 +164,8 @@ func TestRenderAgentLeastPrivilege(t *testing.T) {
 	if !nodeName {
 		t.Error("NODE_NAME does not come from spec.nodeName")
 	}
-	for _, rule := range r.clusterRole.Rules {
-		if !slices.Equal(rule.Verbs, []string{"get", "list", "watch"}) {
-			t.Errorf("rule %v grants %v", rule.Resources, rule.Verbs)
-		}
+	if want := kube.PolicyRules(); !reflect.DeepEqual(r.clusterRole.Rules, want) {
+		t.Errorf("ClusterRole rules %+v, want internal/kube's %+v", r.clusterRole.Rules, want)
 	}
 	if cfg := r.agentConfig.Data["config.yaml"]; !strings.Contains(cfg, "kubernetes:") || !strings.Contains(cfg, "k8s_attributes:") ||
 		!strings.Contains(cfg, "otlp_grpc:") {
