@@ -66,7 +66,7 @@ render:
 # (built from the Go module proxy on first use and cached, ~6 min), a private
 # containerd, the agent image with the DaemonSet's security context, and the
 # Star Wars demo's xwing pod running dmesg as uid 65534.
-e2e: deps
+e2e: deps kube-apiserver
 	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
 
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
