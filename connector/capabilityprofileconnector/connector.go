@@ -38,8 +38,8 @@ type profileConnector struct {
 
 	mu          sync.Mutex // guards builder and evictedSeen
 	builder     *profile.Builder
-	evictedSeen uint64 // Evicted() when last logged
-	flushMu     sync.Mutex
+	evictedSeen uint64         // Evicted() when last logged
+	flushMu     sync.Mutex     // one flush at a time: the ticker's and Shutdown's
 	client      storage.Client // set by Start when storage is configured
 	lifecycleMu sync.Mutex     // guards cancel and done across Start and Shutdown
 	cancel      context.CancelFunc
@@ -176,7 +176,8 @@ func (c *profileConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error 
 	var ignored int64
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
 		rl := ld.ResourceLogs().At(i)
-		var resource map[string]any // decoded once, if a check is there
+		var resource profile.Resource // decoded once, if a check is there
+		decoded := false
 		for j := 0; j < rl.ScopeLogs().Len(); j++ {
 			records := rl.ScopeLogs().At(j).LogRecords()
 			for k := 0; k < records.Len(); k++ {
@@ -185,10 +186,10 @@ func (c *profileConnector) ConsumeLogs(ctx context.Context, ld plog.Logs) error 
 					ignored++
 					continue
 				}
-				if resource == nil {
-					resource = rl.Resource().Attributes().AsRaw()
+				if !decoded {
+					resource, decoded = profile.NewResource(rl.Resource().Attributes().AsRaw()), true
 				}
-				obs = append(obs, profile.ObservationOf(lr.Attributes().AsRaw(), resource, recordTime(lr)))
+				obs = append(obs, resource.Observation(lr.Attributes().AsRaw(), recordTime(lr)))
 			}
 		}
 	}

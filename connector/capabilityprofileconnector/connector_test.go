@@ -35,7 +35,7 @@ func testConfig() *Config {
 	return cfg
 }
 
-func newTestConnector(t *testing.T, cfg *Config, next consumer.Logs) (*profileConnector, *componenttest.Telemetry) {
+func newTestConnector(t testing.TB, cfg *Config, next consumer.Logs) (*profileConnector, *componenttest.Telemetry) {
 	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })

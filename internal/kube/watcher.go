@@ -58,15 +58,16 @@ func NewForClient(client kubernetes.Interface, cfg Config) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{
+	w := &Watcher{
 		cfg:     cfg,
 		log:     log.With("node", cfg.NodeName),
 		client:  client,
 		index:   newIndex(cfg.Retain),
 		owners:  newOwnerResolver(client, cfg.RequestTimeout),
-		state:   &stateTracker{onChange: cfg.OnState},
 		changed: make(chan struct{}, 1),
-	}, nil
+	}
+	w.state = &stateTracker{onChange: w.stateChanged}
+	return w, nil
 }
 
 // Lookup returns the metadata of a container by id (runtime prefix
@@ -125,8 +126,6 @@ func (w *Watcher) Run(ctx context.Context) {
 		informer.RunWithContext(ctx)
 	}()
 	if cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
-		pods, ctrs := w.index.size()
-		w.log.Info("pod metadata in sync", "pods", pods, "containers", ctrs)
 		w.state.initialSync()
 	}
 	sweep := time.NewTicker(w.cfg.Retain / 2)
@@ -150,10 +149,21 @@ func (w *Watcher) observe(what string, err error) {
 		w.state.succeeded()
 	case errors.Is(err, context.Canceled):
 	default:
-		if w.state.get() != StateUnreachable {
-			w.log.Warn("kubernetes API server unreachable: checks keep their known pod metadata", "op", what, "error", err)
-		}
-		w.state.failed(err)
+		w.state.failed(fmt.Errorf("%s pods: %w", what, err))
+	}
+}
+
+// stateChanged logs a state change and passes it on.
+func (w *Watcher) stateChanged(s State, err error) {
+	switch s {
+	case StateSynced:
+		pods, ctrs := w.index.size()
+		w.log.Info("kubernetes pod metadata in sync", "pods", pods, "containers", ctrs)
+	case StateUnreachable:
+		w.log.Warn("kubernetes API server unreachable: checks keep the pod metadata already known; retrying", "error", err)
+	}
+	if w.cfg.OnState != nil {
+		w.cfg.OnState(s, err)
 	}
 }
 

@@ -272,6 +272,29 @@ func TestWatcherAgainstAPIServer(t *testing.T) {
 	}
 	expect(t, waitLookup(t, w, backupID, string(jobPod.UID), kube.MatchContainer), backup)
 
+	// A ReplicaSet whose name does not give its Deployment's away: only
+	// the GET of the ReplicaSet (allowed by kube.PolicyRules) can tell.
+	legacyRS, err := apps.ReplicaSets("shop").Create(ctx, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "legacy-5f6d", OwnerReferences: controllerRef("Deployment", "apps/v1", dep.Name, dep.UID)},
+		Spec: appsv1.ReplicaSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: dep.Spec.Template,
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacyPod, err := core.Pods("shop").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "legacy-5f6d-q", OwnerReferences: controllerRef("ReplicaSet", "apps/v1", legacyRS.Name, legacyRS.UID)},
+		Spec:       podSpec(node, corev1.Container{Name: "c", Image: "c"}),
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := waitLookup(t, w, "", string(legacyPod.UID), kube.MatchPodPending); m.Deployment != "web" || m.ReplicaSet != "legacy-5f6d" {
+		t.Errorf("owners of a ReplicaSet pod: deployment %q replicaset %q, want web, legacy-5f6d", m.Deployment, m.ReplicaSet)
+	}
+
 	// A pod of another node is not watched.
 	other, err := core.Pods("shop").Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"},

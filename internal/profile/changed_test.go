@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -46,60 +47,51 @@ func TestChangedForgetsEvicted(t *testing.T) {
 	}
 }
 
-func TestObservationOf(t *testing.T) {
+func TestResourceObservation(t *testing.T) {
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	record := map[string]any{
-		check.AttrCapName:       "CAP_CHOWN",
-		check.AttrCapID:         int64(capChown),
-		check.AttrVerdict:       "granted",
-		check.AttrAudit:         true,
-		check.AttrExePath:       "/bin/chown",
-		check.AttrEffective:     []any{"CAP_CHOWN", "CAP_KILL"},
-		AttrRuntimeSetup:        true,
-		AttrDeclaredPrivileged:  "false",
-		check.AttrCount:         int64(3),
-		"linux.capability.odd":  1.5, // not a string, int or bool: left out
-		check.AttrNSIsHost:      true,
-		check.AttrSyscallName:   "fchownat",
-		check.AttrSyscallID:     int64(260),
-		check.AttrCommandArgs:   []any{"chown", "0:0", "f"},
-		check.AttrRealUserID:    int64(0),
-		check.AttrUserID:        int64(0),
-		check.AttrForeignCred:   false,
-		check.AttrNSLevel:       int64(0),
-		check.AttrWorkingDir:    "/",
-		check.AttrParentExePath: "/bin/sh",
+		check.AttrCapName:      "CAP_CHOWN",
+		check.AttrCapID:        int64(capChown),
+		check.AttrVerdict:      "granted",
+		check.AttrAudit:        true,
+		check.AttrExePath:      "/bin/chown",
+		check.AttrEffective:    []any{"CAP_CHOWN", "CAP_KILL"},
+		check.AttrCount:        int64(3),
+		check.AttrNSIsHost:     true,
+		check.AttrSyscallName:  "fchownat",
+		AttrRuntimeSetup:       true,
+		AttrDeclaredAdd:        "CHOWN",
+		AttrDeclaredPrivileged: false,
+		AttrDeclaredDrop:       1.5, // not a string, int or bool: left out
 	}
-	resource := map[string]any{AttrNamespace: "shop", AttrDeploymentName: "web", AttrContainerName: "app", check.AttrHostName: "node-1"}
-	o := ObservationOf(record, resource, at)
+	res := NewResource(map[string]any{
+		AttrNamespace: "shop", AttrDeploymentName: "web", AttrContainerName: "app", check.AttrHostName: "node-1",
+		"k8s.pod.start_time": int64(7), "odd.list": []any{"a"},
+	})
+	o := res.Observation(record, at)
 	if !o.RuntimeSetup {
 		t.Error("RuntimeSetup not copied")
 	}
 	if o.Check.Cap != capChown || o.Check.Count != 3 || o.Check.Audit != check.Audited || !o.Check.Time.Equal(at) {
 		t.Errorf("check = %+v", o.Check)
 	}
-	if o.Attributes[AttrDeclaredPrivileged] != "false" || o.Attributes[check.AttrCount] != "3" || o.Attributes[check.AttrAudit] != "true" {
-		t.Errorf("attributes = %v", o.Attributes)
+	wantAttrs := map[string]string{AttrDeclaredAdd: "CHOWN", AttrDeclaredPrivileged: "false"}
+	if !maps.Equal(o.Attributes, wantAttrs) {
+		t.Errorf("attributes = %v, want the declared securityContext %v", o.Attributes, wantAttrs)
 	}
-	if _, ok := o.Attributes["linux.capability.odd"]; ok {
-		t.Error("a double was kept as a string")
+	if o.Resource["k8s.pod.start_time"] != "7" || o.Resource[check.AttrHostName] != "node-1" {
+		t.Errorf("resource = %v", o.Resource)
 	}
-	if _, ok := o.Attributes[check.AttrEffective]; ok {
+	if _, ok := o.Resource["odd.list"]; ok {
 		t.Error("a list was kept as a string")
 	}
 	if k := keyOf(&o, ""); k.String() != "k8s shop/Deployment/web/app" {
 		t.Errorf("key = %s", k)
 	}
-}
-
-func TestMarkChanged(t *testing.T) {
-	b := NewBuilder(WithMaxProfiles(2))
-	b.Add(hostObs("/a", capChown))
-	b.Add(hostObs("/b", capChown))
-	failed := b.Changed()
-	b.Add(hostObs("/c", capChown)) // evicts /a
-	b.MarkChanged(failed[0].Key, failed[1].Key)
-	if got, want := ids(b.Changed()), []string{"host node-1 /b", "host node-1 /c"}; !slices.Equal(got, want) {
-		t.Errorf("Changed() = %v, want %v", got, want)
+	if d := declaredOf(&o); d == nil || !slices.Equal(d.Add, []string{"CHOWN"}) || d.Privileged == nil || *d.Privileged {
+		t.Errorf("declared = %+v", d)
+	}
+	if o := res.Observation(map[string]any{check.AttrCapID: int64(capKill)}, at); o.Attributes != nil {
+		t.Errorf("a record without a declared securityContext: attributes = %v", o.Attributes)
 	}
 }

@@ -3,10 +3,13 @@
 package e2e
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,6 +42,7 @@ func freeAddr(t *testing.T) string {
 type gatewayRun struct {
 	*collector
 	otlp     string // OTLP/gRPC endpoint for the agents
+	metrics  string // the Collector's own metrics, Prometheus
 	profiles string // OTLP/JSON file of the profile records
 	checks   string // OTLP/JSON file of the raw checks forwarded
 }
@@ -51,7 +55,8 @@ func startGateway(t *testing.T, storage string) *gatewayRun {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gatewayRun{otlp: freeAddr(t), profiles: filepath.Join(dir, "profiles.jsonl"), checks: filepath.Join(dir, "checks.jsonl")}
-	_, metricsPort, _ := net.SplitHostPort(freeAddr(t))
+	g.metrics = freeAddr(t)
+	_, metricsPort, _ := net.SplitHostPort(g.metrics)
 	env := []string{
 		"OTLP_GRPC_ENDPOINT=" + g.otlp,
 		"OTLP_HTTP_ENDPOINT=" + freeAddr(t),
@@ -90,10 +95,11 @@ func runReplica(t *testing.T, g *gatewayRun, node string, cg *testenv.Cgroup) {
 }
 
 // forwardedChecks adds up, per k8s.node.name, the checks (record counts) of
-// the workload among the raw records the gateway forwarded.
-func forwardedChecks(t *testing.T, path string) map[string]int64 {
+// the workload among the raw records the gateway forwarded, and counts those
+// records.
+func forwardedChecks(t *testing.T, path string) (perNode map[string]int64, records int) {
 	t.Helper()
-	perNode := map[string]int64{}
+	perNode = map[string]int64{}
 	eachRecord(readLogs(t, path), func(res pcommon.Resource, lr plog.LogRecord) {
 		attrs := res.Attributes().AsRaw()
 		if lr.EventName() != "linux.capability.check" || attrs["k8s.deployment.name"] != "capprof-e2e" {
@@ -104,8 +110,9 @@ func forwardedChecks(t *testing.T, path string) map[string]int64 {
 			n = 1
 		}
 		perNode[attrs["k8s.node.name"].(string)] += n
+		records++
 	})
-	return perNode
+	return perNode, records
 }
 
 // workloadProfiles returns the linux.capability.profile records of the
@@ -122,6 +129,32 @@ func workloadProfiles(t *testing.T, path string) (records []plog.LogRecord, reso
 		}
 	})
 	return records, resources
+}
+
+// scrape reads the gateway's own metrics in the Prometheus text format.
+func (g *gatewayRun) scrape(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://" + g.metrics + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape the gateway's metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metricValue returns the value of the first sample of a metric in the
+// Prometheus text format, "" when there is none.
+func metricValue(text, name string) string {
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			return line[strings.LastIndexByte(line, ' ')+1:]
+		}
+	}
+	return ""
 }
 
 func stringList(lr plog.LogRecord, key string) []string {
@@ -153,17 +186,18 @@ func TestGatewayProfilesAcrossNodes(t *testing.T) {
 	g := startGateway(t, storage)
 	runReplica(t, g, "node-a", testenv.NewCgroup(t))
 	runReplica(t, g, "node-b", testenv.NewCgroup(t))
+	metrics := g.scrape(t)
 	g.stop(t)
 
-	sent := forwardedChecks(t, g.checks)
+	sent, records := forwardedChecks(t, g.checks)
 	if sent["node-a"] == 0 || sent["node-b"] == 0 {
 		t.Fatalf("the gateway did not forward checks of the workload from both nodes: %v\n%s", sent, g.stderr.String())
 	}
-	records, resources := workloadProfiles(t, g.profiles)
-	if len(records) != 1 {
-		t.Fatalf("%d profile records of %s, want exactly 1\n%s", len(records), workloadID, g.stderr.String())
+	profiles, resources := workloadProfiles(t, g.profiles)
+	if len(profiles) != 1 {
+		t.Fatalf("%d profile records of %s, want exactly 1\n%s", len(profiles), workloadID, g.stderr.String())
 	}
-	p := records[0]
+	p := profiles[0]
 	if got, want := intValue(p, "linux.capability.profile.checks"), sent["node-a"]+sent["node-b"]; got != want {
 		t.Errorf("profile checks = %d, want %d (node-a %d + node-b %d)", got, want, sent["node-a"], sent["node-b"])
 	}
@@ -182,6 +216,14 @@ func TestGatewayProfilesAcrossNodes(t *testing.T) {
 			t.Errorf("profile resource %s = %v, want %v", k, res[k], v)
 		}
 	}
+	// The connector's own metrics, from the running gateway: one profile,
+	// every forwarded check record added.
+	if v := metricValue(metrics, "otelcol_connector_capability_profile_profiles"); v != "1" {
+		t.Errorf("otelcol_connector_capability_profile_profiles = %q, want 1", v)
+	}
+	if v, want := metricValue(metrics, "otelcol_connector_capability_profile_records_added"), strconv.Itoa(records); v != want {
+		t.Errorf("otelcol_connector_capability_profile_records_added = %q, want %s (the check records forwarded)", v, want)
+	}
 	t.Logf("profile of %s (checks node-a %d + node-b %d):\n%s", workloadID, sent["node-a"], sent["node-b"], p.Body().Str())
 	first := intValue(p, "linux.capability.profile.checks")
 
@@ -193,12 +235,12 @@ func TestGatewayProfilesAcrossNodes(t *testing.T) {
 	}
 	runReplica(t, g, "node-a", testenv.NewCgroup(t))
 	g.stop(t)
-	more := forwardedChecks(t, g.checks)
-	records, _ = workloadProfiles(t, g.profiles)
-	if len(records) != 1 {
-		t.Fatalf("after the restart: %d profile records of %s, want exactly 1\n%s", len(records), workloadID, g.stderr.String())
+	more, _ := forwardedChecks(t, g.checks)
+	profiles, _ = workloadProfiles(t, g.profiles)
+	if len(profiles) != 1 {
+		t.Fatalf("after the restart: %d profile records of %s, want exactly 1\n%s", len(profiles), workloadID, g.stderr.String())
 	}
-	p = records[0]
+	p = profiles[0]
 	if got, want := intValue(p, "linux.capability.profile.checks"), first+more["node-a"]; got != want {
 		t.Errorf("after the restart: profile checks = %d, want %d (%d before + %d new)", got, want, first, more["node-a"])
 	}
