@@ -78,6 +78,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return c
 }
 
+// Dir is containerd's private directory (root, state, socket): every mount
+// and process of its containers names it, which lets tests check that
+// nothing outlives them.
+func (c *Containerd) Dir() string { return c.dir }
+
 // Container is a running container with a Kubernetes-shaped cgroup.
 type Container struct {
 	ID     string // 64 hex

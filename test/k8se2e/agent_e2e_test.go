@@ -30,9 +30,9 @@ var containerdDefaultCaps = []string{
 // agent is the agent container: the agent image run by containerd as the
 // kubelet would run the DaemonSet's pod on this node.
 type agent struct {
-	id, log string
-	pid     int
-	health  string
+	id, log, cgroup string
+	pid             int
+	health          string
 }
 
 // agentEnv is what the downward API and the kubelet would put in the
@@ -155,9 +155,10 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 		flags = append(flags, "--env", e.Name+"="+envValue(t, e, c, env.nodeName))
 	}
 
-	cgroup := "/kubepods/besteffort/pod" + testenv.ContainerID()[:32] + "/" + a.id
+	// A DaemonSet pod's cgroup, as the kubelet's cgroupfs driver makes it.
+	a.cgroup = "/kubepods/besteffort/pod" + testenv.ContainerID()[:32] + "/" + a.id
 	args := append([]string{"/otelcol-capprof"}, c.Args...)
-	a.pid = ctrd.Run(a.id, c.Image, cgroup, flags, args...)
+	a.pid = ctrd.Run(a.id, c.Image, a.cgroup, flags, args...)
 	a.waitReady(t)
 	return a
 }
@@ -235,4 +236,22 @@ func (a *agent) status(t *testing.T) map[string]string {
 		}
 	}
 	return out
+}
+
+// waitLog waits until the agent's log has said msg n times.
+func (a *agent) waitLog(t *testing.T, msg string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for a.logCount(msg) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not log %q %d times in %s:\n%s", msg, n, timeout, a.logTail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// logCount is how often the agent's log says msg.
+func (a *agent) logCount(msg string) int {
+	log, _ := os.ReadFile(a.log)
+	return strings.Count(string(log), msg)
 }

@@ -5,6 +5,7 @@ package k8se2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,7 +34,7 @@ const node = "capprof-e2e-node"
 func TestStarWarsDemo(t *testing.T) {
 	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "make", "go")
-	checkNoLeftovers(t) // first registered, so it runs after every other cleanup
+	left := checkNoLeftovers(t) // first registered, so it runs after every other cleanup
 
 	objs := render(t, "deploy/overlays/demo")
 	r := decodeStrict(t, objs)
@@ -44,6 +45,8 @@ func TestStarWarsDemo(t *testing.T) {
 	kube := testenv.StartKube(t)
 	ctrd := testenv.StartContainerd(t)
 	ctrd.ImportImage(imageTar)
+	// The API server's certificate is in its private directory's certs/.
+	left.dirs = append(left.dirs, ctrd.Dir(), filepath.Dir(filepath.Dir(kube.Config.TLSClientConfig.CAFile)))
 	gateway := startSink(t)
 
 	// Every rendered object passes the API server's validation and
@@ -73,6 +76,7 @@ func TestStarWarsDemo(t *testing.T) {
 	// 2. xwing's container, in its pod's cgroup, and the status the kubelet
 	// would report.
 	xwingCtr := ctrd.RunPodContainerFor(string(xwing.UID))
+	left.add(xwingCtr)
 	kube.SetContainersRunning("default", "xwing", map[string]string{"spaceship": xwingCtr.ID})
 	setPodNetwork(t, kube, xwing, "10.244.0.17")
 
@@ -82,6 +86,8 @@ func TestStarWarsDemo(t *testing.T) {
 		nodeName: node, gateway: gateway.addr, api: kube.Config, token: token,
 	})
 	checkAgentPrivileges(t, agent, r)
+	left.pids = append(left.pids, agent.pid)
+	left.cgroups = append(left.cgroups, agent.cgroup)
 
 	// 4. dmesg as nobody in xwing: a denied CAP_SYSLOG check, named after
 	// the pod, its container and its labels.
@@ -127,6 +133,7 @@ func TestStarWarsDemo(t *testing.T) {
 	// checks wait for the status and then carry the pod's names.
 	tiefighter := createPod(t, ap, r.pods["tiefighter"])
 	tieCtr := ctrd.RunPodContainerFor(string(tiefighter.UID))
+	left.add(tieCtr)
 	if _, err := ctrd.Exec(tieCtr, 65534, "dmesg"); err == nil {
 		t.Fatal("dmesg as uid 65534 succeeded in tiefighter")
 	}
@@ -143,10 +150,12 @@ func TestStarWarsDemo(t *testing.T) {
 		}
 	}
 
-	// 5b. The API server goes away: records keep flowing, named from what
-	// the agent already knows.
+	// 5b. The API server goes away: once the agent has noticed, records
+	// keep flowing, named from what it already knows.
+	const inSync, unreachable = "kubernetes pod metadata in sync", "kubernetes API server unreachable"
+	syncs := agent.logCount(inSync)
 	kube.StopAPIServer()
-	time.Sleep(3 * time.Second)
+	agent.waitLog(t, unreachable, 1, 60*time.Second)
 	before := gateway.count()
 	if _, err := ctrd.Exec(xwingCtr, 65534, "dmesg"); err == nil {
 		t.Fatal("dmesg succeeded")
@@ -155,15 +164,17 @@ func TestStarWarsDemo(t *testing.T) {
 	if rec == nil {
 		t.Fatalf("no record while the API server was down; agent log:\n%s", agent.logTail())
 	}
-	if rec.resource["k8s.pod.name"] != "xwing" {
-		t.Errorf("record during the outage: k8s.pod.name = %v", rec.resource["k8s.pod.name"])
+	if rec.resource["k8s.pod.name"] != "xwing" || rec.resource["k8s.pod.label.org"] != "alliance" {
+		t.Errorf("record during the outage: k8s.pod.name = %v, org %v", rec.resource["k8s.pod.name"], rec.resource["k8s.pod.label.org"])
 	}
-	time.Sleep(3 * time.Second)
 
-	// 5c. It comes back: pods created since are named too.
+	// 5c. It comes back: once the agent is in sync again, pods created
+	// since are named too.
 	kube.StartAPIServer()
+	agent.waitLog(t, inSync, syncs+1, 90*time.Second)
 	deathstar := createPod(t, ap, deathstarPod(t, r))
 	dsCtr := ctrd.RunPodContainerFor(string(deathstar.UID))
+	left.add(dsCtr)
 	kube.SetContainersRunning("default", deathstar.Name, map[string]string{"deathstar": dsCtr.ID})
 	if _, err := ctrd.Exec(dsCtr, 65534, "dmesg"); err == nil {
 		t.Fatal("dmesg succeeded")
@@ -177,8 +188,12 @@ func TestStarWarsDemo(t *testing.T) {
 			t.Errorf("record after the restart: %s = %v, want %v", k, rec.resource[k], v)
 		}
 	}
-	if lost := strings.Count(agent.logTail(), "events lost"); lost > 0 {
-		t.Errorf("the agent lost events:\n%s", agent.logTail())
+	// The service account's ClusterRole was enough for the receiver and
+	// k8s_attributes: the API server refused nothing.
+	for _, msg := range []string{"forbidden", "events lost"} {
+		if agent.logCount(msg) > 0 {
+			t.Errorf("the agent's log says %q:\n%s", msg, agent.logTail())
+		}
 	}
 }
 
@@ -282,29 +297,70 @@ func checkAgentPrivileges(t *testing.T, a *agent, r rendered) {
 	t.Logf("agent pid %d: CapEff %s (%s), NoNewPrivs 1, Seccomp filter", a.pid, st["CapEff"], eff)
 }
 
+// leftovers is what the test started, found again after every cleanup
+// has run: processes and mounts naming a private directory, cgroups, PIDs.
+type leftovers struct {
+	dirs    []string // containerd's and the control plane's private directories
+	cgroups []string // container cgroups, relative to a hierarchy's root
+	pids    []int
+}
+
 // checkNoLeftovers registers a cleanup that fails the test if anything it
-// started outlives it: processes, mounts, kubepods cgroups.
-func checkNoLeftovers(t *testing.T) {
+// started outlives it. Registered first, it runs after every other
+// cleanup. Other tests on the machine may run their own containerd or API
+// server; only this test's directories, cgroups and PIDs count.
+func checkNoLeftovers(t *testing.T) *leftovers {
+	l := &leftovers{}
 	t.Cleanup(func() {
-		for _, glob := range []string{"/sys/fs/cgroup/kubepods", "/sys/fs/cgroup/*/kubepods"} {
-			if left, _ := filepath.Glob(glob); len(left) > 0 {
-				t.Errorf("cgroups left behind: %v", left)
+		for _, cg := range l.cgroups {
+			for _, p := range []string{cg, filepath.Dir(cg)} {
+				left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", p))
+				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", p)); err == nil {
+					left = append(left, filepath.Join("/sys/fs/cgroup", p))
+				}
+				if len(left) > 0 {
+					t.Errorf("cgroups left behind: %v", left)
+				}
 			}
 		}
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")
 		for _, line := range strings.Split(string(mounts), "\n") {
-			if strings.Contains(line, "capprof-containerd-") || strings.Contains(line, "capprof-kube-") {
-				t.Errorf("mount left behind: %s", line)
+			for _, d := range l.dirs {
+				if strings.Contains(line, d) {
+					t.Errorf("mount left behind: %s", line)
+				}
 			}
 		}
 		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 		for _, p := range procs {
 			cmdline, _ := os.ReadFile(p)
-			s := string(cmdline)
-			if strings.Contains(s, "capprof-containerd-") || strings.Contains(s, "capprof-kube-") ||
-				strings.Contains(s, "capprof-agent-") || strings.Contains(s, "/otelcol-capprof\x00--config=/etc/otelcol-capprof") {
-				t.Errorf("process left behind: %s %q", filepath.Dir(p), strings.ReplaceAll(s, "\x00", " "))
+			for _, d := range l.dirs {
+				if strings.Contains(string(cmdline), d) {
+					t.Errorf("process left behind: %s %q", filepath.Dir(p), strings.ReplaceAll(string(cmdline), "\x00", " "))
+				}
 			}
 		}
+		for _, pid := range l.pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				t.Errorf("process %d left behind", pid)
+			}
+		}
+		for _, d := range l.dirs {
+			if _, err := os.Stat(d); err == nil {
+				t.Errorf("directory left behind: %s", d)
+			}
+		}
+		if !t.Failed() {
+			t.Logf("nothing left behind: %d cgroups, %d processes, the directories %v", len(l.cgroups), len(l.pids), l.dirs)
+		}
 	})
+	return l
+}
+
+// add notes containers to look for at the end.
+func (l *leftovers) add(cs ...testenv.Container) {
+	for _, c := range cs {
+		l.cgroups = append(l.cgroups, c.Cgroup)
+		l.pids = append(l.pids, c.PID)
+	}
 }
