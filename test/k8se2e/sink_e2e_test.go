@@ -21,8 +21,9 @@ type record struct {
 	event    string
 }
 
-// sink is the gateway as the agent sees it: an OTLP/gRPC logs endpoint. It
-// keeps every record it receives.
+// sink is the gateway as the agent sees it: an OTLP/gRPC logs endpoint
+// with the otlp receiver's default message limit (4 MiB), so that batches
+// the gateway would refuse fail here too. It keeps every record it receives.
 type sink struct {
 	plogotlp.UnimplementedGRPCServer
 	addr string
