@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
+.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
 
 all: build
 
@@ -34,6 +34,40 @@ build-otelcol:
 run: build-otelcol
 	mkdir -p capprof-data
 	$(BIN)/otelcol-capprof $(ARGS)
+
+# The agent's container image, docker-free: a static otelcol-capprof packed
+# by cmd/ociimage into an OCI image layout tarball, the twin of the
+# Dockerfile's image (same files, entrypoint and user). Load it with
+# ctr -n k8s.io image import bin/otelcol-capprof-image.tar (or podman load).
+IMAGE     ?= docker.io/capprof/otelcol-capprof:$(VERSION)
+IMAGE_TAR ?= $(BIN)/otelcol-capprof-image.tar
+CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+	  -o $(BIN)/image/otelcol-capprof ./cmd/otelcol-capprof
+	$(GO) run ./cmd/ociimage -name $(IMAGE) -o $(IMAGE_TAR) -user 0:0 \
+	  -entrypoint /otelcol-capprof -cmd --config=/etc/otelcol-capprof/config.yaml \
+	  -dir etc -dir tmp -file $(BIN)/image/otelcol-capprof:otelcol-capprof:0755 \
+	  -file deploy/image/passwd:etc/passwd -file deploy/image/group:etc/group \
+	  $(if $(wildcard $(CA_BUNDLE)),-dir etc/ssl -dir etc/ssl/certs -file $(CA_BUNDLE):etc/ssl/certs/ca-certificates.crt) \
+	  -label org.opencontainers.image.source=https://github.com/capprof/capprof \
+	  -label org.opencontainers.image.version=$(VERSION)
+	@echo "image $(IMAGE) in $(IMAGE_TAR)"
+
+# The Kubernetes manifests of deploy/ as kubectl would apply them, rendered by
+# kustomize pinned in internal/tools/kustomize (no kubectl needed). OVERLAY
+# picks the directory.
+OVERLAY   ?= deploy/overlays/demo
+KUSTOMIZE := $(GO) tool -modfile=internal/tools/kustomize/go.mod kustomize
+render:
+	@$(KUSTOMIZE) build $(OVERLAY)
+
+# The Kubernetes end-to-end test (test/k8se2e, root): etcd, a kube-apiserver
+# (built from the Go module proxy on first use and cached, ~6 min), a private
+# containerd, the agent image with the DaemonSet's security context, and the
+# Star Wars demo's xwing pod running dmesg as uid 65534.
+e2e: deps kube-apiserver
+	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
 
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
 # with ARGS, e.g. make record ARGS="--format json --verdict denied".

@@ -183,3 +183,13 @@ func TestBadGatewayConfigsFail(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentConfigValidates validates the agent's configuration in deploy/
+// (the DaemonSet's ConfigMap) with the environment the DaemonSet gives it.
+func TestAgentConfigValidates(t *testing.T) {
+	skipOffLinux(t)
+	t.Setenv("NODE_NAME", "node-1")
+	t.Setenv("POD_IP", "127.0.0.1")
+	t.Setenv("CAPPROF_GATEWAY_ENDPOINT", "127.0.0.1:1")
+	assert.NoError(t, validate(t, "--config=file:../../deploy/base/agent-config.yaml"))
+}
