@@ -9,10 +9,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Packages the integration tests need; `make deps` installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
 
 all: build
 
@@ -35,6 +35,40 @@ run: build-otelcol
 	mkdir -p capprof-data
 	$(BIN)/otelcol-capprof $(ARGS)
 
+# The agent's container image, docker-free: a static otelcol-capprof packed
+# by cmd/ociimage into an OCI image layout tarball, the twin of the
+# Dockerfile's image (same files, entrypoint and user). Load it with
+# ctr -n k8s.io image import bin/otelcol-capprof-image.tar (or podman load).
+IMAGE     ?= docker.io/capprof/otelcol-capprof:$(VERSION)
+IMAGE_TAR ?= $(BIN)/otelcol-capprof-image.tar
+CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+	  -o $(BIN)/image/otelcol-capprof ./cmd/otelcol-capprof
+	$(GO) run ./cmd/ociimage -name $(IMAGE) -o $(IMAGE_TAR) -user 0:0 \
+	  -entrypoint /otelcol-capprof -cmd --config=/etc/otelcol-capprof/config.yaml \
+	  -dir etc -dir tmp -file $(BIN)/image/otelcol-capprof:otelcol-capprof:0755 \
+	  -file deploy/image/passwd:etc/passwd -file deploy/image/group:etc/group \
+	  $(if $(wildcard $(CA_BUNDLE)),-dir etc/ssl -dir etc/ssl/certs -file $(CA_BUNDLE):etc/ssl/certs/ca-certificates.crt) \
+	  -label org.opencontainers.image.source=https://github.com/capprof/capprof \
+	  -label org.opencontainers.image.version=$(VERSION)
+	@echo "image $(IMAGE) in $(IMAGE_TAR)"
+
+# The Kubernetes manifests of deploy/ as kubectl would apply them, rendered by
+# kustomize pinned in internal/tools/kustomize (no kubectl needed). OVERLAY
+# picks the directory.
+OVERLAY   ?= deploy/overlays/demo
+KUSTOMIZE := $(GO) tool -modfile=internal/tools/kustomize/go.mod kustomize
+render:
+	@$(KUSTOMIZE) build $(OVERLAY)
+
+# The Kubernetes end-to-end test (test/k8se2e, root): etcd, a kube-apiserver
+# (built from the Go module proxy on first use and cached, ~6 min), a private
+# containerd, the agent image with the DaemonSet's security context, and the
+# Star Wars demo's xwing pod running dmesg as uid 65534.
+e2e: deps kube-apiserver
+	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
+
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
 # with ARGS, e.g. make record ARGS="--format json --verdict denied".
 record: build-capprof
@@ -45,8 +79,8 @@ cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/otelcol-capprof
 
 # Install ocb into bin/, build OCB_MANIFEST (by default the ocb manifest of
-# this distribution) into a temporary directory, and validate local.yaml with
-# the binary. About 5 minutes with a cold build cache.
+# this distribution) into a temporary directory, and validate local.yaml and
+# the gateway's deploy/base/gateway-config.yaml with the binary. About 5 minutes with a cold build cache.
 # - No fallback ocb version: ocb writes its own release's otelcol into the
 #   generated go.mod (not settable in the manifest), so another version would
 #   break the single-release pin.
@@ -64,30 +98,41 @@ check-ocb:
 	    awk '{print $$2}' | grep -vxE 'v0.160.0|v1.66.0' | sort -u) && \
 	  if [ -n "$$bad" ]; then echo "check-ocb: collector modules off the pinned release: $$bad"; exit 1; fi && \
 	  "$$tmp/dist/otelcol-capprof" validate --config=otelcol-config/local.yaml && \
+	  PROFILE_STORAGE_DIR="$$tmp/profiles" "$$tmp/dist/otelcol-capprof" validate --config=deploy/base/gateway-config.yaml && \
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite: unit tests, and the integration tests against the real
-# kernel, cgroups and containerd (root). With CI=true a missing prerequisite
-# fails a test instead of skipping it.
-test: deps vet
+# kernel, cgroups, containerd and a real kube-apiserver with etcd (root).
+# With CI=true a missing prerequisite fails a test instead of skipping it.
+test: deps vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
-# here with every attach method that works on this kernel, then in a qemu
-# TCG VM booting Debian's current 6.1 kernel, which has no cap_capable
-# tracepoint, with fexit, kprobe and auto (test/vm/run.sh: about 70 s, the
-# kernel package cached in ~/.cache/capprof-vm). Needs root. The checker is
-# built into a directory that uid 65534, which runs its workloads, can read.
+# here with every attach method that works on this kernel, then in qemu
+# TCG VMs booting Debian's current amd64 and arm64 kernels (6.1: no
+# cap_capable tracepoint) with fexit, kprobe and auto (arm64: kprobe and auto;
+# it has no fexit on kernel functions before 6.4). test/vm/run.sh: about
+# 70-90 s a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
+# The checker is built into a directory that uid 65534, which runs its
+# workloads, can read.
 test-kernels:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && chmod 755 "$$tmp" && \
 	  CGO_ENABLED=0 $(GO) build -o "$$tmp/kernelcheck" ./test/kernelcheck && \
 	  echo "== kernelcheck on this host ($$(uname -r))" && "$$tmp/kernelcheck" -attach all
-	@echo "== kernelcheck on Debian's 6.1 kernel in a VM"
-	GO=$(GO) test/vm/run.sh
+	@echo "== kernelcheck on Debian's amd64 kernel in a VM"
+	GO=$(GO) test/vm/run.sh amd64
+	@echo "== kernelcheck on Debian's arm64 kernel in a VM"
+	GO=$(GO) test/vm/run.sh arm64
 
 # capprof's counts against bpftrace's on the same workload (part of `make test`).
 test-crosscheck: deps
 	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
+
+# kube-apiserver for internal/kube's integration tests (internal/testenv
+# StartKube): built once from the Go module proxy into ~/.cache/capprof-kube
+# (5-15 minutes, ~3 GB of build cache); a no-op when cached.
+kube-apiserver:
+	GO=$(GO) test/kube/build-apiserver.sh
 
 # Unit tests only: no root, no BPF.
 test-unit:
@@ -119,9 +164,21 @@ check-generate: generate
 	@untracked=$$(git ls-files --others --exclude-standard -- bpf internal/syscalls); \
 	  if [ -n "$$untracked" ]; then echo "generated files not committed: $$untracked"; exit 1; fi
 
-# Regenerate bpf/vmlinux.h from the running kernel's BTF (bpftool).
-vmlinux:
-	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
+# The kernel types the BPF programs compile against, one header per target
+# (bpf/vmlinux.h picks one). bpftool is in the Debian package bpftool.
+# vmlinux-x86: from the running kernel's BTF, on an x86_64 machine.
+vmlinux-x86:
+	@[ "$$(uname -m)" = x86_64 ] || { echo "vmlinux-x86 reads the running kernel's BTF: run it on x86_64"; exit 1; }
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux_x86.h
+
+# vmlinux-arm64: from Debian's current arm64 kernel package (the one the
+# arm64 VM of test-kernels boots), whose BTF is cut out of its boot image.
+vmlinux-arm64:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  kernel=$$(GO=$(GO) test/vm/run.sh -k arm64) && \
+	  $(GO) run ./bpf/extractbtf -o "$$tmp/vmlinux.btf" "$$kernel" && \
+	  bpftool btf dump file "$$tmp/vmlinux.btf" format c > "$$tmp/vmlinux_arm64.h" && \
+	  mv "$$tmp/vmlinux_arm64.h" bpf/vmlinux_arm64.h && echo "bpf/vmlinux_arm64.h from $$kernel"
 
 # Per-check cost: nothing attached vs an empty program vs capprof unique and
 # stream, side by side. ROUNDS and N tune the run.

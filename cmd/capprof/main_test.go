@@ -25,6 +25,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"ring buffer not a power of two", []string{"record", "--ring-buffer-size", "5000"}, "ring buffer size"},
 		{"output and otlp together", []string{"record", "--output", "x", "--otlp-endpoint", "localhost:4317"}, "exclusive"},
 		{"stray argument", []string{"record", "extra"}, "unexpected arguments"},
+		{"bad kube labels", []string{"record", "--node-name", "n", "--kube-labels", "all,app"}, "--kube-labels"},
+		{"zero kube max wait", []string{"record", "--kubeconfig", "k", "--kube-max-wait", "0s"}, "--kube-max-wait"},
+		{"zero kube max pending", []string{"record", "--node-name", "n", "--kube-max-pending", "0"}, "--kube-max-pending"},
 		{"doctor takes no flags", []string{"doctor", "--fast"}, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

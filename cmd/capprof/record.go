@@ -15,6 +15,7 @@ import (
 
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/output"
 	"github.com/capprof/capprof/internal/tracer"
 )
@@ -33,6 +34,9 @@ type recordFlags struct {
 	cgroups, excludeCgroups          listFlag
 	host, verbose                    bool
 	ringBufferSize                   uint
+	kubeconfig, nodeName, kubeLabels string
+	kubeMaxWait                      time.Duration
+	kubeMaxPending                   int
 }
 
 func runRecord(args []string, stdout, stderr io.Writer) error {
@@ -52,6 +56,11 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.attach, "attach", "auto", "attach method: auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
 	fs.UintVar(&f.ringBufferSize, "ring-buffer-size", 4<<20, "ring buffer size in bytes (a power of two)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "add Kubernetes pod metadata, reading the API server's address and credentials from `FILE`")
+	fs.StringVar(&f.nodeName, "node-name", "", "add the metadata of node `NAME`'s pods (default $NODE_NAME, else the host name, with --kubeconfig); without --kubeconfig, in-cluster credentials are used")
+	fs.StringVar(&f.kubeLabels, "kube-labels", "none", "pod labels added as k8s.pod.label.<key>: all, none or a `LIST` of keys")
+	fs.DurationVar(&f.kubeMaxWait, "kube-max-wait", 5*time.Second, "hold a starting pod's checks up to `D` for its metadata")
+	fs.IntVar(&f.kubeMaxPending, "kube-max-pending", 10000, "hold at most `N` checks for their pod's metadata")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof record [flags]\n\nRecords capability checks until interrupted or --duration passes.\n\nFlags:")
@@ -96,7 +105,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	closeErr := sink.Close()
 	s := ctl.Stats()
 	cfg.Logger.Info("recording stopped", "method", ctl.Method(), "records", s.Records, "checks", s.Checks,
-		"lost_events", s.Lost, "evicted_keys", s.EvictedKeys)
+		"lost_events", s.Lost, "evicted_keys", s.EvictedKeys, "held_for_pod_metadata", s.Held, "unbound", s.Unbound)
 	if s.Lost > 0 {
 		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full), %d of them checks; raise --ring-buffer-size or use --mode unique\n", s.Lost, s.LostChecks)
 	}
@@ -151,10 +160,49 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 	cfg.PIDTree = uint32(f.pid)
 	cfg.CgroupInclude = f.cgroups
 	cfg.CgroupExclude = f.excludeCgroups
+	if cfg.Kubernetes, err = f.kubernetes(); err != nil {
+		return cfg, "", err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, "", err
 	}
 	return cfg, format, nil
+}
+
+// kubernetes returns the pod metadata configuration: on with --kubeconfig
+// or --node-name, else nil.
+func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
+	if f.kubeconfig == "" && f.nodeName == "" {
+		return nil, nil
+	}
+	node := f.nodeName
+	if node == "" {
+		node = os.Getenv("NODE_NAME")
+	}
+	if node == "" {
+		// The kubelet's default node name.
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("--node-name: not given and the host name is unknown: %w", err)
+		}
+		node = strings.ToLower(host)
+	}
+	k := controller.DefaultKubernetesConfig(node)
+	if f.kubeconfig != "" {
+		k.Watch.Auth, k.Watch.Kubeconfig = kube.AuthKubeconfig, f.kubeconfig
+	}
+	var err error
+	if k.Watch.Labels, err = kube.ParseLabels(f.kubeLabels); err != nil {
+		return nil, fmt.Errorf("--kube-labels: %w", err)
+	}
+	if f.kubeMaxWait <= 0 {
+		return nil, fmt.Errorf("--kube-max-wait: must be positive, got %s", f.kubeMaxWait)
+	}
+	if f.kubeMaxPending <= 0 {
+		return nil, fmt.Errorf("--kube-max-pending: must be positive, got %d", f.kubeMaxPending)
+	}
+	k.MaxWait, k.MaxPending = f.kubeMaxWait, f.kubeMaxPending
+	return &k, nil
 }
 
 // openSink opens the OTLP exporter or the file-like writer.

@@ -134,3 +134,62 @@ func TestWithDefaultConfig(t *testing.T) {
 		})
 	}
 }
+
+// gatewayConfig is the gateway's configuration in deploy/ (kustomize puts it
+// in the gateway's ConfigMap).
+const gatewayConfig = "../../deploy/base/gateway-config.yaml"
+
+// TestGatewayConfigValidates validates the gateway configuration with its
+// defaults and with each exporter choice its environment offers.
+func TestGatewayConfigValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{name: "defaults"},
+		{name: "profiles over OTLP", env: map[string]string{"PROFILE_EXPORTERS": "[debug, otlp_grpc/profiles]", "PROFILE_EXPORT_ENDPOINT": "127.0.0.1:1"}},
+		{name: "everything to files", env: map[string]string{"PROFILE_EXPORTERS": "[file/profiles]", "CHECK_EXPORTERS": "[file/checks]"}},
+		{name: "checks over OTLP", env: map[string]string{"CHECK_EXPORTERS": "[otlp_grpc/checks]", "CHECK_EXPORT_ENDPOINT": "127.0.0.1:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Setenv("PROFILE_STORAGE_DIR", filepath.Join(dir, "profiles"))
+			t.Setenv("PROFILE_EXPORT_FILE", filepath.Join(dir, "profiles.jsonl"))
+			t.Setenv("CHECK_EXPORT_FILE", filepath.Join(dir, "checks.jsonl"))
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			assert.NoError(t, validate(t, "--config=file:"+gatewayConfig))
+		})
+	}
+}
+
+func TestBadGatewayConfigsFail(t *testing.T) {
+	tests := []struct {
+		name, env, value, want string
+	}{
+		{name: "zero interval", env: "PROFILE_INTERVAL", value: "0s", want: "connectors::capability_profile: interval:"},
+		{name: "no profiles kept", env: "PROFILE_MAX", value: "0", want: "connectors::capability_profile: max_profiles:"},
+		{name: "unknown exporter", env: "PROFILE_EXPORTERS", value: "[bogus]", want: `references exporter "bogus"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("PROFILE_STORAGE_DIR", t.TempDir())
+			t.Setenv(tt.env, tt.value)
+			err := validate(t, "--config=file:"+gatewayConfig)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// TestAgentConfigValidates validates the agent's configuration in deploy/
+// (the DaemonSet's ConfigMap) with the environment the DaemonSet gives it.
+func TestAgentConfigValidates(t *testing.T) {
+	skipOffLinux(t)
+	t.Setenv("NODE_NAME", "node-1")
+	t.Setenv("POD_IP", "127.0.0.1")
+	t.Setenv("CAPPROF_GATEWAY_ENDPOINT", "127.0.0.1:1")
+	assert.NoError(t, validate(t, "--config=file:../../deploy/base/agent-config.yaml"))
+}

@@ -87,7 +87,7 @@ func (a Attr) Value() any {
 
 // Resource returns the resource attributes: what the check's records share
 // with every other check of the same container (or of the host).
-func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 4)) }
+func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 8)) }
 
 // AppendResource appends the resource attributes to attrs: encoders that map
 // many checks reuse one slice.
@@ -101,22 +101,33 @@ func (c *Check) AppendResource(attrs []Attr) []Attr {
 	if c.Container.Runtime != "" {
 		attrs = append(attrs, str(AttrContainerRuntime, c.Container.Runtime))
 	}
-	if c.Container.PodUID != "" {
+	// The API server's pod UID wins: a static pod's cgroup is named after a
+	// hash of its manifest, not after its mirror pod's UID.
+	switch {
+	case c.Kubernetes != nil && c.Kubernetes.PodUID != "":
+		attrs = append(attrs, str(AttrPodUID, c.Kubernetes.PodUID))
+	case c.Container.PodUID != "":
 		attrs = append(attrs, str(AttrPodUID, c.Container.PodUID))
+	}
+	if c.Kubernetes != nil {
+		attrs = c.Kubernetes.appendTo(attrs)
 	}
 	return attrs
 }
 
 // ResourceKey identifies the resource a check belongs to, for grouping
-// records; it is comparable and costs no allocation.
+// records; it is comparable and costs no allocation. Checks of a container
+// share one Kubernetes value until its pod changes, so the pointer tells
+// the metadata versions apart.
 type ResourceKey struct {
-	HostName  string
-	Container cgroup.Container
+	HostName   string
+	Container  cgroup.Container
+	Kubernetes *Kubernetes
 }
 
 // ResourceKey returns the key of the check's resource.
 func (c *Check) ResourceKey() ResourceKey {
-	return ResourceKey{HostName: c.HostName, Container: c.Container}
+	return ResourceKey{HostName: c.HostName, Container: c.Container, Kubernetes: c.Kubernetes}
 }
 
 // Attributes returns the record attributes, in a fixed order. Unknown values
@@ -183,6 +194,9 @@ func (c *Check) AppendAttributes(attrs []Attr) []Attr {
 	}
 	if p.ParentExecutablePath != "" {
 		attrs = append(attrs, str(AttrParentExePath, p.ParentExecutablePath))
+	}
+	if c.RuntimeSetup {
+		attrs = append(attrs, boolean(AttrRuntimeSetup, true))
 	}
 	return attrs
 }

@@ -48,7 +48,13 @@ type Check struct {
 	CgroupPath  string
 	Process     proc.Info // zero when the process is unknown
 	Container   cgroup.Container
-	HostName    string
+	// Kubernetes is the pod metadata of the container; nil when unknown.
+	// Shared by the container's checks: never modify it.
+	Kubernetes *Kubernetes
+	// RuntimeSetup marks a check made by the container runtime setting the
+	// container up (runc init), not by the container's own program.
+	RuntimeSetup bool
+	HostName     string
 }
 
 // Verdict is "granted" or "denied".

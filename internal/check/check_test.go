@@ -164,6 +164,32 @@ var fixtures = []struct {
 		},
 	},
 	{
+		name: "container check with kubernetes metadata, by the runtime's setup",
+		chk: Check{
+			Time:         base,
+			Cap:          capSysAdmin,
+			Audit:        Audited,
+			Count:        1,
+			UserNS:       UserNamespace{IsHost: true},
+			Syscall:      165,
+			SyscallName:  "mount",
+			PID:          777,
+			TID:          777,
+			CgroupID:     4321,
+			Process:      proc.Info{PID: 777, ExecutablePath: "/proc/self/exe", Args: []string{"runc", "init"}},
+			Container:    cgroup.Container{ID: testContainerID, Runtime: cgroup.RuntimeContainerd, PodUID: testPodUID},
+			RuntimeSetup: true,
+			Kubernetes: &Kubernetes{
+				Namespace: "shop", PodName: "web-7d9f8c6b5-x2x9k", PodUID: testPodUID, NodeName: "node-1",
+				ContainerName: "nginx", ImageName: "registry.local:5000/shop/nginx", ImageTag: "1.27",
+				Declared:   &SecurityContext{Add: []string{"NET_BIND_SERVICE", "NET_ADMIN"}, Drop: []string{"ALL"}},
+				Deployment: "web", ReplicaSet: "web-7d9f8c6b5",
+				Labels: []Label{{Key: "app", Value: "web"}, {Key: "tier", Value: "front"}},
+			},
+			HostName: "node-1",
+		},
+	},
+	{
 		name: "capability beyond the known ones",
 		chk: Check{
 			Time:      base,
@@ -444,6 +470,11 @@ func TestResourceKey(t *testing.T) {
 			name: "pod without container and container without pod",
 			a:    Check{HostName: "node-1", Container: ctr("", "", "x")},
 			b:    Check{HostName: "node-1", Container: ctr("x", "", "")},
+		},
+		{
+			name: "same container before and after its pod metadata",
+			a:    Check{HostName: "node-1", Container: ctr("c1", "", "p1")},
+			b:    Check{HostName: "node-1", Container: ctr("c1", "", "p1"), Kubernetes: &Kubernetes{PodName: "web"}},
 		},
 		{
 			name: "host name and container id do not run together",

@@ -82,5 +82,7 @@ func FromAttributes(record, resource map[string]any, at time.Time) Check {
 	c.Container.ID = str(resource, AttrContainerID)
 	c.Container.Runtime = str(resource, AttrContainerRuntime)
 	c.Container.PodUID = str(resource, AttrPodUID)
+	c.Kubernetes = kubernetesFrom(resource)
+	c.RuntimeSetup = flag(AttrRuntimeSetup)
 	return c
 }

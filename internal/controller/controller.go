@@ -14,6 +14,7 @@ import (
 
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/tracer"
 )
@@ -45,7 +46,37 @@ type Config struct {
 	// fills Tracer.PIDs, HostMountNS and NoauditRanges.
 	CgroupInclude []string
 	CgroupExclude []string
-	Logger        *slog.Logger
+	// Kubernetes, when set, adds the metadata of the node's pods to the
+	// checks of their containers.
+	Kubernetes *KubernetesConfig
+	Logger     *slog.Logger
+}
+
+// KubernetesConfig configures pod metadata and its late binding.
+type KubernetesConfig struct {
+	Watch kube.Config
+	// MaxWait is how long the checks of a pod's container are held while
+	// the pod's status does not list the container yet (a pod starting).
+	MaxWait time.Duration
+	// MaxPending bounds the checks held at once; past it the oldest are
+	// emitted without waiting.
+	MaxPending int
+}
+
+// DefaultKubernetesConfig is the pod metadata configuration for node.
+func DefaultKubernetesConfig(node string) KubernetesConfig {
+	return KubernetesConfig{Watch: kube.DefaultConfig(node), MaxWait: 5 * time.Second, MaxPending: 10000}
+}
+
+// Validate reports the first invalid field.
+func (c *KubernetesConfig) Validate() error {
+	if c.MaxWait <= 0 {
+		return fmt.Errorf("max wait: must be positive, got %s", c.MaxWait)
+	}
+	if c.MaxPending <= 0 {
+		return fmt.Errorf("max pending: must be positive, got %d", c.MaxPending)
+	}
+	return c.Watch.Validate()
 }
 
 // DefaultConfig is the configuration `capprof record` starts from.
@@ -74,6 +105,11 @@ func (c *Config) Validate() error {
 	if len(c.CgroupInclude) > tracer.MaxCgroupFilters || len(c.CgroupExclude) > tracer.MaxCgroupFilters {
 		return fmt.Errorf("cgroups: at most %d include and %d exclude subtrees", tracer.MaxCgroupFilters, tracer.MaxCgroupFilters)
 	}
+	if c.Kubernetes != nil {
+		if err := c.Kubernetes.Validate(); err != nil {
+			return fmt.Errorf("kubernetes: %w", err)
+		}
+	}
 	return c.Tracer.Validate()
 }
 
@@ -88,6 +124,10 @@ type Stats struct {
 	LostChecks  uint64
 	EvictedKeys uint64
 	Undecodable uint64 // records of a type or size this build does not know
+	// Held counts the checks held for their pod's metadata (late
+	// binding); Unbound those of them emitted without their container's
+	// metadata, past the wait or the memory bound; Pending those held now.
+	Held, Unbound, Pending uint64
 }
 
 // Controller is one recording. It is not safe for concurrent Runs.
@@ -100,11 +140,16 @@ type Controller struct {
 	unique  *uniqueTable
 	stats   stats
 	batch   []check.Check
+	// meta and pending are set with Config.Kubernetes; watch runs meta.
+	meta    podMetadata
+	watch   func(context.Context)
+	pending *pendingQueue
 }
 
 // stats is Stats as Run updates it while others read it.
 type stats struct {
 	events, records, checks, lost, lostChecks, evictedKeys, undecodable atomic.Uint64
+	held, unbound, pending                                              atomic.Uint64
 }
 
 // New prepares a recording: it scans /proc, resolves the filters and loads
@@ -150,19 +195,30 @@ func New(cfg Config) (*Controller, error) {
 		}
 		tc.NoauditRanges = ranges
 	}
-	t, err := tracer.Open(tc, log)
-	if err != nil {
-		return nil, err
-	}
-	return &Controller{
+	c := &Controller{
 		cfg:     cfg,
 		log:     log,
-		tracer:  t,
 		procs:   procs,
 		cgroups: resolver,
 		unique:  newUniqueTable(),
 		batch:   make([]check.Check, 0, cfg.MaxBatch),
-	}, nil
+	}
+	if k := cfg.Kubernetes; k != nil {
+		wc := k.Watch
+		if wc.Logger == nil {
+			wc.Logger = log
+		}
+		w, err := kube.New(wc)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes: %w", err)
+		}
+		c.meta, c.watch = w, w.Run
+		c.pending = newPendingQueue(k.MaxWait, k.MaxPending)
+	}
+	if c.tracer, err = tracer.Open(tc, log); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Method is the attach method the recording uses.
@@ -174,7 +230,7 @@ func (c *Controller) Stats() Stats {
 	return Stats{
 		Events: s.events.Load(), Records: s.records.Load(), Checks: s.checks.Load(),
 		Lost: s.lost.Load(), LostChecks: s.lostChecks.Load(), EvictedKeys: s.evictedKeys.Load(),
-		Undecodable: s.undecodable.Load(),
+		Undecodable: s.undecodable.Load(), Held: s.held.Load(), Unbound: s.unbound.Load(), Pending: s.pending.Load(),
 	}
 }
 
@@ -200,6 +256,25 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 		stopRun()
 		<-woken
 	}()
+	// Pod metadata: the watcher runs as long as the recording, and held
+	// checks are looked at again when pods change and as their wait ends.
+	var changed <-chan struct{}
+	var recheck <-chan time.Time
+	if c.watch != nil {
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			c.watch(runCtx)
+		}()
+		defer func() {
+			stopRun()
+			<-watched
+		}()
+		changed = c.meta.Changed()
+		t := time.NewTicker(max(c.cfg.Kubernetes.MaxWait/4, 10*time.Millisecond))
+		defer t.Stop()
+		recheck = t.C
+	}
 
 	full := make(chan *rawBatch, rawBatches-1)
 	free := make(chan *rawBatch, rawBatches)
@@ -222,6 +297,7 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 				// The pump detached the programs and drained the ring
 				// buffer: this flush is the last and loses nothing.
 				if sinkErr == nil {
+					c.releasePending(true)
 					sinkErr = c.periodic(sink, true)
 				}
 				return errors.Join(sinkErr, <-pumpErr)
@@ -235,6 +311,19 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 			if sinkErr == nil {
 				sinkErr = c.periodic(sink, false)
 			}
+		case <-changed:
+			// Released checks go out at once: without new records the
+			// next write could be a flush interval away.
+			if c.releasePending(false) > 0 && sinkErr == nil {
+				sinkErr = c.write(sink)
+			}
+		case <-recheck:
+			if c.releasePending(false) > 0 && sinkErr == nil {
+				sinkErr = c.write(sink)
+			}
+		}
+		if sinkErr == nil && len(c.batch) >= c.cfg.MaxBatch {
+			sinkErr = c.write(sink)
 		}
 		if sinkErr != nil {
 			stopRun() // the pump drains and stops; keep taking its batches
@@ -277,22 +366,22 @@ func (c *Controller) periodic(sink Sink, final bool) error {
 	return c.write(sink)
 }
 
+// write hands the batch to the sink, at most MaxBatch checks at a time
+// (released held checks can make it longer).
 func (c *Controller) write(sink Sink) error {
-	if len(c.batch) == 0 {
-		return nil
-	}
-	err := sink.Write(c.batch)
-	if err == nil {
-		var checks uint64
-		for i := range c.batch {
-			checks += c.batch[i].Count
+	defer func() { c.batch = c.batch[:0] }()
+	for rest := c.batch; len(rest) > 0; {
+		n := min(len(rest), c.cfg.MaxBatch)
+		if err := sink.Write(rest[:n]); err != nil {
+			return fmt.Errorf("write checks: %w", err)
 		}
-		c.stats.records.Add(uint64(len(c.batch)))
+		var checks uint64
+		for i := range rest[:n] {
+			checks += rest[i].Count
+		}
+		c.stats.records.Add(uint64(n))
 		c.stats.checks.Add(checks)
-	}
-	c.batch = c.batch[:0]
-	if err != nil {
-		return fmt.Errorf("write checks: %w", err)
+		rest = rest[n:]
 	}
 	return nil
 }

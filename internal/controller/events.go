@@ -23,7 +23,7 @@ func (c *Controller) handle(ev tracer.Event) {
 				return
 			}
 		}
-		c.batch = append(c.batch, chk)
+		c.emit(chk)
 	case ev.Exec != nil:
 		e := ev.Exec
 		c.procs.Exec(e.Pid, e.Ppid, tracer.CString(e.Filename[:]), tracer.Args(e), "",
@@ -61,6 +61,7 @@ func (c *Controller) checkOf(e *bpf.CapprofCheckEvent) check.Check {
 	c.setSyscall(&chk, e.Syscall)
 	chk.Process, _ = c.procs.Lookup(e.Pid)
 	c.setCgroup(&chk, e.CgroupId)
+	chk.RuntimeSetup = chk.Container.ID != "" && isRuntimeSetup(&chk.Process)
 	return chk
 }
 

@@ -115,7 +115,7 @@ func (c *Controller) flushUnique(final bool) error {
 		chk := e.check
 		chk.Time = now
 		chk.Count = hits
-		c.batch = append(c.batch, chk)
+		c.emit(chk)
 	})
 	if err != nil {
 		// A partial reading must not make present keys look evicted.

@@ -66,10 +66,29 @@ func (b *Builder) Evicted() uint64 { return b.evicted }
 // Len returns the number of profiles kept.
 func (b *Builder) Len() int { return len(b.entries) }
 
-// Add adds one observation to the profile of its key.
+// Add adds one observation to the profile of its key and marks the
+// profile changed (Changed).
 func (b *Builder) Add(obs Observation) {
 	st := b.state(keyOf(&obs, b.command))
 	st.add(&obs)
+	st.changed = true
+}
+
+// Changed returns, sorted by ID, the profiles that observations were added
+// to since the last call, and clears their marks: the connector emits a
+// profile only when it changed. Restore does not mark profiles changed, so
+// profiles carried over a restart are not emitted again until they change.
+func (b *Builder) Changed() []Profile {
+	var out []Profile
+	for e := b.lru.Front(); e != nil; e = e.Next() {
+		st := e.Value.(*state)
+		if st.changed {
+			out = append(out, st.profile())
+			st.changed = false
+		}
+	}
+	slices.SortFunc(out, func(a, b Profile) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // state returns the state of key, created (evicting the least recently
@@ -101,6 +120,16 @@ func (b *Builder) Profiles() []Profile {
 	return out
 }
 
+// MarkChanged marks the profiles of keys changed again, for a caller whose
+// emission of Changed's profiles failed; keys evicted since are skipped.
+func (b *Builder) MarkChanged(keys ...Key) {
+	for _, k := range keys {
+		if e, ok := b.entries[k]; ok {
+			e.Value.(*state).changed = true
+		}
+	}
+}
+
 // Restore merges profiles (from Profiles, or decoded from the JSON output)
 // into the Builder, as if their observations had been added again: counts
 // add up, windows widen, name lists are united. The connector uses it to
@@ -124,6 +153,8 @@ type state struct {
 	effective    caps.Set
 	declared     *Declared
 	caps         map[int]*capState
+	// changed: observations were added since the last Changed.
+	changed bool
 }
 
 // capState is one capability's evidence, by class.

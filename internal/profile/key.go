@@ -178,3 +178,60 @@ func hostOf(o *Observation) string {
 	}
 	return o.Check.HostName
 }
+
+// KeyAttribute is one resource attribute that identifies a key.
+type KeyAttribute struct{ Name, Value string }
+
+// Attributes returns the resource attributes that identify the key, the
+// inverse of how observations are keyed, for the connector's profile
+// records: the namespace, owning workload and container of a Kubernetes
+// key; the image name and tag; the container id; the host name and
+// executable path of a host key (process.command_line for a command).
+// Empty fields are left out.
+func (k Key) Attributes() []KeyAttribute {
+	var out []KeyAttribute
+	put := func(name, value string) {
+		if value != "" {
+			out = append(out, KeyAttribute{name, value})
+		}
+	}
+	switch k.Kind() {
+	case KeyKubernetes:
+		put(AttrNamespace, k.Namespace)
+		for _, oa := range ownerAttrs {
+			if oa.kind == k.WorkloadKind {
+				put(oa.attr, k.Workload)
+				break
+			}
+		}
+		put(AttrContainerName, k.Container)
+	case KeyImage:
+		name, tag := splitImage(k.Image)
+		put(AttrImageName, name)
+		put(AttrImageTag, tag)
+	case KeyContainer:
+		put(check.AttrContainerID, k.ContainerID)
+	case KeyHost:
+		put(check.AttrHostName, k.Host)
+		put(check.AttrExePath, k.Command)
+	case KeyCommand:
+		put(attrCommandLine, k.Command)
+	}
+	return out
+}
+
+// attrCommandLine is the OpenTelemetry attribute of a full command line.
+const attrCommandLine = "process.command_line"
+
+// splitImage splits "name:tag" as imageOf joined it; a name with a digest,
+// or without a tag, comes back whole with an empty tag.
+func splitImage(image string) (name, tag string) {
+	if strings.Contains(image, "@") {
+		return image, ""
+	}
+	slash := strings.LastIndexByte(image, '/')
+	if colon := strings.LastIndexByte(image, ':'); colon > slash {
+		return image[:colon], image[colon+1:]
+	}
+	return image, ""
+}

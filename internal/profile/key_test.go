@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/capprof/capprof/internal/cgroup"
@@ -206,5 +207,65 @@ func TestReplicasMerge(t *testing.T) {
 	}
 	if !p.FirstSeen.Equal(at(0)) || !p.LastSeen.Equal(at(9)) {
 		t.Errorf("window = %v .. %v", p.FirstSeen, p.LastSeen)
+	}
+}
+
+func TestKeyAttributes(t *testing.T) {
+	tests := []struct {
+		name string
+		key  Key
+		want []KeyAttribute
+	}{
+		{
+			name: "deployment",
+			key:  Key{Namespace: "shop", WorkloadKind: KindDeployment, Workload: "web", Container: "nginx"},
+			want: []KeyAttribute{{AttrNamespace, "shop"}, {AttrDeploymentName, "web"}, {AttrContainerName, "nginx"}},
+		},
+		{
+			name: "bare pod without a container name",
+			key:  Key{Namespace: "shop", WorkloadKind: KindPod, Workload: "debug"},
+			want: []KeyAttribute{{AttrNamespace, "shop"}, {AttrPodName, "debug"}},
+		},
+		{
+			name: "cronjob",
+			key:  Key{Namespace: "ops", WorkloadKind: KindCronJob, Workload: "backup", Container: "db"},
+			want: []KeyAttribute{{AttrNamespace, "ops"}, {AttrCronJobName, "backup"}, {AttrContainerName, "db"}},
+		},
+		{name: "image with a tag", key: Key{Image: "registry:5000/tools:2.1"}, want: []KeyAttribute{{AttrImageName, "registry:5000/tools"}, {AttrImageTag, "2.1"}}},
+		{name: "image without a tag", key: Key{Image: "registry:5000/tools"}, want: []KeyAttribute{{AttrImageName, "registry:5000/tools"}}},
+		{name: "image with a digest", key: Key{Image: "tools@sha256:ab"}, want: []KeyAttribute{{AttrImageName, "tools@sha256:ab"}}},
+		{name: "container", key: Key{ContainerID: "3f1c"}, want: []KeyAttribute{{check.AttrContainerID, "3f1c"}}},
+		{name: "host", key: Key{Host: "node-1", Command: "/usr/sbin/chronyd"}, want: []KeyAttribute{{check.AttrHostName, "node-1"}, {check.AttrExePath, "/usr/sbin/chronyd"}}},
+		{name: "host, executable unknown", key: Key{Host: "node-1"}, want: []KeyAttribute{{check.AttrHostName, "node-1"}}},
+		{name: "command", key: Key{Command: "ping -c1 x"}, want: []KeyAttribute{{"process.command_line", "ping -c1 x"}}},
+		{name: "zero", key: Key{}, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.key.Attributes(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Attributes() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestKeyAttributesRoundTrip keys an observation whose resource is a key's
+// attributes: the same key comes back.
+func TestKeyAttributesRoundTrip(t *testing.T) {
+	for _, k := range []Key{
+		{Namespace: "shop", WorkloadKind: KindStatefulSet, Workload: "db", Container: "pg"},
+		{Image: "nginx:1.27"},
+		{ContainerID: "3f1c"},
+		{Host: "node-1", Command: "/bin/x"},
+	} {
+		res := map[string]string{}
+		for _, a := range k.Attributes() {
+			res[a.Name] = a.Value
+		}
+		o := Observation{Resource: res}
+		o.Check.Process.ExecutablePath = res[check.AttrExePath]
+		if got := keyOf(&o, ""); got != k {
+			t.Errorf("key %v: round trip gave %v", k, got)
+		}
 	}
 }

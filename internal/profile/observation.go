@@ -8,41 +8,29 @@ import (
 	"github.com/capprof/capprof/internal/check"
 )
 
-// Resource attributes the key is derived from. The Kubernetes ones are what
-// the Collector's k8s_attributes processor sets; the rest are capprof's own
-// (check.AttrHostName, check.AttrContainerID, check.AttrPodUID).
+// Resource attributes the key is derived from, and the declared
+// securityContext (as resource or record attributes; a record attribute
+// wins; any may be missing). The names are defined once, in package check,
+// which emits them; they are repeated here for the profile's callers.
 const (
-	AttrNamespace      = "k8s.namespace.name"
-	AttrPodName        = "k8s.pod.name"
-	AttrContainerName  = "k8s.container.name"
-	AttrImageName      = "container.image.name"
-	AttrImageTag       = "container.image.tag"
-	AttrDeploymentName = "k8s.deployment.name"
-	AttrReplicaSetName = "k8s.replicaset.name"
-	AttrDaemonSetName  = "k8s.daemonset.name"
-	AttrStatefulSet    = "k8s.statefulset.name"
-	AttrJobName        = "k8s.job.name"
-	AttrCronJobName    = "k8s.cronjob.name"
+	AttrNamespace          = check.AttrNamespace
+	AttrPodName            = check.AttrPodName
+	AttrContainerName      = check.AttrContainerName
+	AttrImageName          = check.AttrImageName
+	AttrImageTag           = check.AttrImageTag
+	AttrDeploymentName     = check.AttrDeploymentName
+	AttrReplicaSetName     = check.AttrReplicaSetName
+	AttrDaemonSetName      = check.AttrDaemonSetName
+	AttrStatefulSet        = check.AttrStatefulSetName
+	AttrJobName            = check.AttrJobName
+	AttrCronJobName        = check.AttrCronJobName
+	AttrDeclaredAdd        = check.AttrDeclaredAdd
+	AttrDeclaredDrop       = check.AttrDeclaredDrop
+	AttrDeclaredPrivileged = check.AttrDeclaredPrivileged
+	// AttrRuntimeSetup marks a check made by the container runtime while
+	// setting the container up; callers copy it into Observation.RuntimeSetup.
+	AttrRuntimeSetup = check.AttrRuntimeSetup
 )
-
-// Declared securityContext of the container, as resource or record
-// attributes (a record attribute wins). The Kubernetes metadata work emits
-// them; any may be missing.
-const (
-	// AttrDeclaredAdd is securityContext.capabilities.add, comma-separated
-	// names ("NET_BIND_SERVICE,NET_ADMIN"); "" means an empty list.
-	AttrDeclaredAdd = "k8s.container.security_context.capabilities.add"
-	// AttrDeclaredDrop is securityContext.capabilities.drop, likewise ("ALL").
-	AttrDeclaredDrop = "k8s.container.security_context.capabilities.drop"
-	// AttrDeclaredPrivileged is securityContext.privileged, "true" or "false".
-	AttrDeclaredPrivileged = "k8s.container.security_context.privileged"
-)
-
-// AttrRuntimeSetup is the boolean record attribute that marks a check made
-// by the container runtime while setting the container up (runc init,
-// before the container's first exec of its entrypoint). Callers copy it
-// into Observation.RuntimeSetup.
-const AttrRuntimeSetup = "linux.capability.runtime_setup"
 
 // Observation is one recorded check with what the pipeline knows about
 // where it came from.

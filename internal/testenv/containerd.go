@@ -78,6 +78,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	return c
 }
 
+// Dir is containerd's private directory (root, state, socket): every mount
+// and process of its containers names it, which lets tests check that
+// nothing outlives them.
+func (c *Containerd) Dir() string { return c.dir }
+
 // Container is a running container with a Kubernetes-shaped cgroup.
 type Container struct {
 	ID     string // 64 hex
@@ -88,23 +93,47 @@ type Container struct {
 
 // RunPodContainer runs a busybox container that sleeps, in the cgroup
 // /kubepods/besteffort/pod<uid>/<id> as the kubelet's cgroupfs driver lays
-// it out.
+// it out, for a random pod UID.
 func (c *Containerd) RunPodContainer() Container {
 	c.t.Helper()
-	ctr := Container{ID: randomHex(32), PodUID: randomUUID()}
+	return c.RunContainerInPod(randomUUID())
+}
+
+// RunContainerInPod is RunPodContainer in the cgroup of pod podUID: a pod
+// created in the API server first gives its UID.
+func (c *Containerd) RunContainerInPod(podUID string) Container {
+	c.t.Helper()
+	ctr := Container{ID: randomHex(32), PodUID: podUID}
 	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
-	c.ctr("run", "-d", "--cgroup", ctr.Cgroup, BusyboxImage, ctr.ID, "sleep", "3600")
+	ctr.PID = c.Run(ctr.ID, BusyboxImage, ctr.Cgroup, nil, "sleep", "3600")
+	return ctr
+}
+
+// ImportImage imports an OCI image layout tarball (as `make image` writes).
+func (c *Containerd) ImportImage(tarball string) {
+	c.t.Helper()
+	c.ctr("image", "import", tarball)
+}
+
+// Run starts container id from image, detached, in cgroup (relative to the
+// cgroup root) with extra `ctr run` flags, and returns its init PID. args
+// replace the image's entrypoint and command, as `ctr run` does. Cleanup
+// kills and deletes it with every other container.
+func (c *Containerd) Run(id, image, cgroup string, flags []string, args ...string) int {
+	c.t.Helper()
+	run := append([]string{"run", "-d", "--cgroup", cgroup}, flags...)
+	c.ctr(append(append(run, image, id), args...)...)
 	out := c.ctr("task", "ls")
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == ctr.ID {
-			ctr.PID, _ = strconv.Atoi(f[1])
+		if len(f) >= 2 && f[0] == id {
+			if pid, err := strconv.Atoi(f[1]); err == nil && pid > 0 {
+				return pid
+			}
 		}
 	}
-	if ctr.PID == 0 {
-		c.t.Fatalf("no task pid for container %s in:\n%s", ctr.ID, out)
-	}
-	return ctr
+	c.t.Fatalf("no task pid for container %s in:\n%s", id, out)
+	return 0
 }
 
 // Exec runs a command in the container as uid and waits for it; the

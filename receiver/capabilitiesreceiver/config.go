@@ -1,6 +1,7 @@
 package capabilitiesreceiver
 
 import (
+	"os"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type Config struct {
 	MaxBatchSize int `mapstructure:"max_batch_size"`
 	// MaxBatchDelay is the longest a check waits before it is sent on.
 	MaxBatchDelay time.Duration `mapstructure:"max_batch_delay"`
+	// Kubernetes adds the metadata of the node's pods to container checks.
+	Kubernetes KubernetesConfig `mapstructure:"kubernetes"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -37,6 +40,27 @@ type Config struct {
 type CgroupsConfig struct {
 	Include []string `mapstructure:"include"`
 	Exclude []string `mapstructure:"exclude"`
+}
+
+// KubernetesConfig configures pod metadata from the API server.
+type KubernetesConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// AuthType is serviceAccount (in the cluster) or kubeConfig.
+	AuthType string `mapstructure:"auth_type"`
+	// Kubeconfig is the kubeconfig file with auth_type kubeConfig ("":
+	// $KUBECONFIG or ~/.kube/config).
+	Kubeconfig string `mapstructure:"kubeconfig"`
+	// NodeName is the node whose pods are watched; by default the
+	// NODE_NAME environment variable (the downward API's spec.nodeName).
+	NodeName string `mapstructure:"node_name"`
+	// Labels exports pod labels as k8s.pod.label.<key>: all, none, or a
+	// list of keys.
+	Labels []string `mapstructure:"labels"`
+	// MaxWait is how long the checks of a starting pod's container are
+	// held for its metadata.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+	// MaxPending is the most checks held at once.
+	MaxPending int `mapstructure:"max_pending"`
 }
 
 // Validate checks the configuration; each error names the field.
@@ -55,5 +79,12 @@ func createDefaultConfig() *Config {
 		RingBufferSize: 8 << 20,
 		MaxBatchSize:   1000,
 		MaxBatchDelay:  time.Second,
+		Kubernetes: KubernetesConfig{
+			AuthType:   "serviceAccount",
+			NodeName:   os.Getenv("NODE_NAME"),
+			Labels:     []string{"none"},
+			MaxWait:    5 * time.Second,
+			MaxPending: 10000,
+		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/tracer"
 )
 
@@ -55,8 +56,42 @@ func (c *Config) recorderConfig() (controller.Config, error) {
 	cfg.MaxBatchDelay = c.MaxBatchDelay
 	cfg.CgroupInclude = c.Cgroups.Include
 	cfg.CgroupExclude = c.Cgroups.Exclude
+	if cfg.Kubernetes, err = c.Kubernetes.controllerConfig(); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// controllerConfig turns the kubernetes block into the controller's; nil
+// when disabled (the other fields are then not checked).
+func (k *KubernetesConfig) controllerConfig() (*controller.KubernetesConfig, error) {
+	if !k.Enabled {
+		return nil, nil
+	}
+	cfg := controller.DefaultKubernetesConfig(k.NodeName)
+	auth, err := kube.ParseAuth(k.AuthType)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes.auth_type: %w", err)
+	}
+	if k.Kubeconfig != "" && auth != kube.AuthKubeconfig {
+		return nil, fmt.Errorf("kubernetes.kubeconfig: only with auth_type %s", kube.AuthKubeconfig)
+	}
+	if k.NodeName == "" {
+		return nil, errors.New("kubernetes.node_name: required; set it, or NODE_NAME in the environment (the downward API's spec.nodeName)")
+	}
+	if cfg.Watch.Labels, err = kube.ParseLabels(strings.Join(k.Labels, ",")); err != nil {
+		return nil, fmt.Errorf("kubernetes.labels: %w", err)
+	}
+	if k.MaxWait <= 0 {
+		return nil, fmt.Errorf("kubernetes.max_wait: must be positive, got %s", k.MaxWait)
+	}
+	if k.MaxPending <= 0 {
+		return nil, fmt.Errorf("kubernetes.max_pending: must be positive, got %d", k.MaxPending)
+	}
+	cfg.Watch.Auth, cfg.Watch.Kubeconfig = auth, k.Kubeconfig
+	cfg.MaxWait, cfg.MaxPending = k.MaxWait, k.MaxPending
+	return &cfg, nil
 }

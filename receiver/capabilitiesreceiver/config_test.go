@@ -39,7 +39,20 @@ func TestLoadConfig(t *testing.T) {
 				RingBufferSize: 16 << 20,
 				MaxBatchSize:   500,
 				MaxBatchDelay:  200 * time.Millisecond,
+				Kubernetes: KubernetesConfig{
+					Enabled: true, AuthType: "kubeConfig", Kubeconfig: "/etc/capprof/kubeconfig", NodeName: "node-7",
+					Labels: []string{"app", "tier"}, MaxWait: 2 * time.Second, MaxPending: 500,
+				},
 			},
+		},
+		{
+			name: "labels as a scalar",
+			id:   component.NewIDWithName(metadata.Type, "all_labels"),
+			want: func() *Config {
+				c := createDefaultConfig()
+				c.Kubernetes.Enabled, c.Kubernetes.NodeName, c.Kubernetes.Labels = true, "node-7", []string{"all"}
+				return c
+			}(),
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +84,12 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"no batch", func(c *Config) { c.MaxBatchSize = 0 }, "max_batch_size:"},
 		{"negative batch delay", func(c *Config) { c.MaxBatchDelay = -time.Millisecond }, "max_batch_delay:"},
 		{"too many cgroups", func(c *Config) { c.Cgroups.Include = make([]string, 9) }, "cgroups:"},
+		{"unknown auth type", func(c *Config) { kubernetesOn(c); c.Kubernetes.AuthType = "token" }, "kubernetes.auth_type:"},
+		{"kubeconfig with service account", func(c *Config) { kubernetesOn(c); c.Kubernetes.Kubeconfig = "/k" }, "kubernetes.kubeconfig:"},
+		{"no node name", func(c *Config) { kubernetesOn(c); c.Kubernetes.NodeName = "" }, "kubernetes.node_name:"},
+		{"all and keys", func(c *Config) { kubernetesOn(c); c.Kubernetes.Labels = []string{"all", "app"} }, "kubernetes.labels:"},
+		{"no max wait", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxWait = 0 }, "kubernetes.max_wait:"},
+		{"no max pending", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxPending = -1 }, "kubernetes.max_pending:"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := createDefaultConfig()
@@ -80,4 +99,34 @@ func TestValidateNamesTheField(t *testing.T) {
 			require.True(t, strings.Contains(err.Error(), tt.field), "error %q does not name %s", err, tt.field)
 		})
 	}
+}
+
+func kubernetesOn(c *Config) {
+	c.Kubernetes.Enabled = true
+	c.Kubernetes.NodeName = "node-1"
+}
+
+func TestKubernetesDisabledIsNotChecked(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Kubernetes.AuthType = "bogus"
+	require.NoError(t, confmap.Validate(cfg))
+	rc, err := cfg.recorderConfig()
+	require.NoError(t, err)
+	require.Nil(t, rc.Kubernetes)
+}
+
+func TestKubernetesBlockReachesTheController(t *testing.T) {
+	cfg := createDefaultConfig()
+	kubernetesOn(cfg)
+	cfg.Kubernetes.AuthType, cfg.Kubernetes.Kubeconfig = "kubeConfig", "/k"
+	cfg.Kubernetes.Labels = []string{"app", "tier"}
+	rc, err := cfg.recorderConfig()
+	require.NoError(t, err)
+	require.NotNil(t, rc.Kubernetes)
+	w := rc.Kubernetes.Watch
+	require.Equal(t, "node-1", w.NodeName)
+	require.Equal(t, "/k", w.Kubeconfig)
+	require.Equal(t, "app,tier", w.Labels.String())
+	require.Equal(t, 5*time.Second, rc.Kubernetes.MaxWait)
+	require.Equal(t, 10000, rc.Kubernetes.MaxPending)
 }

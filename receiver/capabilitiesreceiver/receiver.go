@@ -5,6 +5,7 @@ package capabilitiesreceiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/tracer"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadata"
 )
@@ -55,8 +57,9 @@ type capabilitiesReceiver struct {
 	telemetry   *metadata.TelemetryBuilder
 	newRecorder func(controller.Config) (recorder, error)
 
-	rec   atomic.Pointer[recorder] // set while recording, for the metrics
-	attrs []check.Attr             // mapping scratch, used by Write only
+	rec       atomic.Pointer[recorder] // set while recording, for the metrics
+	kubeState atomic.Int32             // kube.State+1 with kubernetes enabled, else 0
+	attrs     []check.Attr             // mapping scratch, used by Write only
 
 	mu     sync.Mutex // guards cancel and done across Start and Shutdown
 	cancel context.CancelFunc
@@ -93,6 +96,10 @@ func (r *capabilitiesReceiver) Start(_ context.Context, host component.Host) err
 		return err
 	}
 	cfg.Logger = slog.New(zapslog.NewHandler(r.settings.Logger.Core()))
+	if cfg.Kubernetes != nil {
+		r.kubeState.Store(int32(kube.StateSyncing) + 1)
+		cfg.Kubernetes.Watch.OnState = func(s kube.State, err error) { r.reportKubeState(host, s, err) }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
 	r.cancel, r.done = cancel, make(chan struct{})
@@ -119,7 +126,22 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 	}
 	s := rec.Stats()
 	r.settings.Logger.Info("recording stopped", zap.Uint64("records", s.Records), zap.Uint64("checks", s.Checks),
-		zap.Uint64("lost_events", s.Lost), zap.Uint64("evicted_keys", s.EvictedKeys))
+		zap.Uint64("lost_events", s.Lost), zap.Uint64("evicted_keys", s.EvictedKeys),
+		zap.Uint64("held_for_pod_metadata", s.Held), zap.Uint64("unbound", s.Unbound))
+}
+
+// reportKubeState reports the API server's state as component status: a
+// recoverable error while it is unreachable (recording goes on with the
+// pod metadata already known), OK once the informer is in sync again. The
+// watcher logs the changes.
+func (r *capabilitiesReceiver) reportKubeState(host component.Host, s kube.State, err error) {
+	r.kubeState.Store(int32(s) + 1)
+	switch s {
+	case kube.StateUnreachable:
+		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(fmt.Errorf("kubernetes API server unreachable: %w", err)))
+	case kube.StateSynced:
+		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
+	}
 }
 
 // Shutdown stops recording: the controller detaches the programs, drains
@@ -181,6 +203,17 @@ func (r *capabilitiesReceiver) registerMetrics() error {
 	return errors.Join(
 		r.telemetry.RegisterReceiverCapabilitiesEventsLostCallback(stat(func(s controller.Stats) uint64 { return s.Lost })),
 		r.telemetry.RegisterReceiverCapabilitiesEventsDecodedCallback(stat(func(s controller.Stats) uint64 { return s.Events })),
+		r.telemetry.RegisterReceiverCapabilitiesChecksUnboundCallback(stat(func(s controller.Stats) uint64 { return s.Unbound })),
+		r.telemetry.RegisterReceiverCapabilitiesKubernetesAPIReachableCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if s := r.kubeState.Load(); s != 0 {
+				reachable := int64(0)
+				if kube.State(s-1) == kube.StateSynced {
+					reachable = 1
+				}
+				o.Observe(reachable)
+			}
+			return nil
+		}),
 		r.telemetry.RegisterReceiverCapabilitiesAttachedCallback(func(_ context.Context, o metric.Int64Observer) error {
 			if rec := r.rec.Load(); rec != nil {
 				o.Observe(1, metric.WithAttributes(attribute.String("method", string((*rec).Method()))))

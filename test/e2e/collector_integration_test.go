@@ -92,9 +92,19 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// receiverReady is what the capabilities receiver logs once it has attached.
+const receiverReady = "recording capability checks"
+
 // startCollector runs the binary with a config file of the repository and
 // extra --set flags, and waits until the receiver has attached.
 func startCollector(t *testing.T, config string, env []string, sets ...string) *collector {
+	t.Helper()
+	return startCollectorUntil(t, receiverReady, config, env, sets...)
+}
+
+// startCollectorUntil runs the binary like startCollector and waits until
+// its output says ready.
+func startCollectorUntil(t *testing.T, ready, config string, env []string, sets ...string) *collector {
 	t.Helper()
 	args := []string{"--config=" + filepath.Join(repo(t), config)}
 	for _, s := range sets {
@@ -110,12 +120,12 @@ func startCollector(t *testing.T, config string, env []string, sets ...string) *
 	go func() { c.done <- c.cmd.Wait() }()
 	t.Cleanup(func() { _ = c.cmd.Process.Kill() })
 	deadline := time.After(60 * time.Second)
-	for !strings.Contains(c.stderr.String(), "recording capability checks") {
+	for !strings.Contains(c.stderr.String(), ready) {
 		select {
 		case err := <-c.done:
-			t.Fatalf("collector exited before attaching: %v\n%s", err, c.stderr.String())
+			t.Fatalf("collector exited before %q: %v\n%s", ready, err, c.stderr.String())
 		case <-deadline:
-			t.Fatalf("collector did not attach:\n%s", c.stderr.String())
+			t.Fatalf("collector did not say %q:\n%s", ready, c.stderr.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

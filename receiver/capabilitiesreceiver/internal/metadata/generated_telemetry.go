@@ -25,12 +25,14 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                             metric.Meter
-	mu                                sync.Mutex
-	registrations                     []metric.Registration
-	ReceiverCapabilitiesAttached      metric.Int64ObservableGauge
-	ReceiverCapabilitiesEventsDecoded metric.Int64ObservableCounter
-	ReceiverCapabilitiesEventsLost    metric.Int64ObservableCounter
+	meter                                      metric.Meter
+	mu                                         sync.Mutex
+	registrations                              []metric.Registration
+	ReceiverCapabilitiesAttached               metric.Int64ObservableGauge
+	ReceiverCapabilitiesChecksUnbound          metric.Int64ObservableCounter
+	ReceiverCapabilitiesEventsDecoded          metric.Int64ObservableCounter
+	ReceiverCapabilitiesEventsLost             metric.Int64ObservableCounter
+	ReceiverCapabilitiesKubernetesAPIReachable metric.Int64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -50,6 +52,21 @@ func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesAttachedCallback(cb
 		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesAttached, obs: o})
 		return nil
 	}, builder.ReceiverCapabilitiesAttached)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverCapabilitiesChecksUnboundCallback sets callback for observable ReceiverCapabilitiesChecksUnbound metric.
+func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesChecksUnboundCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesChecksUnbound, obs: o})
+		return nil
+	}, builder.ReceiverCapabilitiesChecksUnbound)
 	if err != nil {
 		return err
 	}
@@ -80,6 +97,21 @@ func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesEventsLostCallback(
 		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesEventsLost, obs: o})
 		return nil
 	}, builder.ReceiverCapabilitiesEventsLost)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverCapabilitiesKubernetesAPIReachableCallback sets callback for observable ReceiverCapabilitiesKubernetesAPIReachable metric.
+func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesKubernetesAPIReachableCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesKubernetesAPIReachable, obs: o})
+		return nil
+	}, builder.ReceiverCapabilitiesKubernetesAPIReachable)
 	if err != nil {
 		return err
 	}
@@ -123,6 +155,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverCapabilitiesChecksUnbound, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_capabilities_checks_unbound",
+		metric.WithDescription("Checks of a pod's container held for its metadata and emitted without it, past kubernetes.max_wait or kubernetes.max_pending. [Alpha]"),
+		metric.WithUnit("{check}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverCapabilitiesEventsDecoded, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_capabilities_events_decoded",
 		metric.WithDescription("Ring-buffer events decoded (checks and process events). [Alpha]"),
@@ -133,6 +171,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_capabilities_events_lost",
 		metric.WithDescription("Events the kernel could not fit in the ring buffer. [Alpha]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCapabilitiesKubernetesAPIReachable, err = builder.meter.Int64ObservableGauge(
+		"otelcol_receiver_capabilities_kubernetes_api_reachable",
+		metric.WithDescription("With kubernetes enabled, 1 while the pod informer is in sync with the API server, 0 while it is syncing or the API server is unreachable (checks then keep the pod metadata already known). [Alpha]"),
+		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

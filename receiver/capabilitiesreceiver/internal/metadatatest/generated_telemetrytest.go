@@ -35,6 +35,22 @@ func AssertEqualReceiverCapabilitiesAttached(t *testing.T, tt *componenttest.Tel
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualReceiverCapabilitiesChecksUnbound(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_capabilities_checks_unbound",
+		Description: "Checks of a pod's container held for its metadata and emitted without it, past kubernetes.max_wait or kubernetes.max_pending. [Alpha]",
+		Unit:        "{check}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_capabilities_checks_unbound")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualReceiverCapabilitiesEventsDecoded(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_capabilities_events_decoded",
@@ -63,6 +79,20 @@ func AssertEqualReceiverCapabilitiesEventsLost(t *testing.T, tt *componenttest.T
 		},
 	}
 	got, err := tt.GetMetric("otelcol_receiver_capabilities_events_lost")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualReceiverCapabilitiesKubernetesAPIReachable(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_capabilities_kubernetes_api_reachable",
+		Description: "With kubernetes enabled, 1 while the pod informer is in sync with the API server, 0 while it is syncing or the API server is unreachable (checks then keep the pod metadata already known). [Alpha]",
+		Unit:        "1",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_capabilities_kubernetes_api_reachable")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

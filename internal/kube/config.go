@@ -1,0 +1,101 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Auth says how the watcher authenticates to the API server.
+type Auth string
+
+const (
+	// AuthServiceAccount uses the pod's ServiceAccount (in-cluster config).
+	AuthServiceAccount Auth = "serviceAccount"
+	// AuthKubeconfig reads a kubeconfig file (Config.Kubeconfig, else
+	// $KUBECONFIG or ~/.kube/config): for running outside the cluster.
+	AuthKubeconfig Auth = "kubeConfig"
+)
+
+// ParseAuth parses an Auth's name.
+func ParseAuth(s string) (Auth, error) {
+	switch a := Auth(s); a {
+	case AuthServiceAccount, AuthKubeconfig:
+		return a, nil
+	}
+	return "", fmt.Errorf("%q is not %s or %s", s, AuthServiceAccount, AuthKubeconfig)
+}
+
+// Config configures a Watcher.
+type Config struct {
+	Auth Auth
+	// Kubeconfig is the kubeconfig file for AuthKubeconfig ("" for the
+	// default loading rules).
+	Kubeconfig string
+	// NodeName is the node whose pods are watched (spec.nodeName).
+	NodeName string
+	// Labels selects the pod labels exported.
+	Labels Labels
+	// Resync is how often every pod is processed again, which retries
+	// owner lookups that failed.
+	Resync time.Duration
+	// Retain is how long a deleted pod stays known, for its containers'
+	// checks still on their way.
+	Retain time.Duration
+	// RequestTimeout bounds each owner lookup.
+	RequestTimeout time.Duration
+	// OnState, when set, is called on every change of State, from the
+	// watcher's goroutines; err says why the API server is unreachable.
+	OnState func(s State, err error)
+	Logger  *slog.Logger
+}
+
+// DefaultConfig is the in-cluster configuration for node; labels none.
+func DefaultConfig(node string) Config {
+	return Config{
+		Auth:           AuthServiceAccount,
+		NodeName:       node,
+		Resync:         5 * time.Minute,
+		Retain:         2 * time.Minute,
+		RequestTimeout: 10 * time.Second,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	if _, err := ParseAuth(string(c.Auth)); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if c.Kubeconfig != "" && c.Auth != AuthKubeconfig {
+		return fmt.Errorf("kubeconfig: only with auth %s", AuthKubeconfig)
+	}
+	if c.NodeName == "" {
+		return errors.New("node name: required (the pods of which node to watch; NODE_NAME from the downward API in a DaemonSet)")
+	}
+	if c.Resync <= 0 || c.Retain <= 0 || c.RequestTimeout <= 0 {
+		return fmt.Errorf("resync, retain and request timeout: must be positive, got %s, %s, %s", c.Resync, c.Retain, c.RequestTimeout)
+	}
+	return nil
+}
+
+// restConfig loads the client configuration Auth names.
+func (c *Config) restConfig() (*rest.Config, error) {
+	if c.Auth == AuthServiceAccount {
+		rc, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster config: %w", err)
+		}
+		return rc, nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = c.Kubeconfig
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return rc, nil
+}

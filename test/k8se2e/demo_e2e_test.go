@@ -1,0 +1,366 @@
+//go:build e2e
+
+package k8se2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/prereq"
+	"github.com/capprof/capprof/internal/testenv"
+)
+
+// node is the node the demo pods are bound to and the agent watches.
+const node = "capprof-e2e-node"
+
+// TestStarWarsDemo is the README's Kubernetes example end to end: the demo
+// overlay on a real API server, the agent image under containerd with the
+// DaemonSet's security context and the agent's own service account, and
+// dmesg as uid 65534 in the xwing pod.
+func TestStarWarsDemo(t *testing.T) {
+	prereq.RequireRoot(t)
+	prereq.RequireCommands(t, "make", "go")
+	left := checkNoLeftovers(t) // first registered, so it runs after every other cleanup
+
+	objs := render(t, "deploy/overlays/demo")
+	r := decodeStrict(t, objs)
+	agentImage := r.daemonSet.Spec.Template.Spec.Containers[0].Image
+	imageTar := buildAgentImage(t, agentImage)
+
+	// 1. The control plane, containerd and the gateway's stand-in.
+	kube := testenv.StartKube(t)
+	ctrd := testenv.StartContainerd(t)
+	ctrd.ImportImage(imageTar)
+	// The API server's certificate is in its private directory's certs/.
+	left.dirs = append(left.dirs, ctrd.Dir(), filepath.Dir(filepath.Dir(kube.Config.TLSClientConfig.CAFile)))
+	gateway := startSink(t)
+
+	// Every rendered object passes the API server's validation and
+	// admission; the namespaces exist first, as kubectl apply orders them.
+	ap := newApplier(t, kube.Config)
+	kube.CreateNamespace("default")
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			ap.create(t, o)
+		}
+	}
+	for _, o := range objs {
+		ap.dryRun(t, o)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	// The agent's identity and permissions, exactly as deploy/ has them.
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding":
+			ap.create(t, o)
+		}
+	}
+	xwing := createPod(t, ap, r.pods["xwing"])
+
+	// 2. xwing's container, in its pod's cgroup, and the status the kubelet
+	// would report.
+	xwingCtr := ctrd.RunContainerInPod(string(xwing.UID))
+	left.add(xwingCtr)
+	kube.SetContainersRunning("default", "xwing", map[string]string{"spaceship": xwingCtr.ID})
+	setPodNetwork(t, kube, xwing, "10.244.0.17")
+
+	// 3. The agent, authenticated by a token bound to its service account.
+	token := kube.ServiceAccountConfig(r.serviceAccount.Namespace, r.serviceAccount.Name).BearerToken
+	agent := runAgent(t, ctrd, r.daemonSet, r.agentConfig, agentEnv{
+		nodeName: node, gateway: gateway.addr, api: kube.Config, token: token,
+	})
+	checkAgentPrivileges(t, agent, r)
+	left.pids = append(left.pids, agent.pid)
+	left.cgroups = append(left.cgroups, agent.cgroup)
+
+	// 4. dmesg as nobody in xwing: a denied CAP_SYSLOG check, named after
+	// the pod, its container and its labels.
+	if out, err := ctrd.Exec(xwingCtr, 65534, "dmesg"); err == nil {
+		t.Fatalf("dmesg as uid 65534 succeeded:\n%s", out)
+	}
+	rec := gateway.waitFor(0, 60*time.Second, dmesgIn(xwingCtr.ID))
+	if rec == nil {
+		t.Fatalf("no CAP_SYSLOG record of dmesg in xwing among %d records; agent log:\n%s", gateway.count(), agent.logTail())
+	}
+	logRecord(t, "xwing", rec)
+	want := map[string]any{
+		"k8s.namespace.name":  "default",
+		"k8s.pod.name":        "xwing",
+		"k8s.pod.uid":         string(xwing.UID),
+		"k8s.container.name":  "spaceship",
+		"k8s.pod.label.class": "xwing",
+		"k8s.pod.label.org":   "alliance",
+		"container.id":        xwingCtr.ID,
+		// From k8s_attributes, with the same service account.
+		"k8s.pod.ip": "10.244.0.17",
+	}
+	for k, v := range want {
+		if rec.resource[k] != v {
+			t.Errorf("resource %s = %v, want %v", k, rec.resource[k], v)
+		}
+	}
+	for k, v := range map[string]any{
+		"linux.capability.verdict": "denied", "process.executable.path": "/bin/dmesg", "process.user.id": int64(65534),
+	} {
+		if rec.attrs[k] != v {
+			t.Errorf("%s = %v, want %v", k, rec.attrs[k], v)
+		}
+	}
+	if rec.event != "linux.capability.check" {
+		t.Errorf("event %q", rec.event)
+	}
+	if _, ok := rec.resource["k8s.pod.start_time"]; !ok {
+		t.Error("k8s_attributes added no k8s.pod.start_time")
+	}
+
+	// 5a. A container that runs before its pod's status names it: its
+	// checks wait for the status and then carry the pod's names.
+	tiefighter := createPod(t, ap, r.pods["tiefighter"])
+	tieCtr := ctrd.RunContainerInPod(string(tiefighter.UID))
+	left.add(tieCtr)
+	if _, err := ctrd.Exec(tieCtr, 65534, "dmesg"); err == nil {
+		t.Fatal("dmesg as uid 65534 succeeded in tiefighter")
+	}
+	time.Sleep(500 * time.Millisecond)
+	kube.SetContainersRunning("default", "tiefighter", map[string]string{"spaceship": tieCtr.ID})
+	rec = gateway.waitFor(0, 60*time.Second, dmesgIn(tieCtr.ID))
+	if rec == nil {
+		t.Fatalf("no record of tiefighter's dmesg; agent log:\n%s", agent.logTail())
+	}
+	logRecord(t, "tiefighter, status after the check", rec)
+	for k, v := range map[string]any{"k8s.pod.name": "tiefighter", "k8s.container.name": "spaceship", "k8s.pod.label.org": "empire"} {
+		if rec.resource[k] != v {
+			t.Errorf("late-bound tiefighter record: %s = %v, want %v", k, rec.resource[k], v)
+		}
+	}
+
+	// 5b. The API server goes away: once the agent has noticed, records
+	// keep flowing, named from what it already knows.
+	const inSync, unreachable = "kubernetes pod metadata in sync", "kubernetes API server unreachable"
+	syncs := agent.logCount(inSync)
+	kube.StopAPIServer()
+	agent.waitLog(t, unreachable, 1, 60*time.Second)
+	before := gateway.count()
+	if _, err := ctrd.Exec(xwingCtr, 65534, "dmesg"); err == nil {
+		t.Fatal("dmesg succeeded")
+	}
+	rec = gateway.waitFor(before, 60*time.Second, dmesgIn(xwingCtr.ID))
+	if rec == nil {
+		t.Fatalf("no record while the API server was down; agent log:\n%s", agent.logTail())
+	}
+	if rec.resource["k8s.pod.name"] != "xwing" || rec.resource["k8s.pod.label.org"] != "alliance" {
+		t.Errorf("record during the outage: k8s.pod.name = %v, org %v", rec.resource["k8s.pod.name"], rec.resource["k8s.pod.label.org"])
+	}
+
+	// 5c. It comes back: once the agent is in sync again, pods created
+	// since are named too.
+	kube.StartAPIServer()
+	agent.waitLog(t, inSync, syncs+1, 90*time.Second)
+	deathstar := createPod(t, ap, deathstarPod(t, r))
+	dsCtr := ctrd.RunContainerInPod(string(deathstar.UID))
+	left.add(dsCtr)
+	kube.SetContainersRunning("default", deathstar.Name, map[string]string{"deathstar": dsCtr.ID})
+	if _, err := ctrd.Exec(dsCtr, 65534, "dmesg"); err == nil {
+		t.Fatal("dmesg succeeded")
+	}
+	rec = gateway.waitFor(0, 90*time.Second, dmesgIn(dsCtr.ID))
+	if rec == nil {
+		t.Fatalf("no record of the deathstar pod after the API server came back; agent log:\n%s", agent.logTail())
+	}
+	for k, v := range map[string]any{"k8s.pod.name": deathstar.Name, "k8s.container.name": "deathstar", "k8s.pod.label.class": "deathstar"} {
+		if rec.resource[k] != v {
+			t.Errorf("record after the restart: %s = %v, want %v", k, rec.resource[k], v)
+		}
+	}
+	// The service account's ClusterRole was enough for the receiver and
+	// k8s_attributes: the API server refused nothing.
+	for _, msg := range []string{"forbidden", "events lost"} {
+		if agent.logCount(msg) > 0 {
+			t.Errorf("the agent's log says %q:\n%s", msg, agent.logTail())
+		}
+	}
+}
+
+// dmesgIn matches dmesg's denied CAP_SYSLOG check in container id.
+func dmesgIn(id string) func(record) bool {
+	return func(r record) bool {
+		return r.resource["container.id"] == id && r.attrs["linux.capability.name"] == "CAP_SYSLOG" &&
+			r.attrs["process.executable.path"] == "/bin/dmesg"
+	}
+}
+
+// logRecord shows a record in the test log (the README quotes it).
+func logRecord(t *testing.T, what string, r *record) {
+	res, _ := json.MarshalIndent(r.resource, "  ", "  ")
+	attrs, _ := json.MarshalIndent(r.attrs, "  ", "  ")
+	t.Logf("%s: event %s\n  resource %s\n  attributes %s", what, r.event, res, attrs)
+}
+
+// createPod creates the pod bound to this node, as the scheduler would.
+func createPod(t *testing.T, ap *applier, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	if pod == nil {
+		t.Fatal("the overlay lacks a pod")
+	}
+	pod = pod.DeepCopy()
+	pod.Spec.NodeName = node
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	obj.SetAPIVersion("v1")
+	obj.SetKind("Pod")
+	var created corev1.Pod
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ap.create(t, obj).Object, &created); err != nil {
+		t.Fatal(err)
+	}
+	return &created
+}
+
+// deathstarPod is a pod of the deathstar Deployment, as its ReplicaSet
+// would create it (no controller manager runs here).
+func deathstarPod(t *testing.T, r rendered) *corev1.Pod {
+	t.Helper()
+	for _, o := range r.all {
+		if o.GetKind() != "Deployment" || o.GetName() != "deathstar" {
+			continue
+		}
+		var tmpl corev1.PodTemplateSpec
+		raw, _, _ := unstructured.NestedMap(o.Object, "spec", "template")
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "deathstar-6f87c7b6d4-x7k2p", Namespace: o.GetNamespace(), Labels: tmpl.Labels},
+			Spec:       tmpl.Spec,
+		}
+	}
+	t.Fatal("the overlay has no deathstar Deployment")
+	return nil
+}
+
+// setPodNetwork sets the pod's IP and start time, as the kubelet reports
+// them.
+func setPodNetwork(t *testing.T, kube *testenv.Kube, pod *corev1.Pod, ip string) {
+	t.Helper()
+	patch, _ := json.Marshal(map[string]any{"status": map[string]any{
+		"podIP": ip, "podIPs": []any{map[string]any{"ip": ip}}, "startTime": time.Now().UTC().Format(time.RFC3339),
+	}})
+	_, err := kube.Client.CoreV1().Pods(pod.Namespace).Patch(context.Background(), pod.Name, types.MergePatchType, patch,
+		metav1.PatchOptions{}, "status")
+	if err != nil {
+		t.Fatalf("patch status of %s: %v", pod.Name, err)
+	}
+}
+
+// checkAgentPrivileges compares what the agent process runs with to the
+// DaemonSet: exactly the added capabilities, no_new_privs, seccomp.
+func checkAgentPrivileges(t *testing.T, a *agent, r rendered) {
+	t.Helper()
+	st := a.status(t)
+	var want caps.Set
+	for _, c := range r.daemonSet.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add {
+		set, err := caps.ParseSet(string(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want |= set
+	}
+	n, err := strconv.ParseUint(st["CapEff"], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff := caps.Set(n)
+	if eff != want {
+		t.Errorf("agent CapEff %s, want %s", eff, want)
+	}
+	if st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" || st["Uid"] != "0\t0\t0\t0" {
+		t.Errorf("agent NoNewPrivs %q Seccomp %q Uid %q", st["NoNewPrivs"], st["Seccomp"], st["Uid"])
+	}
+	t.Logf("agent pid %d: CapEff %s (%s), NoNewPrivs 1, Seccomp filter", a.pid, st["CapEff"], eff)
+}
+
+// leftovers is what the test started, found again after every cleanup
+// has run: processes and mounts naming a private directory, cgroups, PIDs.
+type leftovers struct {
+	dirs    []string // containerd's and the control plane's private directories
+	cgroups []string // container cgroups, relative to a hierarchy's root
+	pids    []int
+}
+
+// checkNoLeftovers registers a cleanup that fails the test if anything it
+// started outlives it. Registered first, it runs after every other
+// cleanup. Other tests on the machine may run their own containerd or API
+// server; only this test's directories, cgroups and PIDs count.
+func checkNoLeftovers(t *testing.T) *leftovers {
+	l := &leftovers{}
+	t.Cleanup(func() {
+		for _, cg := range l.cgroups {
+			for _, p := range []string{cg, filepath.Dir(cg)} {
+				left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", p))
+				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", p)); err == nil {
+					left = append(left, filepath.Join("/sys/fs/cgroup", p))
+				}
+				if len(left) > 0 {
+					t.Errorf("cgroups left behind: %v", left)
+				}
+			}
+		}
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, line := range strings.Split(string(mounts), "\n") {
+			for _, d := range l.dirs {
+				if strings.Contains(line, d) {
+					t.Errorf("mount left behind: %s", line)
+				}
+			}
+		}
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			cmdline, _ := os.ReadFile(p)
+			for _, d := range l.dirs {
+				if strings.Contains(string(cmdline), d) {
+					t.Errorf("process left behind: %s %q", filepath.Dir(p), strings.ReplaceAll(string(cmdline), "\x00", " "))
+				}
+			}
+		}
+		for _, pid := range l.pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				t.Errorf("process %d left behind", pid)
+			}
+		}
+		for _, d := range l.dirs {
+			if _, err := os.Stat(d); err == nil {
+				t.Errorf("directory left behind: %s", d)
+			}
+		}
+		if !t.Failed() {
+			t.Logf("nothing left behind: %d cgroups, %d processes, the directories %v", len(l.cgroups), len(l.pids), l.dirs)
+		}
+	})
+	return l
+}
+
+// add notes containers to look for at the end.
+func (l *leftovers) add(cs ...testenv.Container) {
+	for _, c := range cs {
+		l.cgroups = append(l.cgroups, c.Cgroup)
+		l.pids = append(l.pids, c.PID)
+	}
+}

@@ -1,0 +1,14 @@
+// Package k8se2e checks the Kubernetes deployment under deploy/.
+//
+// Without build tags (render_test.go): kustomize, pinned in
+// internal/tools/kustomize, renders deploy/base and deploy/overlays/demo, and
+// every object decodes strictly into its Kubernetes API type.
+//
+// With the e2e build tag (`make e2e`, root): the Star Wars demo end to end
+// against a real etcd and kube-apiserver and a private containerd. Every
+// rendered object passes a server-side dry run; the agent image (`make
+// image`) runs under containerd with the DaemonSet's security context and
+// mounts, authenticated by a token bound to the agent's service account; a
+// denied CAP_SYSLOG check of dmesg in the xwing pod arrives at an OTLP sink
+// named after its namespace, pod, container and labels.
+package k8se2e
