@@ -59,9 +59,13 @@ func (c *Controller) checkOf(e *bpf.CapprofCheckEvent) check.Check {
 		HostName: c.cfg.HostName,
 	}
 	c.setSyscall(&chk, e.Syscall)
-	chk.Process, _ = c.procs.Lookup(e.Pid)
+	var known bool
+	chk.Process, known = c.procs.Lookup(e.Pid)
 	c.setCgroup(&chk, e.CgroupId)
-	chk.RuntimeSetup = chk.Container.ID != "" && isRuntimeSetup(&chk.Process)
+	// A container's process that no event, Scan or /proc knows had not
+	// exec'd in the container when it checked (its exec event would have
+	// come first) and is gone: the runtime's init, like BeforeFirstExec.
+	chk.RuntimeSetup = chk.Container.ID != "" && (!known || isRuntimeSetup(&chk.Process) || chk.Process.BeforeFirstExec)
 	return chk
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"github.com/capprof/capprof/internal/prereq"
 	"os"
@@ -136,14 +137,35 @@ func (c *Containerd) Run(id, image, cgroup string, flags []string, args ...strin
 	return 0
 }
 
+// RunToExit runs container id like Run but waits for it to exit, removes
+// it, and returns its exit code and output. A failure to run it at all is
+// fatal; the container's own failure is its exit code.
+func (c *Containerd) RunToExit(id, image, cgroup string, flags []string, args ...string) (int, string) {
+	c.t.Helper()
+	run := append([]string{"-a", c.sock, "-n", "k8s.io", "run", "--rm", "--cgroup", cgroup}, flags...)
+	cmd := exec.Command("ctr", append(append(run, image, id), args...)...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		c.t.Fatalf("ctr run %s: %v\n%s", id, err, out)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
 // Exec runs a command in the container as uid and waits for it; the
 // command's own failure is returned, not fatal (dmesg is meant to fail).
 func (c *Containerd) Exec(ctr Container, uid int, args ...string) (string, error) {
 	c.t.Helper()
+	out, err := c.ExecCommand(ctr, uid, args...).CombinedOutput()
+	return string(out), err
+}
+
+// ExecCommand is the `ctr task exec` command that Exec runs, for a caller
+// that starts it and talks to it while it runs.
+func (c *Containerd) ExecCommand(ctr Container, uid int, args ...string) *exec.Cmd {
 	execArgs := append([]string{"-a", c.sock, "-n", "k8s.io", "task", "exec", "--exec-id", "e" + randomHex(4),
 		"--user", strconv.Itoa(uid), ctr.ID}, args...)
-	out, err := exec.Command("ctr", execArgs...).CombinedOutput()
-	return string(out), err
+	return exec.Command("ctr", execArgs...)
 }
 
 func (c *Containerd) ctr(args ...string) string {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -324,10 +325,18 @@ func startTarget(t *testing.T, capscenario string) int {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("target: %q, %v", line, err)
+	return readyPID(t, stdout)
+}
+
+// readyPID reads `capscenario target`'s "ready PID" line.
+func readyPID(t *testing.T, r io.Reader) int {
+	t.Helper()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	var pid int
+	if _, serr := fmt.Sscanf(line, "ready %d\n", &pid); err != nil || serr != nil {
+		t.Fatalf("target said %q: %v %v", line, err, serr)
 	}
-	return cmd.Process.Pid
+	return pid
 }
 
 // requireUnprivilegedPortAbove80 makes binding port 80 need

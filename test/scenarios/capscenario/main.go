@@ -14,7 +14,7 @@
 //	capscenario mknod DIR              make a character device in DIR     MKNOD
 //	capscenario nothing                allocate memory, exec children     none
 //	capscenario target                 a process for kill to signal: ignores
-//	                                   SIGUSR1, runs until killed
+//	                                   SIGUSR1, says "ready PID", runs until killed
 package main
 
 import (
@@ -93,7 +93,7 @@ func run(args []string) error {
 		return allocate(8 << 20)
 	case "target":
 		signal.Ignore(syscall.SIGUSR1)
-		fmt.Println("ready")
+		fmt.Println("ready", os.Getpid())
 		for {
 			time.Sleep(time.Hour)
 		}
