@@ -303,9 +303,6 @@ func (c *profileCollector) stop(t *testing.T) (map[string]containerProfile, map[
 		if v, _ := a["linux.capability.runtime_setup"].(bool); v {
 			setup[id]++
 		}
-		if os.Getenv("DEBUG_CHECKS") != "" && id != "" {
-			t.Logf("%.12s %v %v pid %v exe %v args %v setup %v", id, a["linux.capability.name"], a["linux.capability.verdict"], a["process.pid"], a["process.executable.path"], a["process.command_args"], a["linux.capability.runtime_setup"])
-		}
 	})
 	return profiles, setup
 }
