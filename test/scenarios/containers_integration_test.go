@@ -4,6 +4,7 @@ package scenarios
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,6 +43,12 @@ func TestScenariosInContainers(t *testing.T) {
 	// root in a container without CAP_DAC_OVERRIDE writes only where root
 	// may: a root-owned directory.
 	rootDir := mkdir(t, filepath.Join(e.base, "root-writable"), 0o755, 0)
+	// The receiver opens the cgroups it records at start: /kubepods must
+	// exist, as on a node where the kubelet runs. StartContainerd's cleanup
+	// removes it.
+	if err := os.Mkdir(filepath.Join(e.cgroupRoot, "kubepods"), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		t.Fatal(err)
+	}
 	collector := startProfileCollector(t, e.base)
 
 	type result struct {
