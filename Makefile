@@ -111,8 +111,8 @@ test: deps vet kube-apiserver
 # here with every attach method that works on this kernel, then in qemu
 # TCG VMs booting Debian's current amd64 and arm64 kernels (6.1: no
 # cap_capable tracepoint) with fexit, kprobe and auto (arm64: kprobe and auto;
-# it has no fexit on kernel functions before 6.4). test/vm/run.sh: about
-# 70-90 s a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
+# it has no fexit on kernel functions before 6.4). test/vm/run.sh: 1-2 min
+# a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
 # The checker is built into a directory that uid 65534, which runs its
 # workloads, can read.
 test-kernels:
