@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux bench-kernel fuzz clean
+.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
 
 all: build
 
@@ -108,17 +108,21 @@ test: deps vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
-# here with every attach method that works on this kernel, then in a qemu
-# TCG VM booting Debian's current 6.1 kernel, which has no cap_capable
-# tracepoint, with fexit, kprobe and auto (test/vm/run.sh: about 70 s, the
-# kernel package cached in ~/.cache/capprof-vm). Needs root. The checker is
-# built into a directory that uid 65534, which runs its workloads, can read.
+# here with every attach method that works on this kernel, then in qemu
+# TCG VMs booting Debian's current amd64 and arm64 kernels (6.1: no
+# cap_capable tracepoint) with fexit, kprobe and auto (arm64: kprobe and auto;
+# it has no fexit on kernel functions before 6.4). test/vm/run.sh: about
+# 70-90 s a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
+# The checker is built into a directory that uid 65534, which runs its
+# workloads, can read.
 test-kernels:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && chmod 755 "$$tmp" && \
 	  CGO_ENABLED=0 $(GO) build -o "$$tmp/kernelcheck" ./test/kernelcheck && \
 	  echo "== kernelcheck on this host ($$(uname -r))" && "$$tmp/kernelcheck" -attach all
-	@echo "== kernelcheck on Debian's 6.1 kernel in a VM"
-	GO=$(GO) test/vm/run.sh
+	@echo "== kernelcheck on Debian's amd64 kernel in a VM"
+	GO=$(GO) test/vm/run.sh amd64
+	@echo "== kernelcheck on Debian's arm64 kernel in a VM"
+	GO=$(GO) test/vm/run.sh arm64
 
 # capprof's counts against bpftrace's on the same workload (part of `make test`).
 test-crosscheck: deps
@@ -160,9 +164,21 @@ check-generate: generate
 	@untracked=$$(git ls-files --others --exclude-standard -- bpf internal/syscalls); \
 	  if [ -n "$$untracked" ]; then echo "generated files not committed: $$untracked"; exit 1; fi
 
-# Regenerate bpf/vmlinux.h from the running kernel's BTF (bpftool).
-vmlinux:
-	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux.h
+# The kernel types the BPF programs compile against, one header per target
+# (bpf/vmlinux.h picks one). bpftool is in the Debian package bpftool.
+# vmlinux-x86: from the running kernel's BTF, on an x86_64 machine.
+vmlinux-x86:
+	@[ "$$(uname -m)" = x86_64 ] || { echo "vmlinux-x86 reads the running kernel's BTF: run it on x86_64"; exit 1; }
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux_x86.h
+
+# vmlinux-arm64: from Debian's current arm64 kernel package (the one the
+# arm64 VM of test-kernels boots), whose BTF is cut out of its boot image.
+vmlinux-arm64:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  kernel=$$(GO=$(GO) test/vm/run.sh -k arm64) && \
+	  $(GO) run ./bpf/extractbtf -o "$$tmp/vmlinux.btf" "$$kernel" && \
+	  bpftool btf dump file "$$tmp/vmlinux.btf" format c > "$$tmp/vmlinux_arm64.h" && \
+	  mv "$$tmp/vmlinux_arm64.h" bpf/vmlinux_arm64.h && echo "bpf/vmlinux_arm64.h from $$kernel"
 
 # Per-check cost: nothing attached vs an empty program vs capprof unique and
 # stream, side by side. ROUNDS and N tune the run.

@@ -305,6 +305,18 @@ static __always_inline bool task_selected(struct task_struct *task, u32 tgid)
 	return true;
 }
 
+// struct cred's capability sets as 6.3+ lays them out (commit f122a08b197d:
+// kernel_cap_t became one u64), whatever the vmlinux header says: CO-RE
+// matches this flavor to struct cred and tells at load time whether
+// cap_effective.val exists.
+struct kernel_cap_u64 {
+	u64 val;
+};
+
+struct cred___cap_u64 {
+	struct kernel_cap_u64 cap_effective;
+} __attribute__((preserve_access_index));
+
 static __always_inline s32 current_syscall(struct task_struct *task)
 {
 	if (task->flags & PF_KTHREAD)
@@ -462,8 +474,9 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->time_ns = now ? now : bpf_ktime_get_boot_ns(); /* a new key's event carries its first_ns */
 	e->foreign_cred = (const struct cred *)task->cred != cred;
 	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
-	if (btf && bpf_core_field_exists(cred->cap_effective.val))
-		e->effective = cred->cap_effective.val;
+	const struct cred___cap_u64 *cred64 = (const void *)cred;
+	if (btf && bpf_core_field_exists(cred64->cap_effective.val))
+		e->effective = cred64->cap_effective.val;
 	else
 		BPF_CORE_READ_INTO(&e->effective, cred, cap_effective);
 	if (btf) {

@@ -52,11 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if args[0] == launchCommand {
-		if err := runLaunch(args[1:], stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "capprof %s: %v\n", launchCommand, err)
-			return exitFailure
-		}
-		return 0
+		return launchMain(args[1:], stderr)
 	}
 	for _, c := range commands {
 		if c.name != args[0] {

@@ -8,13 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
@@ -25,13 +23,22 @@ import (
 func runRun(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	format := formatFlag(fs)
-	verifyFlag := fs.Bool("verify", false, "re-run the command with exactly the advised capabilities, then without each, and report; exit 1 unless it exits as recorded")
+	verifyFlag := fs.Bool("verify", false, "then re-run the command with exactly the advised capabilities, and once without each, as the same user; exit 1 unless it exits as recorded")
+	userFlag := fs.String("user", "", "run the command as `USER[:GROUP]` (names or numbers; no supplementary groups) instead of capprof's own user")
+	capsFlag := fs.String("caps", "", "give the recorded run exactly these capabilities: `LIST` of names, all, or none (default: every capability capprof holds)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof run [flags] -- CMD ARGS...\n\n"+
 			"Runs the command in a cgroup of its own, records exactly its process tree's capability\n"+
 			"checks, and prints its profile and least-privilege advice when it exits (or on Ctrl-C,\n"+
-			"after stopping it).\n\nFlags:")
+			"after stopping it: the first Ctrl-C is passed on to the command, a second kills it).\n\n"+
+			"The command gets exactly the --caps capabilities (bounding, permitted, effective,\n"+
+			"inheritable and ambient sets), as --user if given, so a non-root command holds them too.\n"+
+			"Granting more than it needs can over-state the advice where the kernel tries one\n"+
+			"capability before another (CAP_DAC_READ_SEARCH before CAP_DAC_OVERRIDE); --verify shows\n"+
+			"which advised capabilities are proven necessary. A capability it tried without holding it\n"+
+			"is reported as attempted and denied, never added.\n\n"+
+			"Example: capprof run --user 1000 --caps NET_BIND_SERVICE --verify -- ./server --port 80\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
@@ -41,9 +48,17 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	command := fs.Args()
-	if len(command) == 0 {
+	spec := launchSpec{command: fs.Args()}
+	if len(spec.command) == 0 {
 		return usageError{errors.New("name the command to run after --")}
+	}
+	if *userFlag != "" {
+		if spec.user, err = parseUser(*userFlag); err != nil {
+			return usageError{err}
+		}
+	}
+	if spec.caps, err = parseCapsFlag(*capsFlag); err != nil {
+		return err
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -58,9 +73,65 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
-	cg, err := resolver.Create("capprof-run")
+	status, interrupted, lost, profiles, err := record(resolver, spec, log)
 	if err != nil {
 		return err
+	}
+	if lost > 0 {
+		fmt.Fprintf(stderr, "capprof run: %d checks were lost in the kernel (ring buffer full): the profile is incomplete\n", lost)
+	}
+	fmt.Fprintf(stderr, "capprof run: %s as %s: %s\n", spec.command[0], spec.userText(), status)
+	var verifyErr error
+	switch {
+	case !*verifyFlag:
+	case interrupted:
+		verifyErr = errors.New("not verified: the recorded run was interrupted")
+	case len(profiles) == 0:
+		verifyErr = errors.New("not verified: no capability checks were recorded, so there is no profile to verify")
+	default:
+		p := &profiles[0]
+		p.Verification, verifyErr = verifyAdvice(resolver, spec, p.Advice.Add, status, stderr)
+		if verifyErr == nil && !p.Verification.Verified {
+			verifyErr = errNotVerified
+		}
+	}
+	if err := profile.Write(stdout, f, profiles); err != nil {
+		return errors.Join(err, verifyErr)
+	}
+	return verifyErr
+}
+
+// parseCapsFlag parses --caps: a list, "all" or "none"; "" is every
+// capability capprof holds. capprof must hold what it is to give.
+func parseCapsFlag(s string) (caps.Set, error) {
+	held, err := permittedCaps()
+	if err != nil {
+		return 0, err
+	}
+	var set caps.Set
+	switch strings.TrimSpace(s) {
+	case "":
+		return held, nil
+	case "none":
+		return 0, nil
+	default:
+		if set, err = caps.ParseSet(s); err != nil {
+			return 0, usageError{fmt.Errorf("--caps: %w", err)}
+		}
+	}
+	if missing := set &^ held; missing != 0 {
+		return 0, fmt.Errorf("--caps: capprof does not hold %s, so it cannot give them", strings.Join(missing.Names(), ", "))
+	}
+	return set, nil
+}
+
+// record runs the command as spec says in a new cgroup, recording exactly
+// that cgroup, and returns how it exited, whether it was interrupted, the
+// checks lost in the kernel and its profiles.
+func record(resolver *cgroup.Resolver, spec launchSpec, log *slog.Logger) (status string, interrupted bool, lost uint64, profiles []profile.Profile, err error) {
+	cg, err := resolver.Create("capprof-run")
+	if err != nil {
+		return "", false, 0, nil, err
 	}
 	defer cg.Remove() // kills what the command left running
 
@@ -70,50 +141,21 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = log
 	ctl, err := controller.New(cfg)
 	if err != nil {
-		return err
+		return "", false, 0, nil, err
 	}
 	defer ctl.Close()
-	sink := &profileSink{b: profile.NewBuilder(profile.WithCommand(strings.Join(command, " ")))}
+	sink := &profileSink{b: profile.NewBuilder(profile.WithCommand(strings.Join(spec.command, " ")))}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ctl.Run(ctx, sink) }()
 
-	status, runErr := runInCgroup(command, cg)
+	status, interrupted, runErr := runLaunched(spec, cg, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err := errors.Join(runErr, <-done); err != nil {
-		return err
+		return "", false, 0, nil, err
 	}
-	if s := ctl.Stats(); s.LostChecks > 0 {
-		fmt.Fprintf(stderr, "capprof run: %d checks were lost in the kernel (ring buffer full): the profile is incomplete\n", s.LostChecks)
-	}
-	fmt.Fprintf(stderr, "capprof run: %s %s\n", command[0], status)
-	profiles := sink.b.Profiles()
-	if err := profile.Write(stdout, f, profiles); err != nil {
-		return err
-	}
-	if !*verifyFlag {
-		return nil
-	}
-	if os.Geteuid() != 0 {
-		return errors.New("--verify runs the command as root with a limited bounding set: run capprof as root")
-	}
-	var add []string
-	if len(profiles) == 1 {
-		add = profiles[0].Advice.Add
-	}
-	ok, err := verifyAdvice(stdout, command, add, status)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errNotVerified
-	}
-	return nil
+	return status, interrupted, ctl.Stats().LostChecks, sink.b.Profiles(), nil
 }
-
-// errNotVerified makes `capprof run --verify` exit 1 when the advised set
-// does not reproduce the recorded run.
-var errNotVerified = errors.New("the advice is not verified: with exactly the advised capabilities the command exits differently")
 
 // profileSink builds the profile of everything the recording writes.
 type profileSink struct {
@@ -128,33 +170,4 @@ func (s *profileSink) Write(checks []check.Check) error {
 		s.b.Add(profile.Observation{Check: checks[i]})
 	}
 	return nil
-}
-
-// runInCgroup starts the command directly in the cgroup (clone3's
-// CLONE_INTO_CGROUP, Linux 5.7+), so that even its first instructions are
-// recorded, forwards SIGINT and SIGTERM to it, and waits.
-func runInCgroup(command []string, cg *cgroup.Dir) (string, error) {
-	cmd := exec.Command(command[0], command[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.File.Fd())}
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", command[0], err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	for {
-		select {
-		case sig := <-signals:
-			_ = cmd.Process.Signal(sig)
-		case err := <-waited:
-			var exit *exec.ExitError
-			if err != nil && !errors.As(err, &exit) {
-				return "", fmt.Errorf("wait for %s: %w", command[0], err)
-			}
-			return cmd.ProcessState.String(), nil
-		}
-	}
 }

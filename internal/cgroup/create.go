@@ -48,7 +48,7 @@ func (d *Dir) Remove() error {
 	}
 	var err error
 	for range 100 {
-		d.kill()
+		d.Kill()
 		if err = os.Remove(d.Path); err == nil || errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -57,8 +57,9 @@ func (d *Dir) Remove() error {
 	return fmt.Errorf("remove cgroup: %w", err)
 }
 
-// kill uses cgroup.kill (Linux 5.14+), else signals each process.
-func (d *Dir) kill() {
+// Kill sends SIGKILL to every process in the cgroup: through cgroup.kill
+// (Linux 5.14+), else to each process listed.
+func (d *Dir) Kill() {
 	if os.WriteFile(filepath.Join(d.Path, "cgroup.kill"), []byte("1"), 0) == nil {
 		return
 	}

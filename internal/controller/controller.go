@@ -312,9 +312,15 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 				sinkErr = c.periodic(sink, false)
 			}
 		case <-changed:
-			c.releasePending(false)
+			// Released checks go out at once: without new records the
+			// next write could be a flush interval away.
+			if c.releasePending(false) > 0 && sinkErr == nil {
+				sinkErr = c.write(sink)
+			}
 		case <-recheck:
-			c.releasePending(false)
+			if c.releasePending(false) > 0 && sinkErr == nil {
+				sinkErr = c.write(sink)
+			}
 		}
 		if sinkErr == nil && len(c.batch) >= c.cfg.MaxBatch {
 			sinkErr = c.write(sink)

@@ -130,14 +130,18 @@ func (c *Controller) emit(chk check.Check) {
 }
 
 // releasePending moves held checks whose metadata arrived, or whose wait
-// is over (all of them when all is true), to the batch.
-func (c *Controller) releasePending(all bool) {
+// is over (all of them when all is true), to the batch; it returns how
+// many it moved.
+func (c *Controller) releasePending(all bool) int {
 	if c.pending == nil || c.pending.len() == 0 {
-		return
+		return 0
 	}
+	released := 0
 	expired := c.pending.release(c.meta, time.Now(), all, func(chk check.Check) {
 		c.batch = append(c.batch, chk)
+		released++
 	})
 	c.stats.unbound.Add(uint64(expired))
 	c.stats.pending.Store(uint64(c.pending.len()))
+	return released
 }

@@ -14,6 +14,12 @@ import (
 // comm to runc:[1:CHILD]/runc:[2:INIT]), or crun and youki, which set the
 // container up in the runtime's own process. The container's first exec of
 // its entrypoint replaces that program, and with it the mark.
+//
+// The mark is exact when the runtime's exec was recorded: runc init is
+// exec'd in the host's mount namespace and in the shim's cgroup, so with
+// host processes excluded (or cgroup filters that leave the shim out) the
+// kernel drops that exec event, and the process is then known only from
+// /proc, which names runc init only while it still runs.
 func isRuntimeSetup(p *proc.Info) bool {
 	argv0 := ""
 	if len(p.Args) > 0 {

@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -22,28 +21,6 @@ import (
 )
 
 const node = "node-1"
-
-// agent grants the ServiceAccount capprof-system/capprof exactly
-// kube.PolicyRules and returns a kubeconfig file that authenticates as it
-// with a bound token: what the tests prove is the agent's real access.
-func agent(t *testing.T, k *testenv.Kube) string {
-	t.Helper()
-	ctx := context.Background()
-	cfg := k.ServiceAccountConfig("capprof-system", "capprof")
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "capprof"}, Rules: kube.PolicyRules()}
-	if _, err := k.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "capprof"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "capprof"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "capprof-system", Name: "capprof"}},
-	}
-	if _, err := k.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return k.WriteKubeconfig(cfg)
-}
 
 // states collects the watcher's state reports.
 type states struct {
@@ -128,7 +105,7 @@ func podSpec(nodeName string, containers ...corev1.Container) corev1.PodSpec {
 func TestWatcherAgainstAPIServer(t *testing.T) {
 	k := testenv.StartKube(t)
 	ctx := context.Background()
-	kubeconfig := agent(t, k)
+	kubeconfig := k.AgentKubeconfig(kube.PolicyRules())
 	st := newStates()
 	labels, err := kube.ParseLabels("app,tier")
 	if err != nil {

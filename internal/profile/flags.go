@@ -46,7 +46,7 @@ func writeSystemd(w *bufio.Writer, profiles []Profile) error {
 			writeComments(w, []string{p.ID + ": skipped: not a host process (see --format yaml, patch or docker)"})
 			continue
 		}
-		writeComments(w, append([]string{p.ID}, leftOutNotes(p)...))
+		writeComments(w, append(append([]string{p.ID}, leftOutNotes(p)...), verificationLines(p)...))
 		set := strings.Join(capNames(p.Advice.Add), " ")
 		w.WriteString("CapabilityBoundingSet=" + set + "\n")
 		w.WriteString("AmbientCapabilities=" + set + "\n")

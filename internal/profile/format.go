@@ -125,7 +125,7 @@ func adviceNotes(p *Profile) []string {
 	if d := p.Advice.Diff; d != nil {
 		notes = append(notes, "from the declared securityContext: "+diffText(d))
 	}
-	return notes
+	return append(notes, verificationLines(p)...)
 }
 
 // leftOutNotes says which capabilities the advice leaves out, or adds on

@@ -19,17 +19,31 @@ import (
 
 func TestWriteGolden(t *testing.T) {
 	sets := []struct {
-		name  string
-		obs   []Observation
-		opts  []Option
-		files []Format
+		name string
+		obs  []Observation
+		opts []Option
+		// verify is set as every profile's Verification, as capprof run
+		// --verify does.
+		verify *Verification
+		files  []Format
 	}{
 		{name: "profiles", obs: fixtureObservations(), files: formats[:]},
 		{name: "run", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
 			files: []Format{FormatTable, FormatDocker, FormatSystemd}},
+		{name: "verified", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
+			verify: &Verification{User: "1000:1000", Recorded: "exit status 0", Advised: "exit status 0", Verified: true,
+				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "exit status 1", Necessary: true}}},
+			files: []Format{FormatTable, FormatYAML, FormatDocker, FormatSystemd, FormatJSON}},
+		{name: "not-verified", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
+			verify: &Verification{User: "0:0", Recorded: "exit status 0", Advised: "signal: killed", Verified: false,
+				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "signal: killed", Necessary: false}}},
+			files: []Format{FormatTable}},
 	}
 	for _, set := range sets {
 		profiles := build(set.obs, set.opts...)
+		for i := range profiles {
+			profiles[i].Verification = set.verify
+		}
 		for _, f := range set.files {
 			t.Run(set.name+"/"+string(f), func(t *testing.T) {
 				var b bytes.Buffer

@@ -35,6 +35,9 @@ type Profile struct {
 	// Capabilities lists every capability checked, ascending by number.
 	Capabilities []Capability `json:"capabilities"`
 	Advice       Advice       `json:"advice"`
+	// Verification is what re-running the command under the advice showed
+	// (capprof run --verify); absent otherwise.
+	Verification *Verification `json:"verification,omitempty"`
 }
 
 // Verdicts of a capability, as Capability.Verdict says them.

@@ -74,6 +74,7 @@ func writeTableProfile(w *bufio.Writer, p *Profile) {
 	if a.Diff != nil {
 		line("diff", diffText(a.Diff))
 	}
+	lines("verify", verificationLines(p))
 }
 
 // writeCapTable writes the capabilities with their counts right-aligned

@@ -96,12 +96,12 @@ type Container struct {
 // it out, for a random pod UID.
 func (c *Containerd) RunPodContainer() Container {
 	c.t.Helper()
-	return c.RunPodContainerFor(randomUUID())
+	return c.RunContainerInPod(randomUUID())
 }
 
-// RunPodContainerFor is RunPodContainer for the pod with this UID (one the
-// API server assigned), so that the container's cgroup names the pod.
-func (c *Containerd) RunPodContainerFor(podUID string) Container {
+// RunContainerInPod is RunPodContainer in the cgroup of pod podUID: a pod
+// created in the API server first gives its UID.
+func (c *Containerd) RunContainerInPod(podUID string) Container {
 	c.t.Helper()
 	ctr := Container{ID: randomHex(32), PodUID: podUID}
 	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID

@@ -18,6 +18,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -390,3 +391,25 @@ func (k *Kube) SetContainersRunning(namespace, name string, ids map[string]strin
 func ContainerID() string { return randomHex(32) }
 
 func ptr[T any](v T) *T { return &v }
+
+// AgentKubeconfig creates the ServiceAccount capprof-system/capprof, grants
+// it exactly rules through a ClusterRole and returns a kubeconfig file that
+// authenticates as it: tests then run with the agent's real access.
+func (k *Kube) AgentKubeconfig(rules []rbacv1.PolicyRule) string {
+	k.t.Helper()
+	ctx := context.Background()
+	cfg := k.ServiceAccountConfig("capprof-system", "capprof")
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "capprof"}, Rules: rules}
+	if _, err := k.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		k.t.Fatalf("create cluster role: %v", err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "capprof"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "capprof"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "capprof-system", Name: "capprof"}},
+	}
+	if _, err := k.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		k.t.Fatalf("create cluster role binding: %v", err)
+	}
+	return k.WriteKubeconfig(cfg)
+}

@@ -10,11 +10,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/prereq"
 	"github.com/capprof/capprof/internal/testenv"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadatatest"
@@ -80,4 +84,104 @@ func TestRealCheckArrivesAsLogRecord(t *testing.T) {
 	assert.Equal(t, plog.SeverityNumberWarn, found.SeverityNumber())
 	assert.Equal(t, "CAP_SYSLOG denied to /usr/bin/dmesg", found.Body().Str())
 	assert.Positive(t, metricSum(t, tt, "otelcol_receiver_accepted_log_records"))
+}
+
+// TestPodMetadataAndAPIServerState runs the receiver with the kubernetes
+// block against a real API server, as the agent's ServiceAccount, on a
+// real container: its records carry the pod's metadata, the API server
+// going away is a recoverable error while records keep their metadata, and
+// its return is reported OK.
+func TestPodMetadataAndAPIServerState(t *testing.T) {
+	prereq.RequireRoot(t)
+	k := testenv.StartKube(t)
+	cd := testenv.StartContainerd(t)
+	ctx := context.Background()
+	k.CreateNamespace("shop")
+	pod, err := k.Client.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app", Image: "busybox:1.37"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	ctr := cd.RunContainerInPod(string(pod.UID))
+	k.SetContainersRunning("shop", "web", map[string]string{"app": ctr.ID})
+
+	cfg := createDefaultConfig()
+	cfg.Cgroups.Include = []string{"/kubepods"}
+	cfg.MaxBatchDelay = 100 * time.Millisecond
+	cfg.Kubernetes = KubernetesConfig{Enabled: true, AuthType: "kubeConfig", Kubeconfig: k.AgentKubeconfig(kube.PolicyRules()),
+		NodeName: "node-1", Labels: []string{"app"}, MaxWait: 10 * time.Second, MaxPending: 1000}
+	sink := new(consumertest.LogsSink)
+	tt := componenttest.NewTelemetry()
+	defer tt.Shutdown(ctx)
+	r, err := NewFactory().CreateLogs(ctx, metadatatest.NewSettings(tt), cfg, sink)
+	require.NoError(t, err)
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	require.NoError(t, r.Start(ctx, host))
+	defer r.Shutdown(ctx)
+	statusAfter := func(n int, want componentstatus.Status) int {
+		t.Helper()
+		var at int
+		require.Eventually(t, func() bool {
+			host.mu.Lock()
+			defer host.mu.Unlock()
+			for i := n; i < len(host.events); i++ {
+				if host.events[i].Status() == want {
+					at = i + 1
+					return true
+				}
+			}
+			return false
+		}, time.Minute, 20*time.Millisecond, "status %v not reported", want)
+		return at
+	}
+	dmesgResource := func() map[string]any {
+		t.Helper()
+		before := sink.LogRecordCount()
+		_, _ = cd.Exec(ctr, 65534, "dmesg")
+		var res map[string]any
+		require.Eventually(t, func() bool {
+			for _, logs := range sink.AllLogs() {
+				for i := 0; i < logs.ResourceLogs().Len(); i++ {
+					rl := logs.ResourceLogs().At(i)
+					records := rl.ScopeLogs().At(0).LogRecords()
+					for j := 0; j < records.Len(); j++ {
+						exe, _ := records.At(j).Attributes().Get("process.executable.path")
+						if exe.Str() == "/bin/dmesg" && sink.LogRecordCount() > before {
+							res = rl.Resource().Attributes().AsRaw()
+						}
+					}
+				}
+			}
+			return res != nil
+		}, 30*time.Second, 20*time.Millisecond, "no dmesg record")
+		sink.Reset()
+		return res
+	}
+	want := map[string]any{
+		"host.name": mustHostname(t), "container.id": ctr.ID, "k8s.pod.uid": string(pod.UID),
+		"k8s.namespace.name": "shop", "k8s.pod.name": "web", "k8s.node.name": "node-1", "k8s.container.name": "app",
+		"container.image.name": "busybox", "container.image.tag": "1.37", "k8s.pod.label.app": "web",
+		"k8s.container.security_context.capabilities.add":  "",
+		"k8s.container.security_context.capabilities.drop": "",
+		"k8s.container.security_context.privileged":        "false",
+	}
+
+	n := statusAfter(0, componentstatus.StatusOK)
+	require.Eventually(t, func() bool { return r.(*capabilitiesReceiver).rec.Load() != nil }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, want, dmesgResource(), "with the API server up")
+
+	k.StopAPIServer()
+	n = statusAfter(n, componentstatus.StatusRecoverableError)
+	assert.Equal(t, want, dmesgResource(), "with the API server down")
+
+	k.StartAPIServer()
+	statusAfter(n, componentstatus.StatusOK)
+	require.NoError(t, r.Shutdown(ctx))
+}
+
+func mustHostname(t *testing.T) string {
+	t.Helper()
+	h, err := os.Hostname()
+	require.NoError(t, err)
+	return h
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/tracer"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadatatest"
 )
@@ -216,4 +217,39 @@ func TestOwnMetrics(t *testing.T) {
 	metadatatest.AssertEqualReceiverCapabilitiesAttached(t, tt,
 		[]metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(attribute.String("method", "tp_btf"))}},
 		metricdatatest.IgnoreTimestamp())
+}
+
+func TestKubernetesStateIsReportedAsStatusAndMetric(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	defer tt.Shutdown(context.Background())
+	r, err := newReceiver(metadatatest.NewSettings(tt), createDefaultConfig(), consumertest.NewNop(),
+		func(controller.Config) (recorder, error) { return newFake(), nil })
+	require.NoError(t, err)
+	defer r.Shutdown(context.Background())
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	reachable := func(v int64) {
+		t.Helper()
+		metadatatest.AssertEqualReceiverCapabilitiesKubernetesAPIReachable(t, tt,
+			[]metricdata.DataPoint[int64]{{Value: v}}, metricdatatest.IgnoreTimestamp())
+	}
+
+	_, err = tt.GetMetric("otelcol_receiver_capabilities_kubernetes_api_reachable")
+	require.Error(t, err, "no data point with kubernetes disabled")
+	r.reportKubeState(host, kube.StateSyncing, nil)
+	reachable(0)
+	r.reportKubeState(host, kube.StateSynced, nil)
+	reachable(1)
+	down := errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
+	r.reportKubeState(host, kube.StateUnreachable, down)
+	reachable(0)
+	r.reportKubeState(host, kube.StateSynced, nil)
+	reachable(1)
+
+	host.mu.Lock()
+	defer host.mu.Unlock()
+	require.Len(t, host.events, 3)
+	assert.Equal(t, componentstatus.StatusOK, host.events[0].Status())
+	assert.Equal(t, componentstatus.StatusRecoverableError, host.events[1].Status())
+	assert.ErrorIs(t, host.events[1].Err(), down)
+	assert.Equal(t, componentstatus.StatusOK, host.events[2].Status())
 }

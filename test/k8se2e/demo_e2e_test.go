@@ -75,7 +75,7 @@ func TestStarWarsDemo(t *testing.T) {
 
 	// 2. xwing's container, in its pod's cgroup, and the status the kubelet
 	// would report.
-	xwingCtr := ctrd.RunPodContainerFor(string(xwing.UID))
+	xwingCtr := ctrd.RunContainerInPod(string(xwing.UID))
 	left.add(xwingCtr)
 	kube.SetContainersRunning("default", "xwing", map[string]string{"spaceship": xwingCtr.ID})
 	setPodNetwork(t, kube, xwing, "10.244.0.17")
@@ -132,7 +132,7 @@ func TestStarWarsDemo(t *testing.T) {
 	// 5a. A container that runs before its pod's status names it: its
 	// checks wait for the status and then carry the pod's names.
 	tiefighter := createPod(t, ap, r.pods["tiefighter"])
-	tieCtr := ctrd.RunPodContainerFor(string(tiefighter.UID))
+	tieCtr := ctrd.RunContainerInPod(string(tiefighter.UID))
 	left.add(tieCtr)
 	if _, err := ctrd.Exec(tieCtr, 65534, "dmesg"); err == nil {
 		t.Fatal("dmesg as uid 65534 succeeded in tiefighter")
@@ -173,7 +173,7 @@ func TestStarWarsDemo(t *testing.T) {
 	kube.StartAPIServer()
 	agent.waitLog(t, inSync, syncs+1, 90*time.Second)
 	deathstar := createPod(t, ap, deathstarPod(t, r))
-	dsCtr := ctrd.RunPodContainerFor(string(deathstar.UID))
+	dsCtr := ctrd.RunContainerInPod(string(deathstar.UID))
 	left.add(dsCtr)
 	kube.SetContainersRunning("default", deathstar.Name, map[string]string{"deathstar": dsCtr.ID})
 	if _, err := ctrd.Exec(dsCtr, 65534, "dmesg"); err == nil {

@@ -98,6 +98,7 @@ type checker struct {
 	log                     *slog.Logger
 	exe                     string // this binary, as the children are started from it
 	tracepoint              bool   // the kernel has capability:cap_capable
+	fexit                   bool   // fexit attaches to cap_capable (BPF trampolines for kernel functions)
 	failed                  bool
 }
 
@@ -157,6 +158,9 @@ func (k *checker) doctor() map[tracer.Method]bool {
 		}
 		printFinding(tracer.Finding{Name: "attach " + string(m), OK: err == nil, Detail: detail})
 		working[m] = err == nil
+		if m == tracer.Fexit {
+			k.fexit = err == nil
+		}
 		if err == nil && chosen == "" {
 			chosen = m
 		}

@@ -46,11 +46,16 @@ func scenariosFor(m tracer.Method) []scenario {
 }
 
 // choice: auto keeps the first method that attaches, which is tp_btf where
-// the tracepoint exists (6.14+) and fexit before.
+// the tracepoint exists (6.14+); before, fexit where the kernel has BPF
+// trampolines for kernel functions (x86_64 since 5.5; arm64 only with ftrace
+// direct calls, 6.4+), and kprobe elsewhere (Debian's arm64 6.1).
 func (k *checker) choice(m tracer.Method) error {
-	want := tracer.Fexit
-	if k.tracepoint {
+	want := tracer.Kprobe
+	switch {
+	case k.tracepoint:
 		want = tracer.TPBTF
+	case k.fexit:
+		want = tracer.Fexit
 	}
 	rec, err := k.start(m, tracer.Stream, pidTree(uint32(os.Getpid())))
 	if err != nil {
@@ -61,7 +66,7 @@ func (k *checker) choice(m tracer.Method) error {
 		return err
 	}
 	if got != want {
-		return fmt.Errorf("auto picked %s, want %s (tracepoint present: %v)", got, want, k.tracepoint)
+		return fmt.Errorf("auto picked %s, want %s (tracepoint present: %v, fexit attaches: %v)", got, want, k.tracepoint, k.fexit)
 	}
 	fmt.Printf("INFO %s choice: %s\n", m, got)
 	return nil

@@ -1,0 +1,80 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/testenv"
+)
+
+// TestRecordWithKubeconfigAddsPodMetadata runs `capprof record --kubeconfig
+// --node-name` against a real API server, as the agent's ServiceAccount,
+// while dmesg fails in a real container of a pod on that node.
+func TestRecordWithKubeconfigAddsPodMetadata(t *testing.T) {
+	k := testenv.StartKube(t)
+	cd := testenv.StartContainerd(t)
+	k.CreateNamespace("shop")
+	pod, err := k.Client.CoreV1().Pods("shop").Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web", "tier": "front"}},
+		Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app", Image: "busybox:1.37"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr := cd.RunContainerInPod(string(pod.UID))
+	k.SetContainersRunning("shop", "web", map[string]string{"app": ctr.ID})
+
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"record", "--duration", "4s", "--format", "json", "--host=false", "--caps", "CAP_SYSLOG",
+			"--kubeconfig", k.AgentKubeconfig(kube.PolicyRules()), "--node-name", "node-1", "--kube-labels", "tier"}, &stdout, &stderr)
+	}()
+	time.Sleep(2 * time.Second)
+	if out, err := cd.Exec(ctr, 65534, "dmesg"); err == nil {
+		t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("record exited %d:\n%s", code, stderr.String())
+	}
+
+	found := false
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("not a JSON line: %v\n%s", err, sc.Text())
+		}
+		if rec["container.id"] != ctr.ID || rec["process.executable.path"] != "/bin/dmesg" {
+			continue
+		}
+		found = true
+		for key, want := range map[string]any{
+			"k8s.namespace.name": "shop", "k8s.pod.name": "web", "k8s.pod.uid": string(pod.UID),
+			"k8s.node.name": "node-1", "k8s.container.name": "app", "container.image.name": "busybox",
+			"container.image.tag": "1.37", "k8s.pod.label.tier": "front",
+		} {
+			if rec[key] != want {
+				t.Errorf("%s = %v, want %v", key, rec[key], want)
+			}
+		}
+		if _, ok := rec["k8s.pod.label.app"]; ok {
+			t.Error("label app exported with --kube-labels tier")
+		}
+	}
+	if !found {
+		t.Fatalf("no dmesg record of container %s in:\n%s\nstderr:\n%s", ctr.ID, stdout.String(), stderr.String())
+	}
+}
