@@ -38,7 +38,7 @@ run: build-otelcol
 # The agent's container image, docker-free: a static otelcol-capprof packed
 # by cmd/ociimage into an OCI image layout tarball, the twin of the
 # Dockerfile's image (same files, entrypoint and user). Load it with
-# ctr -n k8s.io image import bin/otelcol-capprof-image.tar (or podman load).
+# ctr -n k8s.io image import bin/otelcol-capprof-image.tar.
 IMAGE     ?= docker.io/capprof/otelcol-capprof:$(VERSION)
 IMAGE_TAR ?= $(BIN)/otelcol-capprof-image.tar
 CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt

@@ -27,6 +27,11 @@ var containerdDefaultCaps = []string{
 	"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
 }
 
+// agentPodIP is the agent's pod IP: a loopback address of its own, so that
+// its health endpoint does not collide with a collector of another test
+// listening on 127.0.0.1:13133.
+const agentPodIP = "127.0.0.2"
+
 // agent is the agent container: the agent image run by containerd as the
 // kubelet would run the DaemonSet's pod on this node.
 type agent struct {
@@ -60,7 +65,7 @@ func buildAgentImage(t *testing.T, image string) string {
 // runAgent starts the DaemonSet's container under containerd with its
 // security context, host PID namespace and volumes; the ConfigMap volume
 // holds config, the service account volume the token. The pod network is
-// the host's (no CNI here), so POD_IP is 127.0.0.1.
+// the host's (no CNI here), so POD_IP is agentPodIP.
 func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, configMap *corev1.ConfigMap, env agentEnv) *agent {
 	t.Helper()
 	spec := ds.Spec.Template.Spec
@@ -69,7 +74,7 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 	}
 	c := spec.Containers[0]
 	dir := t.TempDir()
-	a := &agent{id: "capprof-agent-" + testenv.ContainerID()[:12], log: filepath.Join(dir, "agent.log"), health: "127.0.0.1:13133"}
+	a := &agent{id: "capprof-agent-" + testenv.ContainerID()[:12], log: filepath.Join(dir, "agent.log"), health: agentPodIP + ":13133"}
 	flags := []string{"--net-host", "--log-uri", "file://" + a.log}
 
 	sc := c.SecurityContext
@@ -172,7 +177,7 @@ func envValue(t *testing.T, e corev1.EnvVar, c corev1.Container, node string) st
 	case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName":
 		return node
 	case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP":
-		return "127.0.0.1"
+		return agentPodIP
 	case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
 		return strconv.FormatInt(c.Resources.Limits.Memory().Value(), 10)
 	}

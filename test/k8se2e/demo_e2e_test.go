@@ -154,6 +154,13 @@ func TestStarWarsDemo(t *testing.T) {
 	// keep flowing, named from what it already knows.
 	const inSync, unreachable = "kubernetes pod metadata in sync", "kubernetes API server unreachable"
 	syncs := agent.logCount(inSync)
+	// Until now the service account's ClusterRole was enough for the
+	// receiver and k8s_attributes: the API server refused nothing. (Right
+	// after a restart it may refuse a watch until its RBAC caches are
+	// filled; the agent retries.)
+	if agent.logCount("forbidden") > 0 {
+		t.Errorf("the API server refused the agent something:\n%s", agent.logTail())
+	}
 	kube.StopAPIServer()
 	agent.waitLog(t, unreachable, 1, 60*time.Second)
 	before := gateway.count()
@@ -188,12 +195,8 @@ func TestStarWarsDemo(t *testing.T) {
 			t.Errorf("record after the restart: %s = %v, want %v", k, rec.resource[k], v)
 		}
 	}
-	// The service account's ClusterRole was enough for the receiver and
-	// k8s_attributes: the API server refused nothing.
-	for _, msg := range []string{"forbidden", "events lost"} {
-		if agent.logCount(msg) > 0 {
-			t.Errorf("the agent's log says %q:\n%s", msg, agent.logTail())
-		}
+	if agent.logCount("events lost") > 0 {
+		t.Errorf("the agent lost events:\n%s", agent.logTail())
 	}
 }
 
