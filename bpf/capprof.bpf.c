@@ -81,6 +81,12 @@ struct check_event {
 	u64 exe_ino;
 	u64 exe_dev;
 	u64 time_ns; /* bpf_ktime_get_boot_ns */
+	// The checking thread's name, which tells the container runtime's setup
+	// from the container's program even when the runtime's exec was filtered
+	// out: runc's nsexec names its stages runc:[0:PARENT], runc:[1:CHILD] and
+	// runc:[2:INIT], and crun and youki keep their own names until the exec
+	// of the entrypoint.
+	char comm[TASK_COMM_LEN];
 };
 
 struct exec_event {
@@ -473,6 +479,9 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->ns_is_host = key.ns_level == 0;
 	e->time_ns = now ? now : bpf_ktime_get_boot_ns(); /* a new key's event carries its first_ns */
 	e->foreign_cred = (const struct cred *)task->cred != cred;
+	// Two loads through the BTF pointer, cheaper than bpf_get_current_comm;
+	// a concurrent prctl(PR_SET_NAME) may tear it, as it may the helper's copy.
+	__builtin_memcpy(e->comm, task->comm, TASK_COMM_LEN);
 	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
 	const struct cred___cap_u64 *cred64 = (const void *)cred;
 	if (btf && bpf_core_field_exists(cred64->cap_effective.val))

@@ -54,6 +54,7 @@ type CapprofCheckEvent struct {
 	ExeIno      uint64
 	ExeDev      uint64
 	TimeNs      uint64
+	Comm        [16]int8
 }
 
 type CapprofClassSlot struct {
