@@ -48,7 +48,8 @@ type CapprofCheckEvent struct {
 	NsOwnerUid  uint32
 	NsOwnerGid  uint32
 	Syscall     int32
-	Pad2        uint32
+	MntNsIsHost uint8
+	Pad2        [3]uint8
 	CgroupId    uint64
 	Effective   uint64
 	ExeIno      uint64

@@ -7,7 +7,6 @@ import (
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/kube"
-	"github.com/capprof/capprof/internal/proc"
 )
 
 // fakeMetadata stands in for kube.Watcher: these tests are about the
@@ -202,36 +201,31 @@ func TestWriteSplitsAtMaxBatch(t *testing.T) {
 }
 
 func TestIsRuntimeSetup(t *testing.T) {
-	sleep := proc.Info{ExecutablePath: "/bin/sleep", Args: []string{"sleep", "3600"}}
 	tests := []struct {
-		name string
-		comm string
-		p    proc.Info
-		want bool
+		name        string
+		comm        string
+		hostMountNS bool
+		want        bool
 	}{
-		// The kernel's comm decides whatever the cache knows: the exec of
-		// runc init was filtered out and /proc already shows the entrypoint.
-		{name: "runc's parent, unknown to the cache", comm: "runc:[0:PARENT]", want: true},
-		{name: "runc's child, cache shows the entrypoint", comm: "runc:[1:CHILD]", p: sleep, want: true},
-		{name: "runc's init, cache shows the entrypoint", comm: "runc:[2:INIT]", p: sleep, want: true},
-		{name: "crun setting up", comm: "crun", want: true},
+		{name: "runc's parent", comm: "runc:[0:PARENT]", hostMountNS: true, want: true},
+		{name: "runc's child", comm: "runc:[1:CHILD]", want: true},
+		{name: "runc's init", comm: "runc:[2:INIT]", want: true},
+		{name: "runc init before nsexec renames it", comm: "runc", hostMountNS: true, want: true},
+		{name: "runc init re-executed as /proc/self/exe", comm: "exe", hostMountNS: true, want: true},
+		{name: "crun", comm: "crun", want: true},
+		{name: "crun from its memfd copy", comm: "memfd:crun_clon", want: true},
+		{name: "youki", comm: "youki", want: true},
 		{name: "youki's init", comm: "youki:[2:INIT]", want: true},
-		{name: "the entrypoint after its exec", comm: "sleep", p: sleep, want: false},
-		{name: "a program named like runc", comm: "runc-helper", p: proc.Info{ExecutablePath: "/bin/runc-helper"}, want: false},
-		// Before nsexec renames it, runc init is known by its argv.
-		{name: "runc init re-exec", comm: "exe", p: proc.Info{ExecutablePath: "/proc/self/exe", Args: []string{"runc", "init"}}, want: true},
-		{name: "runc init from a memfd", comm: "3", p: proc.Info{ExecutablePath: "/memfd:runc_cloned:/proc/self/exe (deleted)", Args: []string{"/usr/bin/runc", "init"}}, want: true},
-		{name: "runc's renamed clone in the cache", comm: "", p: proc.Info{Args: []string{"runc:[2:INIT]"}}, want: true},
-		{name: "runc create is not in the container", comm: "runc", p: proc.Info{ExecutablePath: "/usr/bin/runc", Args: []string{"runc", "create"}}, want: false},
-		{name: "crun in the cache", comm: "", p: proc.Info{ExecutablePath: "/usr/bin/crun", Args: []string{"crun", "create"}}, want: true},
-		{name: "the entrypoint", comm: "nginx", p: proc.Info{ExecutablePath: "/usr/sbin/nginx", Args: []string{"nginx", "-g", "daemon off;"}}, want: false},
-		{name: "a program called init", comm: "init", p: proc.Info{ExecutablePath: "/sbin/init", Args: []string{"/sbin/init"}}, want: false},
-		{name: "unknown process", want: false},
+		{name: "the entrypoint", comm: "nginx", want: false},
+		{name: "the entrypoint named runc", comm: "runc", want: false},
+		{name: "a program named like runc", comm: "runc-helper", want: false},
+		{name: "a program called init", comm: "init", want: false},
+		{name: "no name", comm: "", want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := isRuntimeSetup(tt.comm, &tt.p); got != tt.want {
-				t.Errorf("isRuntimeSetup(%q, %+v) = %v, want %v", tt.comm, tt.p, got, tt.want)
+			if got := isRuntimeSetup(tt.comm, tt.hostMountNS); got != tt.want {
+				t.Errorf("isRuntimeSetup(%q, %v) = %v, want %v", tt.comm, tt.hostMountNS, got, tt.want)
 			}
 		})
 	}

@@ -1,57 +1,33 @@
 package controller
 
-import (
-	"path"
-	"strings"
+import "strings"
 
-	"github.com/capprof/capprof/internal/proc"
-)
-
-// isRuntimeSetup reports whether a check of a container's process was made
-// by its OCI runtime setting the container up rather than by the
-// container's program. comm is the checking thread's name as the kernel
-// read it at check time (the check record carries it); p is what the
-// process cache knows of the process.
+// isRuntimeSetup reports whether a check in a container's cgroup was made
+// by the container's OCI runtime setting the container up rather than by
+// the container's program. It decides from what the kernel read at check
+// time, so the answer does not depend on which process events the filters
+// let through (runc init is exec'd in the host's mount namespace and in the
+// shim's cgroup: with host processes excluded, or cgroup filters that leave
+// the shim out, that exec is dropped and the process cache cannot name it).
 //
-// comm decides alone when it names a runtime stage, whatever the filters
-// let the cache see: runc's nsexec renames runc init's three processes
-// runc:[0:PARENT], runc:[1:CHILD] and runc:[2:INIT] (for `runc exec` too),
-// and crun and youki set the container up under their own names (youki's
-// stages are youki:[1:INTER] and youki:[2:INIT]). The exec of the
-// entrypoint renames the thread, and with it ends the mark. This holds
-// when the runtime's exec event was dropped: runc init is exec'd in the
-// host's mount namespace and in the shim's cgroup, so with host processes
-// excluded, or cgroup filters that leave the shim out, the kernel drops
-// that exec, then runc init joins the container and its checks pass the
-// filters with a pid the cache knows only from /proc.
+// comm is the checking thread's name: runc's nsexec renames runc init's
+// three processes runc:[0:PARENT], runc:[1:CHILD] and runc:[2:INIT] (for
+// `runc exec` too), youki its stages youki:[1:INTER] and youki:[2:INIT],
+// and crun keeps its own name, or "memfd:crun_clon" when it re-executed a
+// memfd copy of itself (Linux 6.14+ names a process exec'd from a file
+// descriptor after the file). The exec of the entrypoint renames the thread
+// once it passes the point of no return, and with it ends the mark: checks
+// made after that, loading the new image, are the entrypoint's.
 //
-// The cache covers what comm cannot tell: runc init before nsexec renames
-// it (its comm is then the basename of whatever path re-executed runc),
-// known by its argv "runc init" when that exec was recorded or /proc still
-// shows it. A container whose own program is crun or youki (a nested
-// runtime) has its checks marked too.
-func isRuntimeSetup(comm string, p *proc.Info) bool {
-	if isRuntimeName(comm) {
-		return true
-	}
-	argv0 := ""
-	if len(p.Args) > 0 {
-		argv0 = path.Base(p.Args[0])
-	}
-	for _, name := range [...]string{argv0, path.Base(p.ExecutablePath)} {
-		if name == "runc" {
-			return len(p.Args) > 1 && p.Args[1] == "init"
-		}
-		if isRuntimeName(name) {
-			return true
-		}
-	}
-	return false
-}
-
-// isRuntimeName reports whether a process name (comm, or argv[0] set to
-// it) is a container runtime's setup stage.
-func isRuntimeName(name string) bool {
-	return strings.HasPrefix(name, "runc:[") || strings.HasPrefix(name, "youki:[") ||
-		name == "crun" || name == "youki"
+// hostMountNS says the thread was in the host's mount namespace. A
+// container's own processes run in the container's; a process in the
+// container's cgroup but in the host's mount namespace is the runtime's:
+// runc init before nsexec renames it, runc:[0:PARENT], which never leaves it.
+//
+// Not told apart: a container whose own program is crun or youki (a nested
+// runtime) is marked; crun re-executed from a memfd on kernels before 6.14
+// is named after the descriptor's number and is not.
+func isRuntimeSetup(comm string, hostMountNS bool) bool {
+	return hostMountNS || strings.HasPrefix(comm, "runc:[") || strings.HasPrefix(comm, "youki:[") ||
+		comm == "crun" || comm == "memfd:crun_clon" || comm == "youki"
 }
