@@ -28,9 +28,10 @@ import (
 // process tree (so it records the exec of every runc init and knows each
 // process by its argv), and recordings filtered as production agents are,
 // which drop that exec. Each filtered check is matched to the reference's
-// record of the same check: it must be marked runtime_setup exactly when
-// the reference saw it made by runc init, and the profile built from the
-// production-shaped recording must advise nothing from runc.
+// record of the same check: it must be marked runtime_setup exactly as the
+// reference marked it, and exactly when the reference saw it made by runc
+// init (but in the entrypoint's execve, see inExec); the profiles built
+// from each recording must advise nothing from runc.
 func TestRuntimeSetupMarkedWhateverTheFilters(t *testing.T) {
 	cd := testenv.StartContainerd(t)
 	// The include filter opens /kubepods when the recording starts, before
@@ -84,7 +85,7 @@ func TestRuntimeSetupMarkedWhateverTheFilters(t *testing.T) {
 	}
 	t.Run("reference", func(t *testing.T) {
 		for _, c := range refChecks {
-			if ours[c.Container.ID] && c.RuntimeSetup != truth.byRunc(&c) && !inExec(&c) {
+			if ours[c.Container.ID] && c.RuntimeSetup != isRuncInit(&c) && !inExec(&c) {
 				t.Errorf("%s by tid %d (syscall %s, process %v): runtime_setup %v, made by runc init %v",
 					c.Body(), c.TID, c.SyscallName, c.Process.Args, c.RuntimeSetup, !c.RuntimeSetup)
 			}
@@ -292,10 +293,8 @@ func (r *reference) match(c *check.Check) (refCheck, bool) {
 	return found, best <= maxSkew
 }
 
-// byRunc: the reference's process cache, which saw every exec, names
+// isRuncInit: the reference's process cache, which saw every exec, names
 // runc init by its argv, which its clones keep until the entrypoint's exec.
-func (r *reference) byRunc(c *check.Check) bool { return isRuncInit(c) }
-
 func isRuncInit(c *check.Check) bool {
 	args := c.Process.Args
 	return len(args) > 1 && path.Base(args[0]) == "runc" && args[1] == "init"
