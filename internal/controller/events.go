@@ -61,7 +61,7 @@ func (c *Controller) checkOf(e *bpf.CapprofCheckEvent) check.Check {
 	c.setSyscall(&chk, e.Syscall)
 	chk.Process, _ = c.procs.Lookup(e.Pid)
 	c.setCgroup(&chk, e.CgroupId)
-	chk.RuntimeSetup = chk.Container.ID != "" && isRuntimeSetup(&chk.Process)
+	chk.RuntimeSetup = chk.Container.ID != "" && isRuntimeSetup(tracer.Comm(e), e.MntNsIsHost != 0)
 	return chk
 }
 
