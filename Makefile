@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
+.PHONY: test-go image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
 
 all: build
 
@@ -101,10 +101,14 @@ check-ocb:
 	  PROFILE_STORAGE_DIR="$$tmp/profiles" "$$tmp/dist/otelcol-capprof" validate --config=deploy/base/gateway-config.yaml && \
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
-# The whole suite: unit tests, and the integration tests against the real
-# kernel, cgroups, containerd and a real kube-apiserver with etcd (root).
+# The whole suite (the README's test command, root): the Go tests, the
+# recorder on real kernels in VMs, and the Kubernetes end-to-end test.
 # With CI=true a missing prerequisite fails a test instead of skipping it.
-test: deps vet kube-apiserver
+test: test-go test-kernels e2e
+
+# Unit tests and the integration tests against the real kernel, cgroups,
+# containerd, the collector binary and a real kube-apiserver with etcd.
+test-go: deps vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
@@ -124,7 +128,7 @@ test-kernels:
 	@echo "== kernelcheck on Debian's arm64 kernel in a VM"
 	GO=$(GO) test/vm/run.sh arm64
 
-# capprof's counts against bpftrace's on the same workload (part of `make test`).
+# capprof's counts against bpftrace's on the same workload (part of `make test-go`).
 test-crosscheck: deps
 	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
 
