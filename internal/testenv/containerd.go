@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -106,8 +107,16 @@ func (c *Containerd) RunPodContainer() Container {
 // created in the API server first gives its UID.
 func (c *Containerd) RunContainerInPod(podUID string) Container {
 	c.t.Helper()
+	return c.RunContainerInNodePod("/", podUID)
+}
+
+// RunContainerInNodePod is RunContainerInPod on a node whose kubelet runs
+// with --cgroup-root=cgroupRoot ("/" is the default): several nodes on one
+// machine, each with its own pod cgroup tree <cgroupRoot>/kubepods.
+func (c *Containerd) RunContainerInNodePod(cgroupRoot, podUID string) Container {
+	c.t.Helper()
 	ctr := Container{ID: randomHex(32), PodUID: podUID}
-	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
+	ctr.Cgroup = path.Join(cgroupRoot, "kubepods", "besteffort", "pod"+ctr.PodUID, ctr.ID)
 	ctr.PID = c.Run(ctr.ID, BusyboxImage, ctr.Cgroup, nil, "sleep", "3600")
 	return ctr
 }
