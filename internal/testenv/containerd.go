@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -210,7 +212,9 @@ func removeCgroup(cg string) {
 	roots = append(roots, "/sys/fs/cgroup")
 	for _, root := range roots {
 		for p := filepath.Join(root, cg); p != root && strings.HasPrefix(p, root+"/"); p = filepath.Dir(p) {
-			if os.Remove(p) != nil {
+			// runc removes the container's own cgroup when the task is
+			// deleted; its parents are still to be removed.
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				break
 			}
 		}

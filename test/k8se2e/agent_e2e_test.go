@@ -174,7 +174,11 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 	// cgroups (its kubelet's tree), as the receiver's cgroups.include
 	// allows, set as the Collector's config overlay.
 	args := append([]string{"/otelcol-capprof"}, c.Args...)
-	args = append(args, "--set=receivers.capabilities.cgroups.include=["+nodePods+"]")
+	// The agents share the host's network here (no CNI), where each pod
+	// has its own in the cluster: only one could bind the Collector's own
+	// metrics at localhost:8888.
+	args = append(args, "--set=receivers.capabilities.cgroups.include=["+nodePods+"]",
+		"--set=service.telemetry.metrics.level=none")
 	a.pid = ctrd.Run(a.id, c.Image, a.cgroup, flags, args...)
 	a.waitReady(t)
 	return a
