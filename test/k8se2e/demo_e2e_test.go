@@ -232,7 +232,7 @@ func TestStarWarsDemo(t *testing.T) {
 	agentA.stop(t)
 	agentB.stop(t)
 	gateway.Stop(t)
-	checkProfiles(t, gateway, xwing)
+	checkProfiles(t, gateway)
 }
 
 // dmesgIn matches dmesg's denied CAP_SYSLOG check in container id.
