@@ -168,16 +168,17 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 	// A DaemonSet pod's cgroup, as the kubelet's cgroupfs driver makes it.
 	nodePods := path.Join(env.cgroupRoot, "kubepods")
 	a.cgroup = path.Join(nodePods, "besteffort", "pod"+testenv.ContainerID()[:32], a.id)
-	// Two nodes share this machine's kernel, so each agent would see the
-	// other node's containers too; on a real cluster the node boundary
-	// keeps them apart. Here each agent records only its own node's pod
-	// cgroups (its kubelet's tree), as the receiver's cgroups.include
-	// allows, set as the Collector's config overlay.
 	args := append([]string{"/otelcol-capprof"}, c.Args...)
-	// The agents share the host's network here (no CNI), where each pod
-	// has its own in the cluster: only one could bind the Collector's own
-	// metrics at localhost:8888.
-	args = append(args, "--set=receivers.capabilities.cgroups.include=["+nodePods+"]",
+	args = append(args,
+		// Two nodes share this machine's kernel, so each agent would see
+		// the other node's containers too; on a real cluster the node
+		// boundary keeps them apart. Here each agent records only its own
+		// node's pod cgroups (its kubelet's tree), with the receiver's
+		// cgroups.include set over the DaemonSet's config.
+		"--set=receivers.capabilities.cgroups.include=["+nodePods+"]",
+		// The agents share the host's network here (no CNI), where each
+		// pod has its own in the cluster: only one could bind the
+		// Collector's own metrics at localhost:8888.
 		"--set=service.telemetry.metrics.level=none")
 	a.pid = ctrd.Run(a.id, c.Image, a.cgroup, flags, args...)
 	a.waitReady(t)
