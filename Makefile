@@ -65,7 +65,8 @@ render:
 # The Kubernetes end-to-end test (test/k8se2e, root): etcd, a kube-apiserver
 # (built from the Go module proxy on first use and cached, ~6 min), a private
 # containerd, the agent image with the DaemonSet's security context, and the
-# Star Wars demo's xwing pod running dmesg as uid 65534.
+# Star Wars demo on two nodes (xwing running dmesg as uid 65534, the
+# deathstar Deployment on both) through the real gateway to its profiles.
 e2e: deps kube-apiserver
 	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
 

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -106,8 +109,16 @@ func (c *Containerd) RunPodContainer() Container {
 // created in the API server first gives its UID.
 func (c *Containerd) RunContainerInPod(podUID string) Container {
 	c.t.Helper()
+	return c.RunContainerInNodePod("/", podUID)
+}
+
+// RunContainerInNodePod is RunContainerInPod on a node whose kubelet runs
+// with --cgroup-root=cgroupRoot ("/" is the default): several nodes on one
+// machine, each with its own pod cgroup tree <cgroupRoot>/kubepods.
+func (c *Containerd) RunContainerInNodePod(cgroupRoot, podUID string) Container {
+	c.t.Helper()
 	ctr := Container{ID: randomHex(32), PodUID: podUID}
-	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
+	ctr.Cgroup = path.Join(cgroupRoot, "kubepods", "besteffort", "pod"+ctr.PodUID, ctr.ID)
 	ctr.PID = c.Run(ctr.ID, BusyboxImage, ctr.Cgroup, nil, "sleep", "3600")
 	return ctr
 }
@@ -201,7 +212,9 @@ func removeCgroup(cg string) {
 	roots = append(roots, "/sys/fs/cgroup")
 	for _, root := range roots {
 		for p := filepath.Join(root, cg); p != root && strings.HasPrefix(p, root+"/"); p = filepath.Dir(p) {
-			if os.Remove(p) != nil {
+			// runc removes the container's own cgroup when the task is
+			// deleted; its parents are still to be removed.
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				break
 			}
 		}
