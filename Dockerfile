@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The capprof agent image: otelcol-capprof, static, on distroless.
 #   docker build -t docker.io/capprof/otelcol-capprof:dev .
 # `make image` builds the same image without Docker (bin/otelcol-capprof-image.tar).

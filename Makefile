@@ -12,7 +12,7 @@ OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
+.PHONY: test-go image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
 
 all: build
 
@@ -38,7 +38,7 @@ run: build-otelcol
 # The agent's container image, docker-free: a static otelcol-capprof packed
 # by cmd/ociimage into an OCI image layout tarball, the twin of the
 # Dockerfile's image (same files, entrypoint and user). Load it with
-# ctr -n k8s.io image import bin/otelcol-capprof-image.tar (or podman load).
+# ctr -n k8s.io image import bin/otelcol-capprof-image.tar.
 IMAGE     ?= docker.io/capprof/otelcol-capprof:$(VERSION)
 IMAGE_TAR ?= $(BIN)/otelcol-capprof-image.tar
 CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
@@ -65,7 +65,8 @@ render:
 # The Kubernetes end-to-end test (test/k8se2e, root): etcd, a kube-apiserver
 # (built from the Go module proxy on first use and cached, ~6 min), a private
 # containerd, the agent image with the DaemonSet's security context, and the
-# Star Wars demo's xwing pod running dmesg as uid 65534.
+# Star Wars demo on two nodes (xwing running dmesg as uid 65534, the
+# deathstar Deployment on both) through the real gateway to its profiles.
 e2e: deps kube-apiserver
 	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
 
@@ -101,18 +102,22 @@ check-ocb:
 	  PROFILE_STORAGE_DIR="$$tmp/profiles" "$$tmp/dist/otelcol-capprof" validate --config=deploy/base/gateway-config.yaml && \
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
-# The whole suite: unit tests, and the integration tests against the real
-# kernel, cgroups, containerd and a real kube-apiserver with etcd (root).
+# The whole suite (the README's test command, root): the Go tests, the
+# recorder on real kernels in VMs, and the Kubernetes end-to-end test.
 # With CI=true a missing prerequisite fails a test instead of skipping it.
-test: deps vet kube-apiserver
+test: test-go test-kernels e2e
+
+# Unit tests and the integration tests against the real kernel, cgroups,
+# containerd, the collector binary and a real kube-apiserver with etcd.
+test-go: deps vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
 # here with every attach method that works on this kernel, then in qemu
 # TCG VMs booting Debian's current amd64 and arm64 kernels (6.1: no
 # cap_capable tracepoint) with fexit, kprobe and auto (arm64: kprobe and auto;
-# it has no fexit on kernel functions before 6.4). test/vm/run.sh: about
-# 70-90 s a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
+# it has no fexit on kernel functions before 6.4). test/vm/run.sh: 1-2 min
+# a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
 # The checker is built into a directory that uid 65534, which runs its
 # workloads, can read.
 test-kernels:
@@ -124,7 +129,7 @@ test-kernels:
 	@echo "== kernelcheck on Debian's arm64 kernel in a VM"
 	GO=$(GO) test/vm/run.sh arm64
 
-# capprof's counts against bpftrace's on the same workload (part of `make test`).
+# capprof's counts against bpftrace's on the same workload (part of `make test-go`).
 test-crosscheck: deps
 	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
 

@@ -75,12 +75,22 @@ struct check_event {
 	u32 ns_owner_uid;
 	u32 ns_owner_gid;
 	s32 syscall; /* -1: not in a syscall, or a kernel thread */
-	u32 _pad2;
+	// In the host's mount namespace (pid 1's). A check in a container's
+	// cgroup from there is the runtime's: the container's own processes run
+	// in its mount namespace, runc init's first stage never leaves the host's.
+	u8 mnt_ns_is_host;
+	u8 _pad2[3];
 	u64 cgroup_id;
 	u64 effective; /* the checked credentials' effective set */
 	u64 exe_ino;
 	u64 exe_dev;
 	u64 time_ns; /* bpf_ktime_get_boot_ns */
+	// The checking thread's name, which tells the container runtime's setup
+	// from the container's program even when the runtime's exec was filtered
+	// out: runc's nsexec names its stages runc:[0:PARENT], runc:[1:CHILD] and
+	// runc:[2:INIT], and crun and youki keep their own names until the exec
+	// of the entrypoint.
+	char comm[TASK_COMM_LEN];
 };
 
 struct exec_event {
@@ -272,12 +282,18 @@ static __always_inline u64 submit_flags(u64 size)
 	return BPF_RB_NO_WAKEUP;
 }
 
+// in_host_mntns: host processes are those in pid 1's mount namespace. An
+// exiting task has no nsproxy any more.
+static __always_inline bool in_host_mntns(struct task_struct *task)
+{
+	return task->nsproxy && task->nsproxy->mnt_ns->ns.inum == cfg_host_mntns;
+}
+
 // task_selected applies the "who" filters: host processes, cgroup subtrees
 // and the pid tree. They are shared by checks and process events.
 static __always_inline bool task_selected(struct task_struct *task, u32 tgid)
 {
-	if (!cfg_include_host && task->nsproxy &&
-	    task->nsproxy->mnt_ns->ns.inum == cfg_host_mntns)
+	if (!cfg_include_host && in_host_mntns(task))
 		return false;
 
 	if (cfg_cgroup_include) {
@@ -473,6 +489,10 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->ns_is_host = key.ns_level == 0;
 	e->time_ns = now ? now : bpf_ktime_get_boot_ns(); /* a new key's event carries its first_ns */
 	e->foreign_cred = (const struct cred *)task->cred != cred;
+	// Two loads through the BTF pointer, cheaper than bpf_get_current_comm;
+	// a concurrent prctl(PR_SET_NAME) may tear it, as it may the helper's copy.
+	__builtin_memcpy(e->comm, task->comm, TASK_COMM_LEN);
+	e->mnt_ns_is_host = in_host_mntns(task);
 	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
 	const struct cred___cap_u64 *cred64 = (const void *)cred;
 	if (btf && bpf_core_field_exists(cred64->cap_effective.val))

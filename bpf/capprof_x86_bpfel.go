@@ -48,12 +48,14 @@ type CapprofCheckEvent struct {
 	NsOwnerUid  uint32
 	NsOwnerGid  uint32
 	Syscall     int32
-	Pad2        uint32
+	MntNsIsHost uint8
+	Pad2        [3]uint8
 	CgroupId    uint64
 	Effective   uint64
 	ExeIno      uint64
 	ExeDev      uint64
 	TimeNs      uint64
+	Comm        [16]int8
 }
 
 type CapprofClassSlot struct {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/capprof/capprof/internal/check"
@@ -95,37 +94,10 @@ func readChecks(name string, add func(profile.Observation)) ([]output.LineError,
 		if rec.EventName != "" && rec.EventName != check.EventName {
 			return // other events in a shared file
 		}
-		add(observation(rec))
+		add(profile.NewResource(rec.Resource).Observation(rec.Attributes, rec.Time))
 	})
 	if err != nil {
 		return bad, fmt.Errorf("%s: %w", name, err)
 	}
 	return bad, nil
-}
-
-// observation turns a record read back from OTLP into the profile's input.
-func observation(rec output.Record) profile.Observation {
-	runtimeSetup, _ := rec.Attributes[profile.AttrRuntimeSetup].(bool)
-	return profile.Observation{
-		Resource:     stringAttributes(rec.Resource),
-		Attributes:   stringAttributes(rec.Attributes),
-		RuntimeSetup: runtimeSetup,
-		Check:        check.FromAttributes(rec.Attributes, rec.Resource, rec.Time),
-	}
-}
-
-// stringAttributes keeps the scalar attributes as strings, as the profile keys them.
-func stringAttributes(attrs map[string]any) map[string]string {
-	m := make(map[string]string, len(attrs))
-	for k, v := range attrs {
-		switch x := v.(type) {
-		case string:
-			m[k] = x
-		case int64:
-			m[k] = strconv.FormatInt(x, 10)
-		case bool:
-			m[k] = strconv.FormatBool(x)
-		}
-	}
-	return m
 }

@@ -405,15 +405,23 @@ func (c *Controller) Close() error {
 	return c.tracer.Close()
 }
 
-// hostMountNamespace returns the inode of pid 1's mount namespace:
-// processes that share it are host processes. Where pid 1 may not be
-// inspected (a sandbox's init), our own namespace stands in for it.
+// hostMountNamespace returns the inode of the host's mount namespace:
+// processes that share it are host processes. That is pid 1's; where pid 1
+// may not be inspected (a sandbox's init), kthreadd's (pid 2 in the host's
+// pid namespace), which is the kernel's initial mount namespace; else our
+// own stands in for it.
 func hostMountNamespace(procRoot string, log *slog.Logger) (uint32, error) {
 	ino, err := nsInode(filepath.Join(procRoot, "1", "ns", "mnt"))
 	if err == nil {
 		return ino, nil
 	}
-	log.Debug("pid 1's mount namespace is unreadable; using ours as the host's", "error", err)
+	if comm, cerr := os.ReadFile(filepath.Join(procRoot, "2", "comm")); cerr == nil && string(comm) == "kthreadd\n" {
+		if ino, kerr := nsInode(filepath.Join(procRoot, "2", "ns", "mnt")); kerr == nil {
+			log.Debug("pid 1's mount namespace is unreadable; using kthreadd's as the host's", "error", err)
+			return ino, nil
+		}
+	}
+	log.Debug("pid 1's and kthreadd's mount namespaces are unreadable; using ours as the host's", "error", err)
 	if ino, err = nsInode(filepath.Join(procRoot, "self", "ns", "mnt")); err != nil {
 		return 0, fmt.Errorf("read host mount namespace: %w", err)
 	}

@@ -216,13 +216,16 @@ func touch(t *testing.T, path string) {
 
 func TestHostMountNamespace(t *testing.T) {
 	tests := []struct {
-		name    string
-		files   []string // created under the fake procfs
-		want    string   // the file whose inode is the answer
-		wantErr string
+		name     string
+		files    []string // created under the fake procfs
+		kthreadd bool     // pid 2 is the kernel's kthreadd
+		want     string   // the file whose inode is the answer
+		wantErr  string
 	}{
 		{name: "pid 1", files: []string{"1/ns/mnt", "self/ns/mnt"}, want: "1/ns/mnt"},
-		{name: "pid 1 unreadable, ours stands in", files: []string{"self/ns/mnt"}, want: "self/ns/mnt"},
+		{name: "pid 1 unreadable, kthreadd's", files: []string{"2/ns/mnt", "self/ns/mnt"}, kthreadd: true, want: "2/ns/mnt"},
+		{name: "pid 2 is not kthreadd (a container's pid namespace)", files: []string{"2/ns/mnt", "self/ns/mnt"}, want: "self/ns/mnt"},
+		{name: "pid 1 and 2 unreadable, ours stands in", files: []string{"self/ns/mnt"}, want: "self/ns/mnt"},
 		{name: "neither", files: nil, wantErr: "read host mount namespace:"},
 	}
 	for _, tt := range tests {
@@ -230,6 +233,11 @@ func TestHostMountNamespace(t *testing.T) {
 			root := t.TempDir()
 			for _, f := range tt.files {
 				touch(t, filepath.Join(root, f))
+			}
+			if tt.kthreadd {
+				if err := os.WriteFile(filepath.Join(root, "2", "comm"), []byte("kthreadd\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			got, err := hostMountNamespace(root, slog.New(slog.DiscardHandler))
 			if tt.wantErr != "" {

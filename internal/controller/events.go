@@ -59,13 +59,9 @@ func (c *Controller) checkOf(e *bpf.CapprofCheckEvent) check.Check {
 		HostName: c.cfg.HostName,
 	}
 	c.setSyscall(&chk, e.Syscall)
-	var known bool
-	chk.Process, known = c.procs.Lookup(e.Pid)
+	chk.Process, _ = c.procs.Lookup(e.Pid)
 	c.setCgroup(&chk, e.CgroupId)
-	// A container's process that no event, Scan or /proc knows had not
-	// exec'd in the container when it checked (its exec event would have
-	// come first) and is gone: the runtime's init, like BeforeFirstExec.
-	chk.RuntimeSetup = chk.Container.ID != "" && (!known || isRuntimeSetup(&chk.Process) || chk.Process.BeforeFirstExec)
+	chk.RuntimeSetup = chk.Container.ID != "" && isRuntimeSetup(tracer.Comm(e), e.MntNsIsHost != 0)
 	return chk
 }
 

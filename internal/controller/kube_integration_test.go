@@ -39,8 +39,8 @@ func TestContainerChecksCarryPodMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Host processes included (the default): runc init is exec'd in the
-	// host's mount namespace, and only a recorded exec names it.
+	// Host processes included (the default); runtime_setup is the same with
+	// them excluded (TestRuntimeSetupMarkedWhateverTheFilters).
 	cfg := controller.DefaultConfig()
 	cfg.FlushInterval = 200 * time.Millisecond
 	cfg.MaxBatchDelay = 200 * time.Millisecond

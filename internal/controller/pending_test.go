@@ -7,7 +7,6 @@ import (
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/kube"
-	"github.com/capprof/capprof/internal/proc"
 )
 
 // fakeMetadata stands in for kube.Watcher: these tests are about the
@@ -203,23 +202,30 @@ func TestWriteSplitsAtMaxBatch(t *testing.T) {
 
 func TestIsRuntimeSetup(t *testing.T) {
 	tests := []struct {
-		name string
-		p    proc.Info
-		want bool
+		name        string
+		comm        string
+		hostMountNS bool
+		want        bool
 	}{
-		{name: "runc init re-exec", p: proc.Info{ExecutablePath: "/proc/self/exe", Args: []string{"runc", "init"}}, want: true},
-		{name: "runc init from a memfd", p: proc.Info{ExecutablePath: "/memfd:runc_cloned:/proc/self/exe (deleted)", Args: []string{"/usr/bin/runc", "init"}}, want: true},
-		{name: "runc's renamed clone", p: proc.Info{Args: []string{"runc:[2:INIT]"}}, want: true},
-		{name: "runc create is not in the container", p: proc.Info{ExecutablePath: "/usr/bin/runc", Args: []string{"runc", "create"}}, want: false},
-		{name: "crun", p: proc.Info{ExecutablePath: "/usr/bin/crun", Args: []string{"crun", "create"}}, want: true},
-		{name: "the entrypoint", p: proc.Info{ExecutablePath: "/usr/sbin/nginx", Args: []string{"nginx", "-g", "daemon off;"}}, want: false},
-		{name: "a program called init", p: proc.Info{ExecutablePath: "/sbin/init", Args: []string{"/sbin/init"}}, want: false},
-		{name: "unknown process", p: proc.Info{}, want: false},
+		{name: "runc's parent", comm: "runc:[0:PARENT]", hostMountNS: true, want: true},
+		{name: "runc's child", comm: "runc:[1:CHILD]", want: true},
+		{name: "runc's init", comm: "runc:[2:INIT]", want: true},
+		{name: "runc init before nsexec renames it", comm: "runc", hostMountNS: true, want: true},
+		{name: "runc init re-executed as /proc/self/exe", comm: "exe", hostMountNS: true, want: true},
+		{name: "crun", comm: "crun", want: true},
+		{name: "crun from its memfd copy", comm: "memfd:crun_clon", want: true},
+		{name: "youki", comm: "youki", want: true},
+		{name: "youki's init", comm: "youki:[2:INIT]", want: true},
+		{name: "the entrypoint", comm: "nginx", want: false},
+		{name: "the entrypoint named runc", comm: "runc", want: false},
+		{name: "a program named like runc", comm: "runc-helper", want: false},
+		{name: "a program called init", comm: "init", want: false},
+		{name: "no name", comm: "", want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := isRuntimeSetup(&tt.p); got != tt.want {
-				t.Errorf("isRuntimeSetup(%+v) = %v, want %v", tt.p, got, tt.want)
+			if got := isRuntimeSetup(tt.comm, tt.hostMountNS); got != tt.want {
+				t.Errorf("isRuntimeSetup(%q, %v) = %v, want %v", tt.comm, tt.hostMountNS, got, tt.want)
 			}
 		})
 	}

@@ -1,41 +1,33 @@
 package controller
 
-import (
-	"path"
-	"strings"
+import "strings"
 
-	"github.com/capprof/capprof/internal/proc"
-)
-
-// isRuntimeSetup reports whether a container's process is its OCI runtime
-// setting the container up rather than the container's program: runc's
-// "runc init" (re-executed as /proc/self/exe, or a sealed memfd copy of
-// runc, with argv "runc init"; its clones keep that argv and rename their
-// comm to runc:[1:CHILD]/runc:[2:INIT]), or crun and youki, which set the
-// container up in the runtime's own process. The container's first exec of
-// its entrypoint replaces that program, and with it the mark.
+// isRuntimeSetup reports whether a check in a container's cgroup was made
+// by the container's OCI runtime setting the container up rather than by
+// the container's program. It decides from what the kernel read at check
+// time, so the answer does not depend on which process events the filters
+// let through (runc init is exec'd in the host's mount namespace and in the
+// shim's cgroup: with host processes excluded, or cgroup filters that leave
+// the shim out, that exec is dropped and the process cache cannot name it).
 //
-// The name is known when the runtime's exec was recorded. runc init is
-// exec'd in the host's mount namespace and in the shim's cgroup, so with
-// host processes excluded (or cgroup filters that leave the shim out) the
-// kernel drops that exec event, and /proc names runc init only while it
-// still runs. Such a process is proc.Info.BeforeFirstExec until its exec
-// of the entrypoint (whose event comes before any check of the
-// entrypoint's): the caller marks a container's check by that too.
-func isRuntimeSetup(p *proc.Info) bool {
-	argv0 := ""
-	if len(p.Args) > 0 {
-		argv0 = path.Base(p.Args[0])
-	}
-	for _, name := range [...]string{argv0, path.Base(p.ExecutablePath)} {
-		switch {
-		case strings.HasPrefix(name, "runc:"):
-			return true
-		case name == "runc":
-			return len(p.Args) > 1 && p.Args[1] == "init"
-		case name == "crun" || name == "youki":
-			return true
-		}
-	}
-	return false
+// comm is the checking thread's name: runc's nsexec renames runc init's
+// three processes runc:[0:PARENT], runc:[1:CHILD] and runc:[2:INIT] (for
+// `runc exec` too), youki its stages youki:[1:INTER] and youki:[2:INIT],
+// and crun keeps its own name, or "memfd:crun_clon" when it re-executed a
+// memfd copy of itself (Linux 6.14+ names a process exec'd from a file
+// descriptor after the file). The exec of the entrypoint renames the thread
+// once it passes the point of no return, and with it ends the mark: checks
+// made after that, loading the new image, are the entrypoint's.
+//
+// hostMountNS says the thread was in the host's mount namespace. A
+// container's own processes run in the container's; a process in the
+// container's cgroup but in the host's mount namespace is the runtime's:
+// runc init before nsexec renames it, runc:[0:PARENT], which never leaves it.
+//
+// Not told apart: a container whose own program is crun or youki (a nested
+// runtime) is marked; crun re-executed from a memfd on kernels before 6.14
+// is named after the descriptor's number and is not.
+func isRuntimeSetup(comm string, hostMountNS bool) bool {
+	return hostMountNS || strings.HasPrefix(comm, "runc:[") || strings.HasPrefix(comm, "youki:[") ||
+		comm == "crun" || comm == "memfd:crun_clon" || comm == "youki"
 }

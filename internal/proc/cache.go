@@ -129,7 +129,6 @@ func (c *Cache) Lookup(pid uint32) (Info, bool) {
 	}
 	info := c.infoFromProc(p)
 	info.ParentExecID, info.ParentExecutablePath = c.parentLocked(info.PPID)
-	info.BeforeFirstExec = true // no fork or exec of it was seen, and Scan missed it
 	// Even if the cache is full the caller still gets the answer.
 	if e := c.putLocked(info, p.startBootNS()); e != nil && p.zombie {
 		c.markExitedLocked(e, now)

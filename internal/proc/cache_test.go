@@ -180,7 +180,7 @@ func TestLookupMiss(t *testing.T) {
 	got := mustLookup(t, c, 70)
 	want := Info{PID: 70, PPID: 5, ExecutablePath: "/usr/sbin/sshd", Args: []string{"sshd: u"}, WorkingDirectory: "/",
 		StartTime: c.WallTime(400 * nsPerTick), ExecID: execID("node1", 400*nsPerTick, 70),
-		ParentExecID: execID("node1", 2*sec, 5), ParentExecutablePath: "/usr/sbin/sshd", BeforeFirstExec: true}
+		ParentExecID: execID("node1", 2*sec, 5), ParentExecutablePath: "/usr/sbin/sshd"}
 	assertInfo(t, got, want)
 }
 

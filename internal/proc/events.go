@@ -63,9 +63,8 @@ func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, u
 // Fork records that parent created child, a new thread group leader, at
 // startBootNS (kernel boot-time nanoseconds). The child inherits the parent's
 // executable, arguments, working directory and uids; its ExecID comes from
-// its own start time, and BeforeFirstExec. If the parent is unknown the
-// child gets only its pid, ppid and start time, plus what /proc/<child> says
-// if it can still be read, and BeforeFirstExec.
+// its own start time. If the parent is unknown the child gets only its pid,
+// ppid and start time, plus what /proc/<child> says if it can still be read.
 func (c *Cache) Fork(parent, child uint32, startBootNS uint64) {
 	info := Info{
 		PID:       child,
@@ -85,16 +84,12 @@ func (c *Cache) Fork(parent, child uint32, startBootNS uint64) {
 		info.UID, info.EUID = p.info.UID, p.info.EUID
 		info.ParentExecID = p.info.ExecID
 		info.ParentExecutablePath = p.info.ExecutablePath
-		info.BeforeFirstExec = p.info.BeforeFirstExec
 		c.putLocked(info, startBootNS)
 		c.mu.Unlock()
 		return
 	}
 	c.mu.Unlock()
 
-	// An unknown parent came from outside what is recorded, and so does
-	// the child, which has not exec'd yet.
-	info.BeforeFirstExec = true
 	// The child may have exited and its pid been reused by the time this
 	// event is handled; the start time tells whether /proc still shows the
 	// process this event is about.

@@ -213,7 +213,7 @@ func TestForkUnknownParent(t *testing.T) {
 			c.Fork(5, 60, 300*nsPerTick+123)
 			want := Info{PID: 60, PPID: 5, ExecutablePath: tt.wantExe, Args: tt.wantArgs, WorkingDirectory: tt.wantCwd,
 				UID: tt.wantUID, EUID: tt.wantUID, StartTime: c.WallTime(300*nsPerTick + 123),
-				ExecID: execID("node1", 300*nsPerTick+123, 60), BeforeFirstExec: true}
+				ExecID: execID("node1", 300*nsPerTick+123, 60)}
 			assertInfo(t, mustLookup(t, c, 60), want)
 		})
 	}
@@ -224,34 +224,5 @@ func TestExitUnknownPID(t *testing.T) {
 	c.Exit(77, sec)
 	if st := c.Stats(); st.Live != 0 || st.Exited != 0 {
 		t.Errorf("Stats() = %+v, want empty", st)
-	}
-}
-
-// A process that came from outside what is recorded is BeforeFirstExec
-// until its exec, and so are its children forked before; a process Scan
-// found, its children and whatever execs are not.
-func TestBeforeFirstExec(t *testing.T) {
-	c, root := newTestCache(t, newFakeClock(), Options{})
-	writeFakeProc(t, root, fakeProc{pid: 80, ppid: 1, comm: "x", startTicks: 100, args: []string{"/bin/entrypoint"}, exe: "/bin/entrypoint"})
-	steps := []struct {
-		name string
-		do   func()
-		pid  uint32
-		want bool
-	}{
-		{name: "known only from proc", do: func() {}, pid: 80, want: true},
-		{name: "still, from the cache", do: func() {}, pid: 80, want: true},
-		{name: "its child", do: func() { c.Fork(80, 81, 200*nsPerTick) }, pid: 81, want: true},
-		{name: "a child of an unknown parent", do: func() { c.Fork(79, 82, 300*nsPerTick) }, pid: 82, want: true},
-		{name: "after its exec", do: func() { c.Exec(80, 1, "/bin/entrypoint", nil, "/", 0, 0, 100*nsPerTick, 400*nsPerTick) }, pid: 80},
-		{name: "a child after the exec", do: func() { c.Fork(80, 83, 500*nsPerTick) }, pid: 83},
-	}
-	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			s.do()
-			if got := mustLookup(t, c, s.pid).BeforeFirstExec; got != s.want {
-				t.Errorf("BeforeFirstExec of %d = %v, want %v", s.pid, got, s.want)
-			}
-		})
 	}
 }

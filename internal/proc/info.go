@@ -23,16 +23,6 @@ type Info struct {
 	ParentExecID         string
 	ParentExecutablePath string
 	Exited               bool
-	// BeforeFirstExec: the recording has seen no exec of this process, and
-	// it was not running when the recording started (Scan): it came from
-	// outside what is recorded (a Lookup miss; a Fork whose parent was
-	// unknown or itself BeforeFirstExec). Its program is then unknown: the
-	// executable and arguments are what /proc said when it was read, which
-	// may already be a later program. Its first exec event clears it. A
-	// container runtime's init entering a container's cgroup before it
-	// execs the entrypoint (runc init, whose own exec was outside what is
-	// recorded) is such a process.
-	BeforeFirstExec bool
 }
 
 // execID builds the identifier of one program run: a pid is reused and an

@@ -6,14 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/capprof/capprof/internal/prereq"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/capprof/capprof/internal/prereq"
 )
 
 // Containerd is a private containerd (its own root, state and socket; the
@@ -23,6 +26,8 @@ type Containerd struct {
 	dir  string
 	sock string
 	cmd  *exec.Cmd
+	// cgroups are the containers' cgroup paths, removed at cleanup.
+	cgroups []string
 }
 
 // StartContainerd starts containerd for the test and stops it at cleanup,
@@ -104,8 +109,16 @@ func (c *Containerd) RunPodContainer() Container {
 // created in the API server first gives its UID.
 func (c *Containerd) RunContainerInPod(podUID string) Container {
 	c.t.Helper()
+	return c.RunContainerInNodePod("/", podUID)
+}
+
+// RunContainerInNodePod is RunContainerInPod on a node whose kubelet runs
+// with --cgroup-root=cgroupRoot ("/" is the default): several nodes on one
+// machine, each with its own pod cgroup tree <cgroupRoot>/kubepods.
+func (c *Containerd) RunContainerInNodePod(cgroupRoot, podUID string) Container {
+	c.t.Helper()
 	ctr := Container{ID: randomHex(32), PodUID: podUID}
-	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
+	ctr.Cgroup = path.Join(cgroupRoot, "kubepods", "besteffort", "pod"+ctr.PodUID, ctr.ID)
 	ctr.PID = c.Run(ctr.ID, BusyboxImage, ctr.Cgroup, nil, "sleep", "3600")
 	return ctr
 }
@@ -123,6 +136,7 @@ func (c *Containerd) ImportImage(tarball string) {
 func (c *Containerd) Run(id, image, cgroup string, flags []string, args ...string) int {
 	c.t.Helper()
 	run := append([]string{"run", "-d", "--cgroup", cgroup}, flags...)
+	c.cgroups = append(c.cgroups, cgroup)
 	c.ctr(append(append(run, image, id), args...)...)
 	out := c.ctr("task", "ls")
 	for _, line := range strings.Split(out, "\n") {
@@ -185,7 +199,6 @@ func (c *Containerd) stop() {
 		out, _ := exec.Command("ctr", append([]string{"-a", c.sock, "-n", "k8s.io"}, args...)...).Output()
 		return out
 	}
-	var cgroups []string
 	for _, line := range strings.Split(string(run("containers", "ls", "-q")), "\n") {
 		id := strings.TrimSpace(line)
 		if id == "" {
@@ -199,31 +212,32 @@ func (c *Containerd) stop() {
 			time.Sleep(100 * time.Millisecond)
 		}
 		run("containers", "delete", id)
-		cgroups = append(cgroups, id)
 	}
 	if c.cmd.Process != nil {
 		_ = c.cmd.Process.Kill()
 		_ = c.cmd.Wait()
 	}
-	removeKubepods()
+	for _, cg := range c.cgroups {
+		removeCgroup(cg)
+	}
 	_ = os.RemoveAll(c.dir)
 }
 
-// removeKubepods removes the test's pod cgroups in every hierarchy (the
-// machine has no kubelet: no kubepods tree is anyone else's).
-func removeKubepods() {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
-	dirs = append(dirs, "/sys/fs/cgroup/kubepods")
-	for _, d := range dirs {
-		var all []string
-		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				all = append(all, p)
+// removeCgroup removes a container's cgroup, relative to the cgroup root,
+// in every hierarchy (cgroup2 and each v1 controller), and then its parents
+// while they are empty: the pod's and the QoS class's directories, which
+// runc created for it. Other tests' cgroups are left alone: a directory
+// that still has children or processes cannot be removed.
+func removeCgroup(cg string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, root := range roots {
+		for p := filepath.Join(root, cg); p != root && strings.HasPrefix(p, root+"/"); p = filepath.Dir(p) {
+			// runc removes the container's own cgroup when the task is
+			// deleted; its parents are still to be removed.
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				break
 			}
-			return nil
-		})
-		for i := len(all) - 1; i >= 0; i-- {
-			_ = os.Remove(all[i])
 		}
 	}
 }

@@ -128,6 +128,10 @@ func CString(b []int8) string {
 	return string(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), n))
 }
 
+// Comm is the name of the thread that made the check, as the kernel read
+// it at check time.
+func Comm(e *bpf.CapprofCheckEvent) string { return CString(e.Comm[:]) }
+
 // Args splits an exec event's NUL-separated argv.
 func Args(e *bpf.CapprofExecEvent) []string {
 	n := min(int(e.ArgsLen), len(e.Args))

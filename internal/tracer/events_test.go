@@ -122,7 +122,7 @@ func TestRecordSizes(t *testing.T) {
 		got  uintptr
 		want uintptr
 	}{
-		{name: "check_event", got: unsafe.Sizeof(bpf.CapprofCheckEvent{}), want: 88},
+		{name: "check_event", got: unsafe.Sizeof(bpf.CapprofCheckEvent{}), want: 104},
 		{name: "exec_event", got: unsafe.Sizeof(bpf.CapprofExecEvent{}), want: 1320},
 		{name: "fork_event", got: unsafe.Sizeof(bpf.CapprofForkEvent{}), want: 24},
 		{name: "exit_event", got: unsafe.Sizeof(bpf.CapprofExitEvent{}), want: 16},
@@ -251,13 +251,13 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{name: "empty record", raw: aligned(nil), wantErr: "decode event: empty record"},
 		{name: "nil record", raw: nil, wantErr: "decode event: empty record"},
-		{name: "type zero", raw: aligned(make([]byte, 88)), wantErr: "decode event: unknown type 0"},
+		{name: "type zero", raw: aligned(make([]byte, 104)), wantErr: "decode event: unknown type 0"},
 		{name: "type past the last", raw: aligned(append([]byte{5}, make([]byte, 1400)...)), wantErr: "decode event: unknown type 5"},
 		{name: "type 255", raw: aligned([]byte{255}), wantErr: "decode event: unknown type 255"},
-		{name: "check one byte short", raw: check[:len(check)-1], wantErr: "bpf.CapprofCheckEvent record is 87 bytes, want 88"},
-		{name: "check type byte only", raw: check[:1], wantErr: "bpf.CapprofCheckEvent record is 1 bytes, want 88"},
+		{name: "check one byte short", raw: check[:len(check)-1], wantErr: "bpf.CapprofCheckEvent record is 103 bytes, want 104"},
+		{name: "check type byte only", raw: check[:1], wantErr: "bpf.CapprofCheckEvent record is 1 bytes, want 104"},
 		{name: "exec the size of a check", raw: aligned(append([]byte{byte(bpf.CapprofEventTypeEVENT_EXEC)}, check[1:]...)),
-			wantErr: "bpf.CapprofExecEvent record is 88 bytes, want 1320"},
+			wantErr: "bpf.CapprofExecEvent record is 104 bytes, want 1320"},
 		{name: "exec cut in its arguments", raw: exec[:1000], wantErr: "bpf.CapprofExecEvent record is 1000 bytes, want 1320"},
 		{name: "fork the size of an exit", raw: aligned(append([]byte{byte(bpf.CapprofEventTypeEVENT_FORK)}, make([]byte, 15)...)),
 			wantErr: "bpf.CapprofForkEvent record is 16 bytes, want 24"},
@@ -332,6 +332,27 @@ func TestCString(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := CString(tt.in); got != tt.want {
 				t.Errorf("CString = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestComm(t *testing.T) {
+	tests := []struct {
+		name string
+		comm string
+		want string
+	}{
+		{name: "runc stage", comm: "runc:[2:INIT]", want: "runc:[2:INIT]"},
+		{name: "full 15 characters", comm: "memfd:runc_clon", want: "memfd:runc_clon"},
+		{name: "unset", comm: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := checkEvent
+			copy(e.Comm[:], int8s(tt.comm, len(e.Comm)))
+			if got := Comm(&e); got != tt.want {
+				t.Errorf("Comm = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -59,6 +59,13 @@ func (c *Config) recorderConfig() (controller.Config, error) {
 	if cfg.Kubernetes, err = c.Kubernetes.controllerConfig(); err != nil {
 		return cfg, err
 	}
+	if cfg.Kubernetes != nil {
+		// In a pod the agent's own host name is its UTS namespace's: the
+		// pod's name (or, under some runtimes, whatever the node's was
+		// copied into it). The node the checks come from is the one the
+		// downward API names, and profiles list their hosts by host.name.
+		cfg.HostName = c.Kubernetes.NodeName
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

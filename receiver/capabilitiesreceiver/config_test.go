@@ -129,4 +129,5 @@ func TestKubernetesBlockReachesTheController(t *testing.T) {
 	require.Equal(t, "app,tier", w.Labels.String())
 	require.Equal(t, 5*time.Second, rc.Kubernetes.MaxWait)
 	require.Equal(t, 10000, rc.Kubernetes.MaxPending)
+	require.Equal(t, "node-1", rc.HostName, "host.name is the node, not the agent pod's hostname")
 }

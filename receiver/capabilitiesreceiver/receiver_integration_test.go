@@ -158,7 +158,9 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 		return res
 	}
 	want := map[string]any{
-		"host.name": mustHostname(t), "container.id": ctr.ID, "k8s.pod.uid": string(pod.UID),
+		// With kubernetes enabled the host is the node, not this
+		// process's host name (in a pod, the pod's).
+		"host.name": "node-1", "container.id": ctr.ID, "k8s.pod.uid": string(pod.UID),
 		"k8s.namespace.name": "shop", "k8s.pod.name": "web", "k8s.node.name": "node-1", "k8s.container.name": "app",
 		"container.image.name": "busybox", "container.image.tag": "1.37", "k8s.pod.label.app": "web",
 		"k8s.container.security_context.capabilities.add":  "",
@@ -177,11 +179,4 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 	k.StartAPIServer()
 	statusAfter(n, componentstatus.StatusOK)
 	require.NoError(t, r.Shutdown(ctx))
-}
-
-func mustHostname(t *testing.T) string {
-	t.Helper()
-	h, err := os.Hostname()
-	require.NoError(t, err)
-	return h
 }

@@ -3,21 +3,15 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -32,160 +26,19 @@ import (
 	"github.com/capprof/capprof/internal/prereq"
 	"github.com/capprof/capprof/internal/testenv"
 	"github.com/capprof/capprof/internal/tracer"
+	"github.com/capprof/capprof/test/collectortest"
 )
 
-// repo is the repository root, found from this file's path.
-func repo(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// collectorBinary builds bin/otelcol-capprof once per test run.
-func collectorBinary(t *testing.T) string {
+// startCollector runs otelcol-capprof with a config file of the
+// repository and extra --set flags, and waits until the receiver has
+// attached.
+func startCollector(t *testing.T, config string, env []string, sets ...string) *collectortest.Collector {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "otelcol-capprof-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "otelcol-capprof")
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/otelcol-capprof")
-		cmd.Dir = repo(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build otelcol-capprof: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
-
-// collector is a running otelcol-capprof.
-type collector struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	done   chan error
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// receiverReady is what the capabilities receiver logs once it has attached.
-const receiverReady = "recording capability checks"
-
-// startCollector runs the binary with a config file of the repository and
-// extra --set flags, and waits until the receiver has attached.
-func startCollector(t *testing.T, config string, env []string, sets ...string) *collector {
-	t.Helper()
-	return startCollectorUntil(t, receiverReady, config, env, sets...)
-}
-
-// startCollectorUntil runs the binary like startCollector and waits until
-// its output says ready.
-func startCollectorUntil(t *testing.T, ready, config string, env []string, sets ...string) *collector {
-	t.Helper()
-	args := []string{"--config=" + filepath.Join(repo(t), config)}
-	for _, s := range sets {
-		args = append(args, "--set="+s)
-	}
-	c := &collector{cmd: exec.Command(collectorBinary(t), args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	c.cmd.Env = append(os.Environ(), env...)
-	c.cmd.Stderr = c.stderr
-	c.cmd.Stdout = c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() { _ = c.cmd.Process.Kill() })
-	deadline := time.After(60 * time.Second)
-	for !strings.Contains(c.stderr.String(), ready) {
-		select {
-		case err := <-c.done:
-			t.Fatalf("collector exited before %q: %v\n%s", ready, err, c.stderr.String())
-		case <-deadline:
-			t.Fatalf("collector did not say %q:\n%s", ready, c.stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return c
-}
-
-// stop sends SIGTERM and waits: the receiver flushes on shutdown.
-func (c *collector) stop(t *testing.T) {
-	t.Helper()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		if err != nil {
-			t.Fatalf("collector exited with %v:\n%s", err, c.stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("collector did not stop:\n%s", c.stderr.String())
-	}
+	return collectortest.Start(t, collectortest.ReceiverReady, config, env, sets...)
 }
 
 func nobody(cg *testenv.Cgroup, args ...string) *exec.Cmd {
 	return cg.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...)
-}
-
-// readLogs reads a file exporter's OTLP/JSON lines.
-func readLogs(t *testing.T, path string) []plog.Logs {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []plog.Logs
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(sc.Bytes())
-		if err != nil {
-			t.Fatalf("%s: not OTLP/JSON: %v", path, err)
-		}
-		out = append(out, logs)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func eachRecord(all []plog.Logs, fn func(res pcommon.Resource, lr plog.LogRecord)) {
-	for _, logs := range all {
-		for i := 0; i < logs.ResourceLogs().Len(); i++ {
-			rl := logs.ResourceLogs().At(i)
-			for j := 0; j < rl.ScopeLogs().Len(); j++ {
-				records := rl.ScopeLogs().At(j).LogRecords()
-				for k := 0; k < records.Len(); k++ {
-					fn(rl.Resource(), records.At(k))
-				}
-			}
-		}
-	}
 }
 
 func requireE2E(t *testing.T) {
@@ -210,10 +63,10 @@ func TestDeniedOnlyExample(t *testing.T) {
 	if out, err := cg.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v\n%s", err, out)
 	}
-	c.stop(t)
+	c.Stop(t)
 
 	var syslog, total int
-	eachRecord(readLogs(t, out), func(res pcommon.Resource, lr plog.LogRecord) {
+	collectortest.EachRecord(collectortest.ReadLogs(t, out), func(res pcommon.Resource, lr plog.LogRecord) {
 		total++
 		attrs := lr.Attributes().AsRaw()
 		if attrs["linux.capability.verdict"] != "denied" {
@@ -238,7 +91,7 @@ func TestDeniedOnlyExample(t *testing.T) {
 		}
 	})
 	if syslog == 0 {
-		t.Fatalf("no CAP_SYSLOG record of dmesg (pid %d) among %d records:\n%s", dmesg.Process.Pid, total, c.stderr.String())
+		t.Fatalf("no CAP_SYSLOG record of dmesg (pid %d) among %d records:\n%s", dmesg.Process.Pid, total, c.Output.String())
 	}
 }
 
@@ -251,10 +104,10 @@ func TestSysAdminSeverityExample(t *testing.T) {
 		"receivers.capabilities.cgroups.include=["+cg.Rel+"]", "receivers.capabilities.max_batch_delay=100ms")
 	_ = cg.Command("unshare", "-U", "-r", "hostname", "capprof-e2e").Run()
 	_ = nobody(cg, "dmesg").Run()
-	c.stop(t)
+	c.Stop(t)
 
 	var raised, syslog int
-	eachRecord(readLogs(t, out), func(_ pcommon.Resource, lr plog.LogRecord) {
+	collectortest.EachRecord(collectortest.ReadLogs(t, out), func(_ pcommon.Resource, lr plog.LogRecord) {
 		attrs := lr.Attributes().AsRaw()
 		sysAdminDenied := attrs["linux.capability.name"] == "CAP_SYS_ADMIN" && attrs["linux.capability.verdict"] == "denied"
 		switch {
@@ -355,7 +208,7 @@ func TestCountExampleCountsEveryCheck(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		_ = nobody(cg, "dmesg").Run()
 	}
-	c.stop(t)
+	c.Stop(t)
 	want := truth.stop(t)
 	if want == 0 {
 		t.Fatal("the ground-truth recording saw no CAP_SYSLOG denial")
@@ -364,7 +217,7 @@ func TestCountExampleCountsEveryCheck(t *testing.T) {
 		"linux.capability.name": "CAP_SYSLOG", "linux.capability.verdict": "denied",
 	})
 	if got != want {
-		t.Errorf("count example counted %d CAP_SYSLOG denials (%s), capprof recorded %d\n%s", got, temporality, want, c.stderr.String())
+		t.Errorf("count example counted %d CAP_SYSLOG denials (%s), capprof recorded %d\n%s", got, temporality, want, c.Output.String())
 	}
 }
 
@@ -420,7 +273,7 @@ func TestBadConfigExitsNonZero(t *testing.T) {
 		{"negative flush interval", "receivers.capabilities.flush_interval=-1s", "flush_interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(collectorBinary(t), "--config="+filepath.Join(repo(t), "otelcol-config/local.yaml"), "--set="+tc.set)
+			cmd := exec.Command(collectortest.OtelcolCapprof(t), "--config="+filepath.Join(collectortest.Repo(), "otelcol-config/local.yaml"), "--set="+tc.set)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() == 0 {

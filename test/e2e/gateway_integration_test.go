@@ -3,9 +3,6 @@
 package e2e
 
 import (
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,69 +14,22 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/capprof/capprof/internal/testenv"
+	"github.com/capprof/capprof/test/collectortest"
 )
 
 // The workload the agents stand in for: test/e2e/testdata/agent-to-gateway.yaml
 // puts every record of an agent into one replica of it.
 const (
-	workloadID   = "k8s e2e/Deployment/capprof-e2e/app"
-	agentConfig  = "test/e2e/testdata/agent-to-gateway.yaml"
-	gatewayReady = "Everything is ready"
+	workloadID  = "k8s e2e/Deployment/capprof-e2e/app"
+	agentConfig = "test/e2e/testdata/agent-to-gateway.yaml"
 )
-
-// freeAddr returns a loopback address nothing listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// gatewayRun is one run of the gateway and where it writes.
-type gatewayRun struct {
-	*collector
-	otlp     string // OTLP/gRPC endpoint for the agents
-	metrics  string // the Collector's own metrics, Prometheus
-	profiles string // OTLP/JSON file of the profile records
-	checks   string // OTLP/JSON file of the raw checks forwarded
-}
-
-// startGateway runs deploy/base/gateway-config.yaml, as in the cluster but
-// on loopback ports, with its profiles in storage, writing profile records
-// and raw checks to files. The interval is long: profiles go out at
-// shutdown, so each run emits each changed profile exactly once.
-func startGateway(t *testing.T, storage string) *gatewayRun {
-	t.Helper()
-	dir := t.TempDir()
-	g := &gatewayRun{otlp: freeAddr(t), profiles: filepath.Join(dir, "profiles.jsonl"), checks: filepath.Join(dir, "checks.jsonl")}
-	g.metrics = freeAddr(t)
-	_, metricsPort, _ := net.SplitHostPort(g.metrics)
-	env := []string{
-		"OTLP_GRPC_ENDPOINT=" + g.otlp,
-		"OTLP_HTTP_ENDPOINT=" + freeAddr(t),
-		"HEALTH_ENDPOINT=" + freeAddr(t),
-		"METRICS_HOST=127.0.0.1",
-		"METRICS_PORT=" + metricsPort,
-		"PROFILE_INTERVAL=1h",
-		"PROFILE_STORAGE_DIR=" + storage,
-		"PROFILE_EXPORTERS=[file/profiles]",
-		"PROFILE_EXPORT_FILE=" + g.profiles,
-		"CHECK_EXPORTERS=[file/checks]",
-		"CHECK_EXPORT_FILE=" + g.checks,
-	}
-	g.collector = startCollectorUntil(t, gatewayReady, "deploy/base/gateway-config.yaml", env)
-	return g
-}
 
 // runReplica runs an agent for node recording cg, makes the workload in cg
 // change a file's owner (a granted CAP_CHOWN check), and stops the agent,
 // which sends everything to the gateway before it exits.
-func runReplica(t *testing.T, g *gatewayRun, node string, cg *testenv.Cgroup) {
+func runReplica(t *testing.T, g *collectortest.Gateway, node string, cg *testenv.Cgroup) {
 	t.Helper()
-	agent := startCollector(t, agentConfig, []string{"NODE_NAME=" + node, "GATEWAY_ENDPOINT=" + g.otlp},
+	agent := startCollector(t, agentConfig, []string{"NODE_NAME=" + node, "GATEWAY_ENDPOINT=" + g.OTLP},
 		"receivers.capabilities.cgroups.include=["+cg.Rel+"]")
 	owned := filepath.Join(t.TempDir(), "owned")
 	if err := os.WriteFile(owned, nil, 0o644); err != nil {
@@ -91,7 +41,7 @@ func runReplica(t *testing.T, g *gatewayRun, node string, cg *testenv.Cgroup) {
 	if out, err := cg.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v\n%s", err, out)
 	}
-	agent.stop(t)
+	agent.Stop(t)
 }
 
 // forwardedChecks adds up, per k8s.node.name, the checks (record counts) of
@@ -100,7 +50,7 @@ func runReplica(t *testing.T, g *gatewayRun, node string, cg *testenv.Cgroup) {
 func forwardedChecks(t *testing.T, path string) (perNode map[string]int64, records int) {
 	t.Helper()
 	perNode = map[string]int64{}
-	eachRecord(readLogs(t, path), func(res pcommon.Resource, lr plog.LogRecord) {
+	collectortest.EachRecord(collectortest.ReadLogs(t, path), func(res pcommon.Resource, lr plog.LogRecord) {
 		attrs := res.Attributes().AsRaw()
 		if lr.EventName() != "linux.capability.check" || attrs["k8s.deployment.name"] != "capprof-e2e" {
 			return
@@ -119,7 +69,7 @@ func forwardedChecks(t *testing.T, path string) (perNode map[string]int64, recor
 // workload, with their resources.
 func workloadProfiles(t *testing.T, path string) (records []plog.LogRecord, resources []pcommon.Resource) {
 	t.Helper()
-	eachRecord(readLogs(t, path), func(res pcommon.Resource, lr plog.LogRecord) {
+	collectortest.EachRecord(collectortest.ReadLogs(t, path), func(res pcommon.Resource, lr plog.LogRecord) {
 		if lr.EventName() != "linux.capability.profile" {
 			return
 		}
@@ -129,21 +79,6 @@ func workloadProfiles(t *testing.T, path string) (records []plog.LogRecord, reso
 		}
 	})
 	return records, resources
-}
-
-// scrape reads the gateway's own metrics in the Prometheus text format.
-func (g *gatewayRun) scrape(t *testing.T) string {
-	t.Helper()
-	resp, err := http.Get("http://" + g.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape the gateway's metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // metricValue returns the value of the first sample of a metric in the
@@ -157,23 +92,6 @@ func metricValue(text, name string) string {
 	return ""
 }
 
-func stringList(lr plog.LogRecord, key string) []string {
-	v, ok := lr.Attributes().Get(key)
-	if !ok || v.Type() != pcommon.ValueTypeSlice {
-		return nil
-	}
-	out := []string{}
-	for i := 0; i < v.Slice().Len(); i++ {
-		out = append(out, v.Slice().At(i).AsString())
-	}
-	return out
-}
-
-func intValue(lr plog.LogRecord, key string) int64 {
-	v, _ := lr.Attributes().Get(key)
-	return v.Int()
-}
-
 // TestGatewayProfilesAcrossNodes runs the gateway of deploy/ with two node
 // agents that stand for two replicas of one Deployment on two nodes, and
 // checks that the gateway makes one profile of both, that the profile's
@@ -183,31 +101,31 @@ func TestGatewayProfilesAcrossNodes(t *testing.T) {
 	requireE2E(t)
 	storage := filepath.Join(t.TempDir(), "profiles")
 
-	g := startGateway(t, storage)
+	g := collectortest.StartGateway(t, storage)
 	runReplica(t, g, "node-a", testenv.NewCgroup(t))
 	runReplica(t, g, "node-b", testenv.NewCgroup(t))
-	metrics := g.scrape(t)
-	g.stop(t)
+	metrics := g.Scrape(t)
+	g.Stop(t)
 
-	sent, records := forwardedChecks(t, g.checks)
+	sent, records := forwardedChecks(t, g.Checks)
 	if sent["node-a"] == 0 || sent["node-b"] == 0 {
-		t.Fatalf("the gateway did not forward checks of the workload from both nodes: %v\n%s", sent, g.stderr.String())
+		t.Fatalf("the gateway did not forward checks of the workload from both nodes: %v\n%s", sent, g.Output.String())
 	}
-	profiles, resources := workloadProfiles(t, g.profiles)
+	profiles, resources := workloadProfiles(t, g.Profiles)
 	if len(profiles) != 1 {
-		t.Fatalf("%d profile records of %s, want exactly 1\n%s", len(profiles), workloadID, g.stderr.String())
+		t.Fatalf("%d profile records of %s, want exactly 1\n%s", len(profiles), workloadID, g.Output.String())
 	}
 	p := profiles[0]
-	if got, want := intValue(p, "linux.capability.profile.checks"), sent["node-a"]+sent["node-b"]; got != want {
+	if got, want := collectortest.IntValue(p, "linux.capability.profile.checks"), sent["node-a"]+sent["node-b"]; got != want {
 		t.Errorf("profile checks = %d, want %d (node-a %d + node-b %d)", got, want, sent["node-a"], sent["node-b"])
 	}
-	if got := stringList(p, "linux.capability.profile.hosts"); !slices.Equal(got, []string{"node-a", "node-b"}) {
+	if got := collectortest.StringList(p, "linux.capability.profile.hosts"); !slices.Equal(got, []string{"node-a", "node-b"}) {
 		t.Errorf("profile hosts = %v, want both nodes", got)
 	}
-	if got := stringList(p, "linux.capability.profile.recommended.add"); !slices.Equal(got, []string{"CHOWN"}) {
+	if got := collectortest.StringList(p, "linux.capability.profile.recommended.add"); !slices.Equal(got, []string{"CHOWN"}) {
 		t.Errorf("recommended.add = %v, want [CHOWN]", got)
 	}
-	if got := stringList(p, "linux.capability.profile.recommended.drop"); !slices.Equal(got, []string{"ALL"}) {
+	if got := collectortest.StringList(p, "linux.capability.profile.recommended.drop"); !slices.Equal(got, []string{"ALL"}) {
 		t.Errorf("recommended.drop = %v, want [ALL]", got)
 	}
 	res := resources[0].Attributes().AsRaw()
@@ -225,26 +143,26 @@ func TestGatewayProfilesAcrossNodes(t *testing.T) {
 		t.Errorf("otelcol_connector_capability_profile_records_added = %q, want %s (the check records forwarded)", v, want)
 	}
 	t.Logf("profile of %s (checks node-a %d + node-b %d):\n%s", workloadID, sent["node-a"], sent["node-b"], p.Body().Str())
-	first := intValue(p, "linux.capability.profile.checks")
+	first := collectortest.IntValue(p, "linux.capability.profile.checks")
 
 	// Restart: the gateway restores the profile from file_storage, and one
 	// more replica's checks add to it.
-	g = startGateway(t, storage)
-	if !strings.Contains(g.stderr.String(), "restored capability profiles from storage") {
-		t.Errorf("the restarted gateway did not say it restored profiles:\n%s", g.stderr.String())
+	g = collectortest.StartGateway(t, storage)
+	if !strings.Contains(g.Output.String(), "restored capability profiles from storage") {
+		t.Errorf("the restarted gateway did not say it restored profiles:\n%s", g.Output.String())
 	}
 	runReplica(t, g, "node-a", testenv.NewCgroup(t))
-	g.stop(t)
-	more, _ := forwardedChecks(t, g.checks)
-	profiles, _ = workloadProfiles(t, g.profiles)
+	g.Stop(t)
+	more, _ := forwardedChecks(t, g.Checks)
+	profiles, _ = workloadProfiles(t, g.Profiles)
 	if len(profiles) != 1 {
-		t.Fatalf("after the restart: %d profile records of %s, want exactly 1\n%s", len(profiles), workloadID, g.stderr.String())
+		t.Fatalf("after the restart: %d profile records of %s, want exactly 1\n%s", len(profiles), workloadID, g.Output.String())
 	}
 	p = profiles[0]
-	if got, want := intValue(p, "linux.capability.profile.checks"), first+more["node-a"]; got != want {
+	if got, want := collectortest.IntValue(p, "linux.capability.profile.checks"), first+more["node-a"]; got != want {
 		t.Errorf("after the restart: profile checks = %d, want %d (%d before + %d new)", got, want, first, more["node-a"])
 	}
-	if got := stringList(p, "linux.capability.profile.hosts"); !slices.Equal(got, []string{"node-a", "node-b"}) {
+	if got := collectortest.StringList(p, "linux.capability.profile.hosts"); !slices.Equal(got, []string{"node-a", "node-b"}) {
 		t.Errorf("after the restart: profile hosts = %v, want both nodes (node-b only from before the restart)", got)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,12 +38,20 @@ type agent struct {
 }
 
 // agentEnv is what the downward API and the kubelet would put in the
-// agent's environment, plus the gateway address.
+// agent's environment, plus the gateway address and where the node's
+// kubelet puts its pods' cgroups.
 type agentEnv struct {
 	nodeName string
-	gateway  string       // host:port of the OTLP sink
-	api      *rest.Config // the API server, as the service's address
-	token    string       // the service account's bound token
+	// podIP is the agent's pod IP: a loopback address of its own, so that
+	// its health endpoint collides neither with the other agent's nor with
+	// a collector of another test listening on 127.0.0.1:13133.
+	podIP string
+	// cgroupRoot is the node's kubelet --cgroup-root: its pods' cgroups
+	// are <cgroupRoot>/kubepods/...
+	cgroupRoot string
+	gateway    string       // host:port of the gateway's OTLP/gRPC receiver
+	api        *rest.Config // the API server, as the service's address
+	token      string       // the service account's bound token
 }
 
 // buildAgentImage runs `make image` into the test's directory under the
@@ -60,7 +70,7 @@ func buildAgentImage(t *testing.T, image string) string {
 // runAgent starts the DaemonSet's container under containerd with its
 // security context, host PID namespace and volumes; the ConfigMap volume
 // holds config, the service account volume the token. The pod network is
-// the host's (no CNI here), so POD_IP is 127.0.0.1.
+// the host's (no CNI here), so POD_IP is agentPodIP.
 func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, configMap *corev1.ConfigMap, env agentEnv) *agent {
 	t.Helper()
 	spec := ds.Spec.Template.Spec
@@ -69,7 +79,7 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 	}
 	c := spec.Containers[0]
 	dir := t.TempDir()
-	a := &agent{id: "capprof-agent-" + testenv.ContainerID()[:12], log: filepath.Join(dir, "agent.log"), health: "127.0.0.1:13133"}
+	a := &agent{id: "capprof-agent-" + testenv.ContainerID()[:12], log: filepath.Join(dir, "agent.log"), health: env.podIP + ":13133"}
 	flags := []string{"--net-host", "--log-uri", "file://" + a.log}
 
 	sc := c.SecurityContext
@@ -152,27 +162,39 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 	flags = append(flags, "--env", "KUBERNETES_SERVICE_HOST="+host, "--env", "KUBERNETES_SERVICE_PORT="+port,
 		"--env", "CAPPROF_GATEWAY_ENDPOINT="+env.gateway)
 	for _, e := range c.Env {
-		flags = append(flags, "--env", e.Name+"="+envValue(t, e, c, env.nodeName))
+		flags = append(flags, "--env", e.Name+"="+envValue(t, e, c, env))
 	}
 
 	// A DaemonSet pod's cgroup, as the kubelet's cgroupfs driver makes it.
-	a.cgroup = "/kubepods/besteffort/pod" + testenv.ContainerID()[:32] + "/" + a.id
+	nodePods := path.Join(env.cgroupRoot, "kubepods")
+	a.cgroup = path.Join(nodePods, "besteffort", "pod"+testenv.ContainerID()[:32], a.id)
 	args := append([]string{"/otelcol-capprof"}, c.Args...)
+	args = append(args,
+		// Two nodes share this machine's kernel, so each agent would see
+		// the other node's containers too; on a real cluster the node
+		// boundary keeps them apart. Here each agent records only its own
+		// node's pod cgroups (its kubelet's tree), with the receiver's
+		// cgroups.include set over the DaemonSet's config.
+		"--set=receivers.capabilities.cgroups.include=["+nodePods+"]",
+		// The agents share the host's network here (no CNI), where each
+		// pod has its own in the cluster: only one could bind the
+		// Collector's own metrics at localhost:8888.
+		"--set=service.telemetry.metrics.level=none")
 	a.pid = ctrd.Run(a.id, c.Image, a.cgroup, flags, args...)
 	a.waitReady(t)
 	return a
 }
 
 // envValue resolves a downward-API variable as the kubelet would here.
-func envValue(t *testing.T, e corev1.EnvVar, c corev1.Container, node string) string {
+func envValue(t *testing.T, e corev1.EnvVar, c corev1.Container, env agentEnv) string {
 	t.Helper()
 	switch {
 	case e.ValueFrom == nil:
 		return e.Value
 	case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName":
-		return node
+		return env.nodeName
 	case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP":
-		return "127.0.0.1"
+		return env.podIP
 	case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
 		return strconv.FormatInt(c.Resources.Limits.Memory().Value(), 10)
 	}
@@ -254,4 +276,23 @@ func (a *agent) waitLog(t *testing.T, msg string, n int, timeout time.Duration) 
 func (a *agent) logCount(msg string) int {
 	log, _ := os.ReadFile(a.log)
 	return strings.Count(string(log), msg)
+}
+
+// stop stops the agent as the kubelet does, with SIGTERM, and waits for it
+// to exit: the Collector sends what it holds before it does.
+func (a *agent) stop(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(a.pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("stop the agent: %v", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", a.pid)); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent (pid %d) did not exit on SIGTERM:\n%s", a.pid, a.logTail())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

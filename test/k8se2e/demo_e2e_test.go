@@ -22,15 +22,26 @@ import (
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/prereq"
 	"github.com/capprof/capprof/internal/testenv"
+	"github.com/capprof/capprof/test/collectortest"
 )
 
-// node is the node the demo pods are bound to and the agent watches.
-const node = "capprof-e2e-node"
+// The two nodes of the demo. Both are this machine, with one kubelet's
+// pods under /kubepods (the default --cgroup-root) and the other's under a
+// cgroup root of its own, so that each node's agent can be given its own
+// node's pods (agentEnv.cgroupRoot). Node B's root is unique per run: other
+// tests on the machine may run containers too.
+const (
+	nodeA = "capprof-e2e-node"
+	nodeB = "capprof-e2e-node-b"
+)
 
 // TestStarWarsDemo is the README's Kubernetes example end to end: the demo
-// overlay on a real API server, the agent image under containerd with the
-// DaemonSet's security context and the agent's own service account, and
-// dmesg as uid 65534 in the xwing pod.
+// overlay on a real API server; two nodes, each with the agent image under
+// containerd with the DaemonSet's security context and the agent's own
+// service account; the real gateway (deploy/base/gateway-config.yaml); dmesg
+// as uid 65534 in the xwing pod; the deathstar Deployment's two replicas,
+// one per node, binding port 80; and at the end the gateway's capability
+// profiles: one per workload, across nodes.
 func TestStarWarsDemo(t *testing.T) {
 	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "make", "go")
@@ -40,14 +51,18 @@ func TestStarWarsDemo(t *testing.T) {
 	r := decodeStrict(t, objs)
 	agentImage := r.daemonSet.Spec.Template.Spec.Containers[0].Image
 	imageTar := buildAgentImage(t, agentImage)
+	nodeBRoot := "/capprof-e2e-node-b-" + testenv.ContainerID()[:8]
 
-	// 1. The control plane, containerd and the gateway's stand-in.
+	// 1. The control plane, containerd and the gateway, whose raw checks
+	// go to a file and to an OTLP backend that the test watches.
 	kube := testenv.StartKube(t)
 	ctrd := testenv.StartContainerd(t)
 	ctrd.ImportImage(imageTar)
 	// The API server's certificate is in its private directory's certs/.
 	left.dirs = append(left.dirs, ctrd.Dir(), filepath.Dir(filepath.Dir(kube.Config.TLSClientConfig.CAFile)))
-	gateway := startSink(t)
+	backend := startSink(t)
+	gateway := collectortest.StartGateway(t, filepath.Join(t.TempDir(), "profiles"),
+		"CHECK_EXPORTERS=[file/checks, otlp_grpc/checks]", "CHECK_EXPORT_ENDPOINT="+backend.addr)
 
 	// Every rendered object passes the API server's validation and
 	// admission; the namespaces exist first, as kubectl apply orders them.
@@ -71,32 +86,43 @@ func TestStarWarsDemo(t *testing.T) {
 			ap.create(t, o)
 		}
 	}
-	xwing := createPod(t, ap, r.pods["xwing"])
+	xwing := createPod(t, ap, r.pods["xwing"], nodeA)
+	deathstar := createDeathstar(t, ap, r)
 
-	// 2. xwing's container, in its pod's cgroup, and the status the kubelet
-	// would report.
+	// 2. xwing's container on node A and deathstar's replica on node B, in
+	// their pods' cgroups, and the status the kubelets would report.
 	xwingCtr := ctrd.RunContainerInPod(string(xwing.UID))
 	left.add(xwingCtr)
 	kube.SetContainersRunning("default", "xwing", map[string]string{"spaceship": xwingCtr.ID})
 	setPodNetwork(t, kube, xwing, "10.244.0.17")
+	podB := createPod(t, ap, deathstar.pod("b8k2q"), nodeB)
+	ctrB := ctrd.RunContainerInNodePod(nodeBRoot, string(podB.UID))
+	left.add(ctrB)
+	kube.SetContainersRunning("default", podB.Name, map[string]string{"deathstar": ctrB.ID})
 
-	// 3. The agent, authenticated by a token bound to its service account.
+	// 3. An agent per node, authenticated by a token bound to its service
+	// account, sending to the gateway.
 	token := kube.ServiceAccountConfig(r.serviceAccount.Namespace, r.serviceAccount.Name).BearerToken
-	agent := runAgent(t, ctrd, r.daemonSet, r.agentConfig, agentEnv{
-		nodeName: node, gateway: gateway.addr, api: kube.Config, token: token,
+	agentA := runAgent(t, ctrd, r.daemonSet, r.agentConfig, agentEnv{
+		nodeName: nodeA, podIP: "127.0.0.2", cgroupRoot: "/", gateway: gateway.OTLP, api: kube.Config, token: token,
 	})
-	checkAgentPrivileges(t, agent, r)
-	left.pids = append(left.pids, agent.pid)
-	left.cgroups = append(left.cgroups, agent.cgroup)
+	checkAgentPrivileges(t, agentA, r)
+	left.pids = append(left.pids, agentA.pid)
+	left.cgroups = append(left.cgroups, agentA.cgroup)
+	agentB := runAgent(t, ctrd, r.daemonSet, r.agentConfig, agentEnv{
+		nodeName: nodeB, podIP: "127.0.0.3", cgroupRoot: nodeBRoot, gateway: gateway.OTLP, api: kube.Config, token: token,
+	})
+	left.pids = append(left.pids, agentB.pid)
+	left.cgroups = append(left.cgroups, agentB.cgroup)
 
 	// 4. dmesg as nobody in xwing: a denied CAP_SYSLOG check, named after
 	// the pod, its container and its labels.
 	if out, err := ctrd.Exec(xwingCtr, 65534, "dmesg"); err == nil {
 		t.Fatalf("dmesg as uid 65534 succeeded:\n%s", out)
 	}
-	rec := gateway.waitFor(0, 60*time.Second, dmesgIn(xwingCtr.ID))
+	rec := backend.waitFor(0, 60*time.Second, dmesgIn(xwingCtr.ID))
 	if rec == nil {
-		t.Fatalf("no CAP_SYSLOG record of dmesg in xwing among %d records; agent log:\n%s", gateway.count(), agent.logTail())
+		t.Fatalf("no CAP_SYSLOG record of dmesg in xwing among %d records; agent log:\n%s", backend.count(), agentA.logTail())
 	}
 	logRecord(t, "xwing", rec)
 	want := map[string]any{
@@ -107,6 +133,7 @@ func TestStarWarsDemo(t *testing.T) {
 		"k8s.pod.label.class": "xwing",
 		"k8s.pod.label.org":   "alliance",
 		"container.id":        xwingCtr.ID,
+		"host.name":           nodeA,
 		// From k8s_attributes, with the same service account.
 		"k8s.pod.ip": "10.244.0.17",
 	}
@@ -129,9 +156,16 @@ func TestStarWarsDemo(t *testing.T) {
 		t.Error("k8s_attributes added no k8s.pod.start_time")
 	}
 
+	// 4b. The deathstar's replica on node B serves port 80 as root: a
+	// granted CAP_NET_BIND_SERVICE check, recorded by node B's agent only.
+	rec = deathstar.serve(t, ctrd, backend, ctrB, podB, nodeB, agentB)
+	if rec.resource["container.id"] != ctrB.ID {
+		t.Errorf("deathstar on node B: container.id %v, want %s", rec.resource["container.id"], ctrB.ID)
+	}
+
 	// 5a. A container that runs before its pod's status names it: its
 	// checks wait for the status and then carry the pod's names.
-	tiefighter := createPod(t, ap, r.pods["tiefighter"])
+	tiefighter := createPod(t, ap, r.pods["tiefighter"], nodeA)
 	tieCtr := ctrd.RunContainerInPod(string(tiefighter.UID))
 	left.add(tieCtr)
 	if _, err := ctrd.Exec(tieCtr, 65534, "dmesg"); err == nil {
@@ -139,9 +173,9 @@ func TestStarWarsDemo(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	kube.SetContainersRunning("default", "tiefighter", map[string]string{"spaceship": tieCtr.ID})
-	rec = gateway.waitFor(0, 60*time.Second, dmesgIn(tieCtr.ID))
+	rec = backend.waitFor(0, 60*time.Second, dmesgIn(tieCtr.ID))
 	if rec == nil {
-		t.Fatalf("no record of tiefighter's dmesg; agent log:\n%s", agent.logTail())
+		t.Fatalf("no record of tiefighter's dmesg; agent log:\n%s", agentA.logTail())
 	}
 	logRecord(t, "tiefighter, status after the check", rec)
 	for k, v := range map[string]any{"k8s.pod.name": "tiefighter", "k8s.container.name": "spaceship", "k8s.pod.label.org": "empire"} {
@@ -153,48 +187,52 @@ func TestStarWarsDemo(t *testing.T) {
 	// 5b. The API server goes away: once the agent has noticed, records
 	// keep flowing, named from what it already knows.
 	const inSync, unreachable = "kubernetes pod metadata in sync", "kubernetes API server unreachable"
-	syncs := agent.logCount(inSync)
+	syncs := agentA.logCount(inSync)
+	// Until now the service account's ClusterRole was enough for the
+	// receiver and k8s_attributes: the API server refused nothing. (Right
+	// after a restart it may refuse a watch until its RBAC caches are
+	// filled; the agent retries.)
+	for _, a := range []*agent{agentA, agentB} {
+		if a.logCount("forbidden") > 0 {
+			t.Errorf("the API server refused the agent something:\n%s", a.logTail())
+		}
+	}
 	kube.StopAPIServer()
-	agent.waitLog(t, unreachable, 1, 60*time.Second)
-	before := gateway.count()
+	agentA.waitLog(t, unreachable, 1, 60*time.Second)
+	before := backend.count()
 	if _, err := ctrd.Exec(xwingCtr, 65534, "dmesg"); err == nil {
 		t.Fatal("dmesg succeeded")
 	}
-	rec = gateway.waitFor(before, 60*time.Second, dmesgIn(xwingCtr.ID))
+	rec = backend.waitFor(before, 60*time.Second, dmesgIn(xwingCtr.ID))
 	if rec == nil {
-		t.Fatalf("no record while the API server was down; agent log:\n%s", agent.logTail())
+		t.Fatalf("no record while the API server was down; agent log:\n%s", agentA.logTail())
 	}
 	if rec.resource["k8s.pod.name"] != "xwing" || rec.resource["k8s.pod.label.org"] != "alliance" {
 		t.Errorf("record during the outage: k8s.pod.name = %v, org %v", rec.resource["k8s.pod.name"], rec.resource["k8s.pod.label.org"])
 	}
 
 	// 5c. It comes back: once the agent is in sync again, pods created
-	// since are named too.
+	// since are named too: the deathstar's replica on node A.
 	kube.StartAPIServer()
-	agent.waitLog(t, inSync, syncs+1, 90*time.Second)
-	deathstar := createPod(t, ap, deathstarPod(t, r))
-	dsCtr := ctrd.RunContainerInPod(string(deathstar.UID))
-	left.add(dsCtr)
-	kube.SetContainersRunning("default", deathstar.Name, map[string]string{"deathstar": dsCtr.ID})
-	if _, err := ctrd.Exec(dsCtr, 65534, "dmesg"); err == nil {
-		t.Fatal("dmesg succeeded")
-	}
-	rec = gateway.waitFor(0, 90*time.Second, dmesgIn(dsCtr.ID))
-	if rec == nil {
-		t.Fatalf("no record of the deathstar pod after the API server came back; agent log:\n%s", agent.logTail())
-	}
-	for k, v := range map[string]any{"k8s.pod.name": deathstar.Name, "k8s.container.name": "deathstar", "k8s.pod.label.class": "deathstar"} {
-		if rec.resource[k] != v {
-			t.Errorf("record after the restart: %s = %v, want %v", k, rec.resource[k], v)
+	agentA.waitLog(t, inSync, syncs+1, 90*time.Second)
+	podA := createPod(t, ap, deathstar.pod("x7k2p"), nodeA)
+	ctrA := ctrd.RunContainerInPod(string(podA.UID))
+	left.add(ctrA)
+	kube.SetContainersRunning("default", podA.Name, map[string]string{"deathstar": ctrA.ID})
+	deathstar.serve(t, ctrd, backend, ctrA, podA, nodeA, agentA)
+	for _, a := range []*agent{agentA, agentB} {
+		if a.logCount("events lost") > 0 {
+			t.Errorf("the agent lost events:\n%s", a.logTail())
 		}
 	}
-	// The service account's ClusterRole was enough for the receiver and
-	// k8s_attributes: the API server refused nothing.
-	for _, msg := range []string{"forbidden", "events lost"} {
-		if agent.logCount(msg) > 0 {
-			t.Errorf("the agent's log says %q:\n%s", msg, agent.logTail())
-		}
-	}
+
+	// 6. The profiles: the agents stop as the kubelet stops them, sending
+	// what they hold, and then the gateway, which emits every profile that
+	// changed at shutdown.
+	agentA.stop(t)
+	agentB.stop(t)
+	gateway.Stop(t)
+	checkProfiles(t, gateway)
 }
 
 // dmesgIn matches dmesg's denied CAP_SYSLOG check in container id.
@@ -212,8 +250,8 @@ func logRecord(t *testing.T, what string, r *record) {
 	t.Logf("%s: event %s\n  resource %s\n  attributes %s", what, r.event, res, attrs)
 }
 
-// createPod creates the pod bound to this node, as the scheduler would.
-func createPod(t *testing.T, ap *applier, pod *corev1.Pod) *corev1.Pod {
+// createPod creates the pod bound to node, as the scheduler would.
+func createPod(t *testing.T, ap *applier, pod *corev1.Pod, node string) *corev1.Pod {
 	t.Helper()
 	if pod == nil {
 		t.Fatal("the overlay lacks a pod")
@@ -232,28 +270,6 @@ func createPod(t *testing.T, ap *applier, pod *corev1.Pod) *corev1.Pod {
 		t.Fatal(err)
 	}
 	return &created
-}
-
-// deathstarPod is a pod of the deathstar Deployment, as its ReplicaSet
-// would create it (no controller manager runs here).
-func deathstarPod(t *testing.T, r rendered) *corev1.Pod {
-	t.Helper()
-	for _, o := range r.all {
-		if o.GetKind() != "Deployment" || o.GetName() != "deathstar" {
-			continue
-		}
-		var tmpl corev1.PodTemplateSpec
-		raw, _, _ := unstructured.NestedMap(o.Object, "spec", "template")
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl); err != nil {
-			t.Fatal(err)
-		}
-		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "deathstar-6f87c7b6d4-x7k2p", Namespace: o.GetNamespace(), Labels: tmpl.Labels},
-			Spec:       tmpl.Spec,
-		}
-	}
-	t.Fatal("the overlay has no deathstar Deployment")
-	return nil
 }
 
 // setPodNetwork sets the pod's IP and start time, as the kubelet reports

@@ -8,7 +8,11 @@
 // against a real etcd and kube-apiserver and a private containerd. Every
 // rendered object passes a server-side dry run; the agent image (`make
 // image`) runs under containerd with the DaemonSet's security context and
-// mounts, authenticated by a token bound to the agent's service account; a
-// denied CAP_SYSLOG check of dmesg in the xwing pod arrives at an OTLP sink
-// named after its namespace, pod, container and labels.
+// mounts, on two nodes, authenticated by a token bound to the agent's service
+// account, sending to the real gateway (otelcol-capprof with
+// deploy/base/gateway-config.yaml); a denied CAP_SYSLOG check of dmesg in the
+// xwing pod arrives named after its namespace, pod, container and labels; the
+// deathstar Deployment's two replicas, one per node, bind port 80; and the
+// gateway makes one capability profile per workload, the deathstar's over
+// both nodes, with least-privilege advice.
 package k8se2e

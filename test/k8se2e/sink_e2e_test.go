@@ -21,9 +21,11 @@ type record struct {
 	event    string
 }
 
-// sink is the gateway as the agent sees it: an OTLP/gRPC logs endpoint
-// with the otlp receiver's default message limit (4 MiB), so that batches
-// the gateway would refuse fail here too. It keeps every record it receives.
+// sink is the backend the gateway forwards the raw checks to (its
+// otlp_grpc/checks exporter): an OTLP/gRPC logs endpoint that keeps every
+// record it receives, so that the test can wait for a record as it arrives.
+// The agents send to the real gateway, whose OTLP receiver refuses messages
+// over 4 MiB as in the cluster.
 type sink struct {
 	plogotlp.UnimplementedGRPCServer
 	addr string

@@ -11,8 +11,8 @@
 # capability:cap_capable tracepoint; kprobes, fentry and BTF built in), and
 # the guest's busybox is busybox-static for ARCH. A foreign architecture's
 # packages come through a private apt state under the cache (the host's
-# dpkg is not told about the architecture). Boot to power-off took 89-91 s for
-# amd64 and 57-73 s for arm64 on the project's machines (2 vCPUs, shared).
+# dpkg is not told about the architecture). Boot to power-off took 89-121 s
+# for amd64 and 57-83 s for arm64 on the project's machines (2 vCPUs, shared).
 #
 # Environment:
 #   CAPPROF_VM_CACHE   kernels (their package's boot/), busybox and the foreign

@@ -1,0 +1,68 @@
+package collectortest
+
+import (
+	"bufio"
+	"os"
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// ReadLogs reads a file exporter's OTLP/JSON lines.
+func ReadLogs(t testing.TB, path string) []plog.Logs {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []plog.Logs
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(sc.Bytes())
+		if err != nil {
+			t.Fatalf("%s: not OTLP/JSON: %v", path, err)
+		}
+		out = append(out, logs)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// EachRecord calls fn with every log record and its resource.
+func EachRecord(all []plog.Logs, fn func(res pcommon.Resource, lr plog.LogRecord)) {
+	for _, logs := range all {
+		for i := 0; i < logs.ResourceLogs().Len(); i++ {
+			rl := logs.ResourceLogs().At(i)
+			for j := 0; j < rl.ScopeLogs().Len(); j++ {
+				records := rl.ScopeLogs().At(j).LogRecords()
+				for k := 0; k < records.Len(); k++ {
+					fn(rl.Resource(), records.At(k))
+				}
+			}
+		}
+	}
+}
+
+// StringList is a string-array attribute of a record; nil when absent.
+func StringList(lr plog.LogRecord, key string) []string {
+	v, ok := lr.Attributes().Get(key)
+	if !ok || v.Type() != pcommon.ValueTypeSlice {
+		return nil
+	}
+	out := []string{}
+	for i := 0; i < v.Slice().Len(); i++ {
+		out = append(out, v.Slice().At(i).AsString())
+	}
+	return out
+}
+
+// IntValue is an integer attribute of a record; 0 when absent.
+func IntValue(lr plog.LogRecord, key string) int64 {
+	v, _ := lr.Attributes().Get(key)
+	return v.Int()
+}
