@@ -26,8 +26,21 @@ type build struct {
 	err  error
 }
 
+// Main runs a package's tests and then removes the binaries they built:
+// call it from TestMain (os.Exit(collectortest.Main(m))).
+func Main(m *testing.M) int {
+	code := m.Run()
+	builds.Range(func(_, v any) bool {
+		if b := v.(*build); b.path != "" {
+			_ = os.RemoveAll(filepath.Dir(b.path))
+		}
+		return true
+	})
+	return code
+}
+
 // Binary builds the main package pkg of the repository ("./cmd/capprof")
-// once per test binary and returns its path.
+// once per test binary and returns its path; Main removes it.
 func Binary(t testing.TB, pkg string) string {
 	t.Helper()
 	v, _ := builds.LoadOrStore(pkg, &build{})
