@@ -93,7 +93,7 @@ cross:
 check-ocb:
 	GOBIN=$(abspath $(BIN)) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  GOFLAGS="$$GOFLAGS -e" $(BIN)/builder --config=$(OCB_MANIFEST) \
+	  TMPDIR="$$tmp" GOFLAGS="$$GOFLAGS -e" $(BIN)/builder --config=$(OCB_MANIFEST) \
 	    --output-path="$$tmp/dist" --skip-compilation=false && \
 	  bad=$$(grep -E 'go.opentelemetry.io/collector|opentelemetry-collector-contrib' "$$tmp/dist/go.mod" | grep -v '^//' | \
 	    awk '{print $$2}' | grep -vxE 'v0.160.0|v1.66.0' | sort -u) && \
