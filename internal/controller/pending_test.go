@@ -224,9 +224,13 @@ func TestIsRuntimeSetup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := isRuntimeSetup(tt.comm, tt.hostMountNS); got != tt.want {
+			if got := isRuntimeSetup([]byte(tt.comm), tt.hostMountNS); got != tt.want {
 				t.Errorf("isRuntimeSetup(%q, %v) = %v, want %v", tt.comm, tt.hostMountNS, got, tt.want)
 			}
 		})
+	}
+	comm := []byte("runc:[2:INIT]")
+	if n := testing.AllocsPerRun(100, func() { isRuntimeSetup(comm, false) }); n != 0 {
+		t.Errorf("isRuntimeSetup allocates %v times a check", n)
 	}
 }

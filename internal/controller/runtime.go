@@ -1,6 +1,6 @@
 package controller
 
-import "strings"
+import "bytes"
 
 // isRuntimeSetup reports whether a check in a container's cgroup was made
 // by the container's OCI runtime setting the container up rather than by
@@ -27,7 +27,13 @@ import "strings"
 // Not told apart: a container whose own program is crun or youki (a nested
 // runtime) is marked; crun re-executed from a memfd on kernels before 6.14
 // is named after the descriptor's number and is not.
-func isRuntimeSetup(comm string, hostMountNS bool) bool {
-	return hostMountNS || strings.HasPrefix(comm, "runc:[") || strings.HasPrefix(comm, "youki:[") ||
-		comm == "crun" || comm == "memfd:crun_clon" || comm == "youki"
+func isRuntimeSetup(comm []byte, hostMountNS bool) bool {
+	if hostMountNS {
+		return true
+	}
+	switch string(comm) { // compared without a copy
+	case "crun", "memfd:crun_clon", "youki":
+		return true
+	}
+	return bytes.HasPrefix(comm, []byte("runc:[")) || bytes.HasPrefix(comm, []byte("youki:["))
 }

@@ -120,17 +120,20 @@ func (t *Tracer) DedupCounts(fn func(key bpf.CapprofDedupKey, value bpf.CapprofD
 }
 
 // CString returns the NUL-terminated string at the start of b.
-func CString(b []int8) string {
+func CString(b []int8) string { return string(cBytes(b)) }
+
+// cBytes views a C char array as bytes, up to its first NUL.
+func cBytes(b []int8) []byte {
 	n := 0
 	for n < len(b) && b[n] != 0 {
 		n++
 	}
-	return string(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), n))
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
 // Comm is the name of the thread that made the check, as the kernel read
-// it at check time.
-func Comm(e *bpf.CapprofCheckEvent) string { return CString(e.Comm[:]) }
+// it at check time: a view of e, not a copy (it is read on every check).
+func Comm(e *bpf.CapprofCheckEvent) []byte { return cBytes(e.Comm[:]) }
 
 // Args splits an exec event's NUL-separated argv.
 func Args(e *bpf.CapprofExecEvent) []string {

@@ -351,7 +351,7 @@ func TestComm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := checkEvent
 			copy(e.Comm[:], int8s(tt.comm, len(e.Comm)))
-			if got := Comm(&e); got != tt.want {
+			if got := string(Comm(&e)); got != tt.want {
 				t.Errorf("Comm = %q, want %q", got, tt.want)
 			}
 		})
