@@ -115,11 +115,12 @@ func TestEffective(t *testing.T) {
 	probe := chk(at(0), capSysAdmin, "/bin/x", "mmap", 1, setOf(capChown))
 	probe.Audit, probe.Denied = check.NotAudited, true
 	setup := chk(at(0), capSysAdmin, "/usr/bin/runc", "mount", 1, fullSet)
+	setup.RuntimeSetup = true
 	foreign := chk(at(0), capDacOverride, "/bin/x", "write", 1, setOf(capSysPtrace))
 	foreign.ForeignCred = true
 	nsUse := chk(at(0), capNetAdmin, "/bin/x", "sendmsg", 1, fullSet)
 	nsUse.UserNS = check.UserNamespace{Level: 1}
-	ps := build([]Observation{{Check: ownCheck}, {Check: probe}, {Check: setup, RuntimeSetup: true}, {Check: foreign}, {Check: nsUse}},
+	ps := build([]Observation{{Check: ownCheck}, {Check: probe}, {Check: setup}, {Check: foreign}, {Check: nsUse}},
 		WithCommand("x"))
 	want := setOf(capNetBindService, capKill, capChown).Names()
 	if got := ps[0].Effective; !slices.Equal(got, want) {

@@ -69,8 +69,8 @@ func TestResourceObservation(t *testing.T) {
 		"k8s.pod.start_time": int64(7), "odd.list": []any{"a"},
 	})
 	o := res.Observation(record, at)
-	if !o.RuntimeSetup {
-		t.Error("RuntimeSetup not copied")
+	if !o.Check.RuntimeSetup {
+		t.Error("RuntimeSetup not decoded")
 	}
 	if o.Check.Cap != capChown || o.Check.Count != 3 || o.Check.Audit != check.Audited || !o.Check.Time.Equal(at) {
 		t.Errorf("check = %+v", o.Check)

@@ -28,7 +28,8 @@ const (
 	AttrDeclaredDrop       = check.AttrDeclaredDrop
 	AttrDeclaredPrivileged = check.AttrDeclaredPrivileged
 	// AttrRuntimeSetup marks a check made by the container runtime while
-	// setting the container up; callers copy it into Observation.RuntimeSetup.
+	// setting the container up; check.FromAttributes decodes it into
+	// Check.RuntimeSetup.
 	AttrRuntimeSetup = check.AttrRuntimeSetup
 )
 
@@ -42,10 +43,9 @@ type Observation struct {
 	// declared securityContext), as strings. A key here wins over the same
 	// key in Resource. May be nil.
 	Attributes map[string]string
-	// RuntimeSetup marks a check made by the container runtime while setting
-	// the container up (AttrRuntimeSetup).
-	RuntimeSetup bool
-	Check        check.Check
+	// Check is the check; Check.RuntimeSetup marks one the container
+	// runtime made while setting the container up (AttrRuntimeSetup).
+	Check check.Check
 }
 
 // attr returns the value of a record or resource attribute.

@@ -39,7 +39,7 @@ func (r Resource) Observation(record map[string]any, at time.Time) Observation {
 			declared[k] = s
 		}
 	}
-	return Observation{Resource: r.strings, Attributes: declared, RuntimeSetup: c.RuntimeSetup, Check: c}
+	return Observation{Resource: r.strings, Attributes: declared, Check: c}
 }
 
 // stringAttributes keeps the scalar attributes as strings, as the key and

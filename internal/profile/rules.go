@@ -93,9 +93,9 @@ func classify(o *Observation) Class {
 // container up (runc init mounting, chowning, setting ids and dropping its
 // own capabilities before it execs the entrypoint) are the runtime's needs,
 // not the workload's: the securityContext does not apply to them yet. The
-// caller knows which those are (AttrRuntimeSetup); it is checked first
+// recorder marks them (Check.RuntimeSetup); it is checked first
 // because nothing else about such a check matters.
-func isRuntimeSetup(o *Observation) bool { return o.RuntimeSetup }
+func isRuntimeSetup(o *Observation) bool { return o.Check.RuntimeSetup }
 
 // isForeignCred: the kernel checked someone else's credentials (a file's
 // opener at write time, a ptrace or signal target, ...), so the verdict says

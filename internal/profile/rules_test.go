@@ -18,9 +18,9 @@ func TestIsRuntimeSetup(t *testing.T) {
 		obs  Observation
 		want bool
 	}{
-		{name: "marked", obs: Observation{RuntimeSetup: true, Check: own()}, want: true},
+		{name: "marked", obs: Observation{Check: check.Check{RuntimeSetup: true}}, want: true},
 		{name: "not marked", obs: Observation{Check: own()}, want: false},
-		{name: "the attribute alone does not mark it: the caller copies it", obs: Observation{
+		{name: "the attribute alone does not mark it: FromAttributes decodes it", obs: Observation{
 			Attributes: map[string]string{AttrRuntimeSetup: "true"}, Check: own()}, want: false},
 	}
 	for _, tt := range tests {
@@ -129,7 +129,8 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := Observation{RuntimeSetup: tt.setup, Check: own()}
+			o := Observation{Check: own()}
+			o.Check.RuntimeSetup = tt.setup
 			tt.edit(&o.Check)
 			if got := classify(&o); got != tt.want {
 				t.Errorf("classify = %d, want %d", got, tt.want)
@@ -195,7 +196,8 @@ func TestVerdict(t *testing.T) {
 			for _, edit := range tt.checks {
 				c := own()
 				edit(&c)
-				b.Add(Observation{RuntimeSetup: tt.setup, Check: c})
+				c.RuntimeSetup = tt.setup
+				b.Add(Observation{Check: c})
 			}
 			ps := b.Profiles()
 			if len(ps) != 1 || len(ps[0].Capabilities) != 1 {
