@@ -122,7 +122,9 @@ func TestHeldChecksAreEnrichedInOrderWhenThePodArrives(t *testing.T) {
 }
 
 func TestHeldChecksPastMaxWaitLeaveWithWhatIsKnown(t *testing.T) {
-	c, meta := withMetadata(t, 20*time.Millisecond, 10)
+	// Long enough that the first release cannot come after it even on a
+	// loaded machine.
+	c, meta := withMetadata(t, 500*time.Millisecond, 10)
 	podLevel := &check.Kubernetes{PodName: "a"}
 	meta.pods[podA.PodUID] = podLevel // the pod, but not yet the container
 	c.emit(checkIn(podA, 1))
@@ -131,7 +133,7 @@ func TestHeldChecksPastMaxWaitLeaveWithWhatIsKnown(t *testing.T) {
 	if len(c.batch) != 0 {
 		t.Fatalf("released before max wait: %v", pids(c.batch))
 	}
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	c.releasePending(false)
 	if got := pids(c.batch); len(got) != 2 {
 		t.Fatalf("after max wait released %v, want both", got)
