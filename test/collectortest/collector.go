@@ -44,12 +44,15 @@ func (b *SyncBuffer) String() string {
 	return b.buf.String()
 }
 
-// Start runs otelcol-capprof with a config file of the repository (a path
-// relative to its root), extra environment and --set flags, and waits until
+// Start runs otelcol-capprof with a config file (an absolute path, or one
+// relative to the repository's root), extra environment and --set flags, and waits until
 // its output says ready. Cleanup kills it if the test has not stopped it.
 func Start(t testing.TB, ready, config string, env []string, sets ...string) *Collector {
 	t.Helper()
-	args := []string{"--config=" + filepath.Join(Repo(), config)}
+	if !filepath.IsAbs(config) {
+		config = filepath.Join(Repo(), config)
+	}
+	args := []string{"--config=" + config}
 	for _, s := range sets {
 		args = append(args, "--set="+s)
 	}

@@ -3,23 +3,19 @@
 package scenarios
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/capprof/capprof/internal/testenv"
+	"github.com/capprof/capprof/test/collectortest"
 )
 
 // containerdDefaultCaps is the set containerd gives a container that asks
@@ -49,7 +45,7 @@ func TestScenariosInContainers(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(e.cgroupRoot, "kubepods"), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		t.Fatal(err)
 	}
-	collector := startProfileCollector(t, e.base)
+	collector := startProfileCollector(t)
 
 	type result struct {
 		name, id string
@@ -178,16 +174,6 @@ func podUID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// profileCollector is otelcol-capprof recording /kubepods into the
-// capability_profile connector, writing profile records and raw checks to
-// files.
-type profileCollector struct {
-	cmd              *exec.Cmd
-	output           *strings.Builder
-	done             chan error
-	profiles, checks string
-}
-
 // collectorConfig: the receiver records the pods' cgroups only; the
 // connector's interval is long, so the profiles are emitted once, at
 // shutdown.
@@ -219,52 +205,25 @@ service:
       exporters: [file/profiles]
 `
 
-func startProfileCollector(t *testing.T, base string) *profileCollector {
+// profileCollector is otelcol-capprof recording /kubepods into the
+// capability_profile connector, writing profile records and raw checks to
+// files.
+type profileCollector struct {
+	*collectortest.Collector
+	profiles, checks string
+}
+
+func startProfileCollector(t *testing.T) *profileCollector {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	binary := filepath.Join(base, "otelcol-capprof")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/otelcol-capprof")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build otelcol-capprof: %v\n%s", err, out)
-	}
 	dir := t.TempDir()
-	c := &profileCollector{output: &strings.Builder{}, done: make(chan error, 1),
-		profiles: filepath.Join(dir, "profiles.jsonl"), checks: filepath.Join(dir, "checks.jsonl")}
+	c := &profileCollector{profiles: filepath.Join(dir, "profiles.jsonl"), checks: filepath.Join(dir, "checks.jsonl")}
 	config := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(collectorConfig, c.profiles, c.checks)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.cmd = exec.Command(binary, "--config="+config)
-	out, err := c.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Stdout = c.cmd.Stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.cmd.Process.Kill() })
 	// The receiver says so once its programs are attached, which may be
 	// after the collector's "Everything is ready".
-	ready := make(chan struct{})
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			c.output.WriteString(lines.Text() + "\n")
-			if strings.Contains(lines.Text(), "recording capability checks") {
-				close(ready)
-			}
-		}
-		c.done <- c.cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case err := <-c.done:
-		t.Fatalf("the collector exited: %v\n%s", err, c.output.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("the collector did not get ready:\n%s", c.output.String())
-	}
+	c.Collector = collectortest.Start(t, collectortest.ReceiverReady, config, nil)
 	return c
 }
 
@@ -279,81 +238,27 @@ type containerProfile struct {
 // marked as the runtime's setup.
 func (c *profileCollector) stop(t *testing.T) (map[string]containerProfile, map[string]int) {
 	t.Helper()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		if err != nil {
-			t.Fatalf("the collector exited with %v:\n%s", err, c.output.String())
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("the collector did not stop:\n%s", c.output.String())
-	}
+	c.Stop(t)
 	profiles := map[string]containerProfile{}
-	eachRecord(t, c.profiles, func(res map[string]any, lr plog.LogRecord) {
+	collectortest.EachRecord(collectortest.ReadLogs(t, c.profiles), func(res pcommon.Resource, lr plog.LogRecord) {
 		if lr.EventName() != "linux.capability.profile" {
 			return
 		}
-		id, _ := res["container.id"].(string)
-		a := lr.Attributes().AsRaw()
-		pss, _ := a["linux.capability.profile.pss_level"].(string)
-		profiles[id] = containerProfile{
-			add:    strings_(a["linux.capability.profile.recommended.add"]),
-			drop:   strings_(a["linux.capability.profile.recommended.drop"]),
-			denied: strings_(a["linux.capability.profile.denied"]),
-			pss:    pss,
+		id, _ := res.Attributes().Get("container.id")
+		pss, _ := lr.Attributes().Get("linux.capability.profile.pss_level")
+		profiles[id.AsString()] = containerProfile{
+			add:    collectortest.StringList(lr, "linux.capability.profile.recommended.add"),
+			drop:   collectortest.StringList(lr, "linux.capability.profile.recommended.drop"),
+			denied: collectortest.StringList(lr, "linux.capability.profile.denied"),
+			pss:    pss.AsString(),
 		}
 	})
 	setup := map[string]int{}
-	eachRecord(t, c.checks, func(res map[string]any, lr plog.LogRecord) {
-		a := lr.Attributes().AsRaw()
-		id, _ := res["container.id"].(string)
-		if v, _ := a["linux.capability.runtime_setup"].(bool); v {
-			setup[id]++
+	collectortest.EachRecord(collectortest.ReadLogs(t, c.checks), func(res pcommon.Resource, lr plog.LogRecord) {
+		id, _ := res.Attributes().Get("container.id")
+		if v, _ := lr.Attributes().Get("linux.capability.runtime_setup"); v.Bool() {
+			setup[id.AsString()]++
 		}
 	})
 	return profiles, setup
-}
-
-// strings_ turns a string slice attribute value into []string (nil when
-// empty, as the expectations are written).
-func strings_(v any) []string {
-	l, _ := v.([]any)
-	var out []string
-	for _, x := range l {
-		s, _ := x.(string)
-		out = append(out, s)
-	}
-	return out
-}
-
-// eachRecord calls fn with every log record of a file exporter's OTLP/JSON
-// lines and its resource attributes.
-func eachRecord(t *testing.T, path string, fn func(res map[string]any, lr plog.LogRecord)) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	lines := bufio.NewScanner(f)
-	lines.Buffer(make([]byte, 1<<20), 64<<20)
-	for lines.Scan() {
-		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(lines.Bytes())
-		if err != nil {
-			t.Fatalf("%s: not OTLP/JSON: %v", path, err)
-		}
-		for i := 0; i < logs.ResourceLogs().Len(); i++ {
-			rl := logs.ResourceLogs().At(i)
-			res := rl.Resource().Attributes().AsRaw()
-			for j := 0; j < rl.ScopeLogs().Len(); j++ {
-				records := rl.ScopeLogs().At(j).LogRecords()
-				for k := 0; k < records.Len(); k++ {
-					fn(res, records.At(k))
-				}
-			}
-		}
-	}
-	if err := lines.Err(); err != nil {
-		t.Fatal(err)
-	}
 }
