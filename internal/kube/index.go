@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -82,14 +83,19 @@ func (x *index) entry(uid string) (*podEntry, bool) {
 
 // put adds or replaces a pod's entry. Container ids of the previous entry
 // that the new one no longer lists are kept (a status may momentarily lose
-// an id during a restart); they go with the pod.
+// an id during a restart); they go with the pod. Metadata that an update
+// did not change keeps its pointer: records are grouped by it (one OTLP
+// resource per container), and most pod updates change nothing exported.
 func (x *index) put(e *podEntry, key string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if old, ok := x.pods[e.uid]; ok {
-		for id := range old.containers {
-			if _, still := e.containers[id]; !still {
-				e.containers[id] = old.containers[id]
+		if reflect.DeepEqual(old.pod, e.pod) {
+			e.pod = old.pod
+		}
+		for id, m := range old.containers {
+			if now, still := e.containers[id]; !still || reflect.DeepEqual(now, m) {
+				e.containers[id] = m
 			}
 		}
 	}

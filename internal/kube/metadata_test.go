@@ -177,6 +177,28 @@ func TestIndexKeepsDeletedPodsForRetain(t *testing.T) {
 	}
 }
 
+func TestIndexUpdateKeepsUnchangedMetadata(t *testing.T) {
+	x := newIndex(time.Minute)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u", ResourceVersion: "1"},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "c", ContainerID: "containerd://c1"}}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1"}}}}
+	x.put(newPodEntry(pod, owners{resolved: true}, Labels{All: true}), "ns/p")
+	before, _ := x.lookup("c1", "u")
+	// A readiness change: nothing exported changes, the pointer stays.
+	pod.ResourceVersion = "2"
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	x.put(newPodEntry(pod, owners{resolved: true}, Labels{All: true}), "ns/p")
+	if after, _ := x.lookup("c1", "u"); after != before {
+		t.Error("an update that changed no metadata replaced the container's")
+	}
+	// A new label is a change.
+	pod.Labels = map[string]string{"tier": "front"}
+	x.put(newPodEntry(pod, owners{resolved: true}, Labels{All: true}), "ns/p")
+	if after, _ := x.lookup("c1", "u"); after == before || len(after.Labels) != 1 {
+		t.Errorf("a label change kept the old metadata: %+v", after)
+	}
+}
+
 func TestStateTrackerReportsChangesInOrder(t *testing.T) {
 	var got []State
 	st := &stateTracker{onChange: func(s State, _ error) { got = append(got, s) }}
