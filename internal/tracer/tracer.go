@@ -48,10 +48,11 @@ func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
 	}
-	learnCgroups := cgroupMkdirAvailable()
-	if !learnCgroups {
-		log.Warn("kernel lacks the cgroup:cgroup_mkdir tracepoint's BTF (Linux 5.5+): checks of containers removed before they are read lose their container")
+	err := cgroupMkdirExists()
+	if err != nil {
+		log.Warn("cgroup:cgroup_mkdir tracepoint", "error", err)
 	}
+	learnCgroups := err == nil
 	if cfg.Method != Auto {
 		return open(cfg, cfg.Method, learnCgroups, log)
 	}
@@ -81,17 +82,6 @@ var processPrograms = []string{
 	bpf.CapprofProgSchedProcessExec,
 	bpf.CapprofProgSchedProcessFork,
 	bpf.CapprofProgSchedProcessExit,
-}
-
-// cgroupMkdirAvailable reports whether the kernel's BTF describes the
-// cgroup:cgroup_mkdir tracepoint, which the tp_btf program needs to load.
-func cgroupMkdirAvailable() bool {
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return false
-	}
-	var tp *btf.Typedef
-	return spec.TypeByName("btf_trace_cgroup_mkdir", &tp) == nil
 }
 
 func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer, err error) {
