@@ -302,7 +302,6 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 				// The pump detached the programs and drained the ring
 				// buffer: this flush is the last and loses nothing.
 				if sinkErr == nil {
-					c.releasePending(true)
 					sinkErr = c.periodic(sink, true)
 				}
 				return errors.Join(sinkErr, <-pumpErr)
@@ -366,6 +365,11 @@ func (c *Controller) periodic(sink Sink, final bool) error {
 		if err := c.flushUnique(final); err != nil {
 			c.log.Warn("unique-mode flush failed", "error", err)
 		}
+	}
+	if final {
+		// Everything still held goes out with what is known, the last
+		// unique-mode counts too (emit may just have held them).
+		c.releasePending(true)
 	}
 	c.checkLost()
 	return c.write(sink)

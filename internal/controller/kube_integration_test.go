@@ -11,10 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/testenv"
+	"github.com/capprof/capprof/internal/tracer"
 )
 
 // TestContainerChecksCarryPodMetadata runs real containers in the cgroup of
@@ -121,5 +123,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUniqueModeLastCountsOfAnUnknownPodAreNotLost ends a unique-mode
+// recording while a container's pod status has not arrived: the last
+// counts, read from the kernel at the end and held for the pod, still go
+// out, with the container id and pod UID their cgroup gives.
+func TestUniqueModeLastCountsOfAnUnknownPodAreNotLost(t *testing.T) {
+	k := testenv.StartKube(t)
+	cd := testenv.StartContainerd(t)
+	cfg := controller.DefaultConfig()
+	cfg.Tracer.Mode = tracer.Unique
+	cfg.FlushInterval = time.Hour // only the final flush reads the counts
+	kc := controller.DefaultKubernetesConfig("node-1")
+	kc.Watch.Auth, kc.Watch.Kubeconfig = kube.AuthKubeconfig, k.WriteKubeconfig(k.Config)
+	kc.MaxWait = time.Hour
+	cfg.Kubernetes = &kc
+	rec := start(t, cfg)
+
+	app := cd.RunPodContainer() // a pod the API server never reports
+	if out, err := cd.Exec(app, nobody, "dmesg"); err == nil {
+		t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
+	}
+	checks, stats := rec.stop(t)
+	var syslog uint64
+	for _, c := range checks {
+		if c.Container.ID == app.ID && caps.Name(c.Cap) == "CAP_SYSLOG" && c.Denied {
+			syslog += c.Count
+			if c.Container.PodUID != app.PodUID {
+				t.Errorf("dmesg's record lost its pod UID: %+v", c.Container)
+			}
+		}
+	}
+	if syslog == 0 {
+		t.Errorf("dmesg's denied check was lost at the end (held %d, unbound %d, pending %d)", stats.Held, stats.Unbound, stats.Pending)
+	}
+	if stats.Pending != 0 || stats.Unbound == 0 {
+		t.Errorf("stats %+v: want nothing pending and the held checks counted unbound", stats)
 	}
 }
