@@ -25,12 +25,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define STACK_DEPTH 8
 #define MAX_CGROUP_FILTERS 8
 #define CLASS_CACHE_SLOTS 64 /* a power of two */
+#define MAX_CGROUP_PATH 512
 
 enum event_type {
 	EVENT_CHECK = 1,
 	EVENT_EXEC = 2,
 	EVENT_FORK = 3,
 	EVENT_EXIT = 4,
+	EVENT_CGROUP_MKDIR = 5,
 };
 
 // What a check says about auditing. AUDIT_UNKNOWN when neither opts nor the
@@ -121,6 +123,16 @@ struct exit_event {
 	u8 _pad[3];
 	u32 pid;
 	u64 time_ns;
+};
+
+// A cgroup2 directory was created. User space learns its path here, so that
+// a check in a cgroup already removed when user space reads it (a short-lived
+// container) still resolves.
+struct cgroup_event {
+	u8 type;
+	u8 _pad[7];
+	u64 cgroup_id; /* cgrp->kn->id: the directory's inode, bpf_get_current_cgroup_id */
+	char path[MAX_CGROUP_PATH]; /* relative to the hierarchy's root, NUL-terminated */
 };
 
 // The dedup key of unique mode: stable, low-churn fields only.
@@ -245,6 +257,7 @@ const struct check_event *unused_check __attribute__((unused));
 const struct exec_event *unused_exec __attribute__((unused));
 const struct fork_event *unused_fork __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
+const struct cgroup_event *unused_cgroup_event __attribute__((unused));
 const struct dedup_key *unused_key __attribute__((unused));
 const struct dedup_value *unused_value __attribute__((unused));
 const struct addr_range *unused_range __attribute__((unused));
@@ -650,6 +663,34 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	e->type = EVENT_EXIT;
 	e->pid = tgid;
 	e->time_ns = bpf_ktime_get_boot_ns();
+	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
+	return 0;
+}
+
+// Cgroup creation. TP_PROTO(struct cgroup *cgrp, const char *path) in
+// include/trace/events/cgroup.h; the kernel fills path (cgroup_path(), from
+// the hierarchy's root) only while a probe is attached. tp_btf needs the
+// tracepoint's BTF (5.5+); user space skips this program where the kernel
+// lacks it. No task filter applies: the runtime creates a container's
+// cgroup from the host, before any of the container's processes run in it.
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	// Only the cgroup2 hierarchy's ids are what bpf_get_current_cgroup_id
+	// returns; its hierarchy id is 0 (the "0::" line of /proc/PID/cgroup),
+	// cgroup1 hierarchies count from 1.
+	if (cgrp->root->hierarchy_id != 0)
+		return 0;
+	struct cgroup_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
+	if (!e)
+		return 0;
+	e->type = EVENT_CGROUP_MKDIR;
+	e->cgroup_id = cgrp->kn->id;
+	// A path that filled the buffer may be cut short: an empty path tells
+	// user space to find this cgroup in the file system instead.
+	long n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
+	if (n <= 0 || n >= (long)sizeof(e->path))
+		e->path[0] = 0;
 	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }

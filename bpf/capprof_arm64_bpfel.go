@@ -29,6 +29,14 @@ const (
 	CapprofAuditClassAUDIT_NO      CapprofAuditClass = 2
 )
 
+type CapprofCgroupEvent struct {
+	_        structs.HostLayout
+	Type     uint8
+	Pad      [7]uint8
+	CgroupId uint64
+	Path     [512]int8
+}
+
 type CapprofCheckEvent struct {
 	_           structs.HostLayout
 	Type        uint8
@@ -89,10 +97,11 @@ type CapprofDedupValue struct {
 type CapprofEventType uint32
 
 const (
-	CapprofEventTypeEVENT_CHECK CapprofEventType = 1
-	CapprofEventTypeEVENT_EXEC  CapprofEventType = 2
-	CapprofEventTypeEVENT_FORK  CapprofEventType = 3
-	CapprofEventTypeEVENT_EXIT  CapprofEventType = 4
+	CapprofEventTypeEVENT_CHECK        CapprofEventType = 1
+	CapprofEventTypeEVENT_EXEC         CapprofEventType = 2
+	CapprofEventTypeEVENT_FORK         CapprofEventType = 3
+	CapprofEventTypeEVENT_EXIT         CapprofEventType = 4
+	CapprofEventTypeEVENT_CGROUP_MKDIR CapprofEventType = 5
 )
 
 type CapprofExecEvent struct {
@@ -155,6 +164,7 @@ const (
 	CapprofMapKprobeInflight       = "kprobe_inflight"
 	CapprofMapLost                 = "lost"
 	CapprofMapTrackedPids          = "tracked_pids"
+	CapprofProgCgroupMkdir         = "cgroup_mkdir"
 	CapprofProgFexitCapCapable     = "fexit_cap_capable"
 	CapprofProgKprobeCapCapable    = "kprobe_cap_capable"
 	CapprofProgKretprobeCapCapable = "kretprobe_cap_capable"
@@ -176,6 +186,7 @@ const (
 	CapprofVarCfgWakeupBytes       = "cfg_wakeup_bytes"
 	CapprofVarNoauditRanges        = "noaudit_ranges"
 	CapprofVarUnusedAuditClass     = "unused_audit_class"
+	CapprofVarUnusedCgroupEvent    = "unused_cgroup_event"
 	CapprofVarUnusedCheck          = "unused_check"
 	CapprofVarUnusedEventType      = "unused_event_type"
 	CapprofVarUnusedExec           = "unused_exec"
@@ -229,6 +240,7 @@ type CapprofSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CapprofProgramSpecs struct {
+	CgroupMkdir         *ebpf.ProgramSpec `ebpf:"cgroup_mkdir"`
 	FexitCapCapable     *ebpf.ProgramSpec `ebpf:"fexit_cap_capable"`
 	KprobeCapCapable    *ebpf.ProgramSpec `ebpf:"kprobe_cap_capable"`
 	KretprobeCapCapable *ebpf.ProgramSpec `ebpf:"kretprobe_cap_capable"`
@@ -258,27 +270,28 @@ type CapprofMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CapprofVariableSpecs struct {
-	CfgCaps          *ebpf.VariableSpec `ebpf:"cfg_caps"`
-	CfgCgroupExclude *ebpf.VariableSpec `ebpf:"cfg_cgroup_exclude"`
-	CfgCgroupInclude *ebpf.VariableSpec `ebpf:"cfg_cgroup_include"`
-	CfgHostMntns     *ebpf.VariableSpec `ebpf:"cfg_host_mntns"`
-	CfgIncludeHost   *ebpf.VariableSpec `ebpf:"cfg_include_host"`
-	CfgMode          *ebpf.VariableSpec `ebpf:"cfg_mode"`
-	CfgNoauditRanges *ebpf.VariableSpec `ebpf:"cfg_noaudit_ranges"`
-	CfgPidFilter     *ebpf.VariableSpec `ebpf:"cfg_pid_filter"`
-	CfgVerdict       *ebpf.VariableSpec `ebpf:"cfg_verdict"`
-	CfgWakeupBytes   *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
-	NoauditRanges    *ebpf.VariableSpec `ebpf:"noaudit_ranges"`
-	UnusedAuditClass *ebpf.VariableSpec `ebpf:"unused_audit_class"`
-	UnusedCheck      *ebpf.VariableSpec `ebpf:"unused_check"`
-	UnusedEventType  *ebpf.VariableSpec `ebpf:"unused_event_type"`
-	UnusedExec       *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit       *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFork       *ebpf.VariableSpec `ebpf:"unused_fork"`
-	UnusedKey        *ebpf.VariableSpec `ebpf:"unused_key"`
-	UnusedLostKind   *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
-	UnusedRange      *ebpf.VariableSpec `ebpf:"unused_range"`
-	UnusedValue      *ebpf.VariableSpec `ebpf:"unused_value"`
+	CfgCaps           *ebpf.VariableSpec `ebpf:"cfg_caps"`
+	CfgCgroupExclude  *ebpf.VariableSpec `ebpf:"cfg_cgroup_exclude"`
+	CfgCgroupInclude  *ebpf.VariableSpec `ebpf:"cfg_cgroup_include"`
+	CfgHostMntns      *ebpf.VariableSpec `ebpf:"cfg_host_mntns"`
+	CfgIncludeHost    *ebpf.VariableSpec `ebpf:"cfg_include_host"`
+	CfgMode           *ebpf.VariableSpec `ebpf:"cfg_mode"`
+	CfgNoauditRanges  *ebpf.VariableSpec `ebpf:"cfg_noaudit_ranges"`
+	CfgPidFilter      *ebpf.VariableSpec `ebpf:"cfg_pid_filter"`
+	CfgVerdict        *ebpf.VariableSpec `ebpf:"cfg_verdict"`
+	CfgWakeupBytes    *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
+	NoauditRanges     *ebpf.VariableSpec `ebpf:"noaudit_ranges"`
+	UnusedAuditClass  *ebpf.VariableSpec `ebpf:"unused_audit_class"`
+	UnusedCgroupEvent *ebpf.VariableSpec `ebpf:"unused_cgroup_event"`
+	UnusedCheck       *ebpf.VariableSpec `ebpf:"unused_check"`
+	UnusedEventType   *ebpf.VariableSpec `ebpf:"unused_event_type"`
+	UnusedExec        *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit        *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFork        *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedKey         *ebpf.VariableSpec `ebpf:"unused_key"`
+	UnusedLostKind    *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
+	UnusedRange       *ebpf.VariableSpec `ebpf:"unused_range"`
+	UnusedValue       *ebpf.VariableSpec `ebpf:"unused_value"`
 }
 
 // CapprofObjects contains all objects after they have been loaded into the kernel.
@@ -328,33 +341,35 @@ func (m *CapprofMaps) Close() error {
 //
 // It can be passed to LoadCapprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CapprofVariables struct {
-	CfgCaps          *ebpf.Variable `ebpf:"cfg_caps"`
-	CfgCgroupExclude *ebpf.Variable `ebpf:"cfg_cgroup_exclude"`
-	CfgCgroupInclude *ebpf.Variable `ebpf:"cfg_cgroup_include"`
-	CfgHostMntns     *ebpf.Variable `ebpf:"cfg_host_mntns"`
-	CfgIncludeHost   *ebpf.Variable `ebpf:"cfg_include_host"`
-	CfgMode          *ebpf.Variable `ebpf:"cfg_mode"`
-	CfgNoauditRanges *ebpf.Variable `ebpf:"cfg_noaudit_ranges"`
-	CfgPidFilter     *ebpf.Variable `ebpf:"cfg_pid_filter"`
-	CfgVerdict       *ebpf.Variable `ebpf:"cfg_verdict"`
-	CfgWakeupBytes   *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
-	NoauditRanges    *ebpf.Variable `ebpf:"noaudit_ranges"`
-	UnusedAuditClass *ebpf.Variable `ebpf:"unused_audit_class"`
-	UnusedCheck      *ebpf.Variable `ebpf:"unused_check"`
-	UnusedEventType  *ebpf.Variable `ebpf:"unused_event_type"`
-	UnusedExec       *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit       *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFork       *ebpf.Variable `ebpf:"unused_fork"`
-	UnusedKey        *ebpf.Variable `ebpf:"unused_key"`
-	UnusedLostKind   *ebpf.Variable `ebpf:"unused_lost_kind"`
-	UnusedRange      *ebpf.Variable `ebpf:"unused_range"`
-	UnusedValue      *ebpf.Variable `ebpf:"unused_value"`
+	CfgCaps           *ebpf.Variable `ebpf:"cfg_caps"`
+	CfgCgroupExclude  *ebpf.Variable `ebpf:"cfg_cgroup_exclude"`
+	CfgCgroupInclude  *ebpf.Variable `ebpf:"cfg_cgroup_include"`
+	CfgHostMntns      *ebpf.Variable `ebpf:"cfg_host_mntns"`
+	CfgIncludeHost    *ebpf.Variable `ebpf:"cfg_include_host"`
+	CfgMode           *ebpf.Variable `ebpf:"cfg_mode"`
+	CfgNoauditRanges  *ebpf.Variable `ebpf:"cfg_noaudit_ranges"`
+	CfgPidFilter      *ebpf.Variable `ebpf:"cfg_pid_filter"`
+	CfgVerdict        *ebpf.Variable `ebpf:"cfg_verdict"`
+	CfgWakeupBytes    *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
+	NoauditRanges     *ebpf.Variable `ebpf:"noaudit_ranges"`
+	UnusedAuditClass  *ebpf.Variable `ebpf:"unused_audit_class"`
+	UnusedCgroupEvent *ebpf.Variable `ebpf:"unused_cgroup_event"`
+	UnusedCheck       *ebpf.Variable `ebpf:"unused_check"`
+	UnusedEventType   *ebpf.Variable `ebpf:"unused_event_type"`
+	UnusedExec        *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit        *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFork        *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedKey         *ebpf.Variable `ebpf:"unused_key"`
+	UnusedLostKind    *ebpf.Variable `ebpf:"unused_lost_kind"`
+	UnusedRange       *ebpf.Variable `ebpf:"unused_range"`
+	UnusedValue       *ebpf.Variable `ebpf:"unused_value"`
 }
 
 // CapprofPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadCapprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CapprofPrograms struct {
+	CgroupMkdir         *ebpf.Program `ebpf:"cgroup_mkdir"`
 	FexitCapCapable     *ebpf.Program `ebpf:"fexit_cap_capable"`
 	KprobeCapCapable    *ebpf.Program `ebpf:"kprobe_cap_capable"`
 	KretprobeCapCapable *ebpf.Program `ebpf:"kretprobe_cap_capable"`
@@ -368,6 +383,7 @@ type CapprofPrograms struct {
 
 func (p *CapprofPrograms) Close() error {
 	return _CapprofClose(
+		p.CgroupMkdir,
 		p.FexitCapCapable,
 		p.KprobeCapCapable,
 		p.KretprobeCapCapable,

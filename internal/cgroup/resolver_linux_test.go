@@ -334,6 +334,59 @@ func TestResolverRemember(t *testing.T) {
 	}
 }
 
+// TestResolverRememberRemovedCgroups is the recorder's use of Remember: the
+// kernel reports each cgroup's creation, so a cgroup removed before its
+// checks are read still resolves, while a node's churn of short-lived
+// cgroups keeps the memory within MaxEntries, dropping the least recently
+// used first.
+func TestResolverRememberRemovedCgroups(t *testing.T) {
+	const limit = 8
+	root := makeTree(t, "/kubepods/besteffort/pod"+uid1+"/"+cid1)
+	r, _ := newTestResolver(t, root, limit)
+
+	ctrPath := "/kubepods/besteffort/pod" + uid1 + "/" + cid1
+	id := inode(t, root, ctrPath)
+	r.Remember(id, ctrPath)
+	if err := os.Remove(filepath.Join(root, ctrPath, "cgroup.procs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(root, ctrPath)); err != nil {
+		t.Fatal(err)
+	}
+	ctr, got, err := r.Container(id)
+	if err != nil || got != ctrPath || ctr.ID != cid1 || ctr.PodUID != uid1 {
+		t.Fatalf("Container(%d) of a removed cgroup = %+v, %q, %v; want %s in pod %s", id, ctr, got, err, cid1, uid1)
+	}
+
+	// Many more cgroups than the bound come and go.
+	const churn = 1000
+	base := uint64(1) << 60 // no such inode in the temporary tree
+	for i := range uint64(churn) {
+		r.Remember(base+i, fmt.Sprintf("/kubepods/besteffort/pod%s/%064x", uid1, i))
+	}
+	r.mu.Lock()
+	n := r.paths.len()
+	r.mu.Unlock()
+	if n != limit {
+		t.Errorf("cache holds %d entries after %d cgroups, want the bound %d", n, churn+1, limit)
+	}
+	for i := uint64(churn - limit); i < churn; i++ {
+		want := fmt.Sprintf("/kubepods/besteffort/pod%s/%064x", uid1, i)
+		if got, err := r.Path(base + i); err != nil || got != want {
+			t.Errorf("Path(%d) = %q, %v; want the remembered %q", base+i, got, err, want)
+		}
+	}
+	if n := walkCount(r); n != 0 {
+		t.Errorf("walks = %d, want 0: the remembered cgroups resolve from memory", n)
+	}
+	// The oldest were forgotten; being removed, they are not found.
+	for _, old := range []uint64{id, base} {
+		if _, err := r.Path(old); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Path(%d) of an evicted, removed cgroup: error = %v, want ErrNotFound", old, err)
+		}
+	}
+}
+
 func TestResolverRootRemoved(t *testing.T) {
 	root := makeTree(t, "/a")
 	r, _ := newTestResolver(t, root, 0)

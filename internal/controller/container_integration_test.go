@@ -3,9 +3,16 @@
 package controller_test
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/testenv"
@@ -45,6 +52,61 @@ func TestContainerCheckCarriesContainerAndPod(t *testing.T) {
 			c.Process.ExecutablePath != "/bin/dmesg" {
 			t.Errorf("unexpected record: container %+v cgroup %s denied %v uid %d exe %q",
 				c.Container, c.CgroupPath, c.Denied, c.UID, c.Process.ExecutablePath)
+		}
+	}
+}
+
+// TestExitedContainerKeepsContainerAndPod is a short-lived container (a
+// Job's, an init container): it makes its check and exits, and runc removes
+// its cgroup, before the controller reads the check. The cgroup's path is
+// then nowhere in the file system; the kernel's report of the cgroup's
+// creation is what attributes the check.
+func TestExitedContainerKeepsContainerAndPod(t *testing.T) {
+	cd := testenv.StartContainerd(t)
+	cfg := controller.DefaultConfig()
+	cfg.Tracer.IncludeHost = false
+	cfg.Tracer.Caps = caps.Set(0).With(capSyslog)
+	// No batch is handed over before the recording stops (the reader waits
+	// for its deadline, and so few events fill no batch): every event is
+	// processed after the container and its cgroup are gone.
+	cfg.MaxBatchDelay = 10 * time.Minute
+	cfg.FlushInterval = 10 * time.Minute
+	rec := start(t, cfg)
+	if !rec.ctl.LearnsCgroups() {
+		t.Fatal("the kernel's cgroup_mkdir program is not attached")
+	}
+
+	id, pod := testenv.ContainerID(), testenv.PodUID()
+	cg := path.Join("/kubepods", "besteffort", "pod"+pod, id)
+	code, out := cd.RunToExit(id, testenv.BusyboxImage, cg, nil, "su", "nobody", "-c", "dmesg")
+	if code == 0 {
+		t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
+	}
+	resolver, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(resolver.Root(), cg)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("cgroup %s still there after the container was removed (stat: %v)", cg, err)
+	}
+	if n := rec.ctl.Stats().Events; n != 0 {
+		t.Fatalf("%d events processed before the cgroup was gone: the test would not show anything", n)
+	}
+	checks, _ := rec.stop(t)
+
+	var got []check.Check
+	for _, c := range checks {
+		if c.Cap == capSyslog && c.UID == nobody && c.Denied {
+			got = append(got, c)
+		}
+	}
+	if len(got) == 0 {
+		t.Fatalf("no denied CAP_SYSLOG check of nobody among %d records", len(checks))
+	}
+	for _, c := range got {
+		if c.Container.ID != id || c.Container.PodUID != pod || c.CgroupPath != cg {
+			t.Errorf("check of the exited container: container %+v cgroup %q; want container %s in pod %s, cgroup %s",
+				c.Container, c.CgroupPath, id, pod, cg)
 		}
 	}
 }

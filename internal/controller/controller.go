@@ -224,6 +224,11 @@ func New(cfg Config) (*Controller, error) {
 // Method is the attach method the recording uses.
 func (c *Controller) Method() tracer.Method { return c.tracer.Method() }
 
+// LearnsCgroups reports whether the kernel reports new cgroups' paths, so
+// that checks of containers removed before they are read keep their
+// container (false on kernels without the cgroup_mkdir tracepoint's BTF).
+func (c *Controller) LearnsCgroups() bool { return c.tracer.LearnsCgroups() }
+
 // Stats returns the counters so far; safe while Run runs.
 func (c *Controller) Stats() Stats {
 	s := &c.stats

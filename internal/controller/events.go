@@ -11,8 +11,8 @@ import (
 	"github.com/capprof/capprof/internal/tracer"
 )
 
-// handle applies one ring-buffer event: process events update the cache,
-// checks become records (in unique mode, only a key's first check).
+// handle applies one ring-buffer event: process events update the process
+// cache, cgroup creations the cgroup resolver's, checks become records (in unique mode, only a key's first check).
 func (c *Controller) handle(ev tracer.Event) {
 	c.stats.events.Add(1)
 	switch {
@@ -32,6 +32,13 @@ func (c *Controller) handle(ev tracer.Event) {
 		c.procs.Fork(ev.Fork.ParentPid, ev.Fork.ChildPid, ev.Fork.StartNs)
 	case ev.Exit != nil:
 		c.procs.Exit(ev.Exit.Pid, ev.Exit.TimeNs)
+	case ev.Cgroup != nil:
+		// The kernel reports a cgroup's creation before anything runs in
+		// it, so its checks, read later from the same ring buffer, find
+		// the path even if the cgroup is gone by then.
+		if p := tracer.CString(ev.Cgroup.Path[:]); p != "" {
+			c.cgroups.Remember(ev.Cgroup.CgroupId, p)
+		}
 	}
 }
 

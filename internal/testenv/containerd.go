@@ -157,6 +157,9 @@ func (c *Containerd) Run(id, image, cgroup string, flags []string, args ...strin
 func (c *Containerd) RunToExit(id, image, cgroup string, flags []string, args ...string) (int, string) {
 	c.t.Helper()
 	run := append([]string{"-a", c.sock, "-n", "k8s.io", "run", "--rm", "--cgroup", cgroup}, flags...)
+	// runc removes the container's cgroup with the task; the pod's and QoS
+	// class's directories it created are left for cleanup.
+	c.cgroups = append(c.cgroups, cgroup)
 	cmd := exec.Command("ctr", append(append(run, image, id), args...)...)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError

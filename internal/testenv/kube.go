@@ -390,6 +390,9 @@ func (k *Kube) SetContainersRunning(namespace, name string, ids map[string]strin
 // ContainerID returns a random 64-hex container id.
 func ContainerID() string { return randomHex(32) }
 
+// PodUID returns a random pod UID.
+func PodUID() string { return randomUUID() }
+
 func ptr[T any](v T) *T { return &v }
 
 // AgentKubeconfig creates the ServiceAccount capprof-system/capprof, grants

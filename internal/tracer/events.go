@@ -19,6 +19,8 @@ type Event struct {
 	Exec  *bpf.CapprofExecEvent
 	Fork  *bpf.CapprofForkEvent
 	Exit  *bpf.CapprofExitEvent
+	// Cgroup is a cgroup2 directory's creation: its id and path.
+	Cgroup *bpf.CapprofCgroupEvent
 }
 
 // ErrTimeout is returned by ReadRaw when the deadline passed with no record,
@@ -57,6 +59,8 @@ func Decode(raw []byte) (Event, error) {
 		ev.Fork, err = view[bpf.CapprofForkEvent](raw)
 	case bpf.CapprofEventTypeEVENT_EXIT:
 		ev.Exit, err = view[bpf.CapprofExitEvent](raw)
+	case bpf.CapprofEventTypeEVENT_CGROUP_MKDIR:
+		ev.Cgroup, err = view[bpf.CapprofCgroupEvent](raw)
 	default:
 		err = fmt.Errorf("unknown type %d", raw[0])
 	}
@@ -81,7 +85,7 @@ func view[T any](raw []byte) (*T, error) {
 // for, summed over CPUs, since the program was loaded.
 type Losses struct {
 	Checks        uint64
-	ProcessEvents uint64 // exec, fork and exit: attribution, not checks
+	ProcessEvents uint64 // exec, fork, exit and cgroup creation: attribution, not checks
 }
 
 // Lost reads the kernel's loss counters.

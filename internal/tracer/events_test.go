@@ -91,6 +91,11 @@ var (
 		Pid:    4242,
 		TimeNs: 124000000,
 	}
+	cgroupEvent = func() bpf.CapprofCgroupEvent {
+		e := bpf.CapprofCgroupEvent{Type: uint8(bpf.CapprofEventTypeEVENT_CGROUP_MKDIR), CgroupId: 9876}
+		copy(e.Path[:], int8s("/kubepods/besteffort/pod1/abc", len(e.Path)))
+		return e
+	}()
 )
 
 // variant names the field of ev that is set, or lists them when not one is.
@@ -107,6 +112,9 @@ func variant(ev Event) string {
 	}
 	if ev.Exit != nil {
 		set = append(set, "exit")
+	}
+	if ev.Cgroup != nil {
+		set = append(set, "cgroup")
 	}
 	if len(set) == 1 {
 		return set[0]
@@ -126,6 +134,7 @@ func TestRecordSizes(t *testing.T) {
 		{name: "exec_event", got: unsafe.Sizeof(bpf.CapprofExecEvent{}), want: 1320},
 		{name: "fork_event", got: unsafe.Sizeof(bpf.CapprofForkEvent{}), want: 24},
 		{name: "exit_event", got: unsafe.Sizeof(bpf.CapprofExitEvent{}), want: 16},
+		{name: "cgroup_event", got: unsafe.Sizeof(bpf.CapprofCgroupEvent{}), want: 528},
 		{name: "addr_range", got: unsafe.Sizeof(AddrRange{}), want: 24},
 	}
 	for _, tt := range tests {
@@ -191,6 +200,19 @@ func TestDecode(t *testing.T) {
 			},
 		},
 		{
+			name: "cgroup",
+			raw:  record(t, cgroupEvent),
+			want: "cgroup",
+			check: func(t *testing.T, ev Event) {
+				if *ev.Cgroup != cgroupEvent {
+					t.Errorf("cgroup = %+v, want %+v", *ev.Cgroup, cgroupEvent)
+				}
+				if got := CString(ev.Cgroup.Path[:]); got != "/kubepods/besteffort/pod1/abc" {
+					t.Errorf("path = %q", got)
+				}
+			},
+		},
+		{
 			name: "record longer than its type",
 			raw:  aligned(append(record(t, exitEvent), 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0)),
 			want: "exit",
@@ -227,6 +249,7 @@ func TestDecodeDoesNotCopy(t *testing.T) {
 		{name: "exec", raw: record(t, execEvent), ptr: func(e Event) unsafe.Pointer { return unsafe.Pointer(e.Exec) }},
 		{name: "fork", raw: record(t, forkEvent), ptr: func(e Event) unsafe.Pointer { return unsafe.Pointer(e.Fork) }},
 		{name: "exit", raw: record(t, exitEvent), ptr: func(e Event) unsafe.Pointer { return unsafe.Pointer(e.Exit) }},
+		{name: "cgroup", raw: record(t, cgroupEvent), ptr: func(e Event) unsafe.Pointer { return unsafe.Pointer(e.Cgroup) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,7 +275,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "empty record", raw: aligned(nil), wantErr: "decode event: empty record"},
 		{name: "nil record", raw: nil, wantErr: "decode event: empty record"},
 		{name: "type zero", raw: aligned(make([]byte, 104)), wantErr: "decode event: unknown type 0"},
-		{name: "type past the last", raw: aligned(append([]byte{5}, make([]byte, 1400)...)), wantErr: "decode event: unknown type 5"},
+		{name: "type past the last", raw: aligned(append([]byte{6}, make([]byte, 1400)...)), wantErr: "decode event: unknown type 6"},
 		{name: "type 255", raw: aligned([]byte{255}), wantErr: "decode event: unknown type 255"},
 		{name: "check one byte short", raw: check[:len(check)-1], wantErr: "bpf.CapprofCheckEvent record is 103 bytes, want 104"},
 		{name: "check type byte only", raw: check[:1], wantErr: "bpf.CapprofCheckEvent record is 1 bytes, want 104"},

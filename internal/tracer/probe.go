@@ -84,6 +84,7 @@ func Environment() []Finding {
 	out = append(out, finding("btf", err, "/sys/kernel/btf/vmlinux"))
 	out = append(out, finding("ring buffer", features.HaveMapType(ebpf.RingBuf), "BPF_MAP_TYPE_RINGBUF (5.8+)"))
 	out = append(out, finding("cap_capable tracepoint", tracepointExists(), "capability:cap_capable (6.14+)"))
+	out = append(out, finding("cgroup_mkdir tracepoint", cgroupMkdirExists(), "cgroup:cgroup_mkdir: new cgroups' paths"))
 	ranges, err := NoauditRanges()
 	if err == nil && len(ranges) == 0 {
 		err = errors.New("no known NOAUDIT caller found")
@@ -108,15 +109,32 @@ func ProbeMethod(m Method) error {
 }
 
 func tracepointExists() error {
+	ok, err := btfTracepoint("cap_capable")
+	if err == nil && !ok {
+		err = errors.New("absent (kernel before 6.14): use fexit or kprobe")
+	}
+	return err
+}
+
+// cgroupMkdirExists reports whether the cgroup:cgroup_mkdir tracepoint's
+// BTF is there for the tp_btf program that learns new cgroups' paths.
+func cgroupMkdirExists() error {
+	ok, err := btfTracepoint("cgroup_mkdir")
+	if err == nil && !ok {
+		err = errors.New("absent: checks of containers removed before they are read lose their container")
+	}
+	return err
+}
+
+// btfTracepoint reports whether the kernel's BTF describes tracepoint name,
+// which a tp_btf program on it needs to load.
+func btfTracepoint(name string) (bool, error) {
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return fmt.Errorf("no kernel BTF to look in: %w", err)
+		return false, fmt.Errorf("no kernel BTF to look in: %w", err)
 	}
 	var fn *btf.Typedef
-	if err := spec.TypeByName("btf_trace_cap_capable", &fn); err != nil {
-		return fmt.Errorf("absent (kernel before 6.14): use fexit or kprobe")
-	}
-	return nil
+	return spec.TypeByName("btf_trace_"+name, &fn) == nil, nil
 }
 
 func finding(name string, err error, detail string) Finding {

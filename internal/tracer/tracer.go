@@ -27,10 +27,12 @@ var ErrNoBTF = errors.New("kernel BTF is not available at /sys/kernel/btf/vmlinu
 type Tracer struct {
 	method Method
 	mode   Mode
-	coll   *ebpf.Collection
-	links  []link.Link
-	reader *ringbuf.Reader
-	rec    ringbuf.Record
+	// learnsCgroups is whether the cgroup_mkdir program is attached.
+	learnsCgroups bool
+	coll          *ebpf.Collection
+	links         []link.Link
+	reader        *ringbuf.Reader
+	rec           ringbuf.Record
 }
 
 // Open loads the program with cfg and attaches it. With Method Auto it tries
@@ -46,12 +48,17 @@ func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
 	}
+	err := cgroupMkdirExists()
+	if err != nil {
+		log.Warn("cgroup:cgroup_mkdir tracepoint", "error", err)
+	}
+	learnCgroups := err == nil
 	if cfg.Method != Auto {
-		return open(cfg, cfg.Method)
+		return open(cfg, cfg.Method, learnCgroups, log)
 	}
 	var errs []error
 	for _, m := range Methods {
-		t, err := open(cfg, m)
+		t, err := open(cfg, m, learnCgroups, log)
 		if err == nil {
 			log.Info("attached to cap_capable", "method", m)
 			return t, nil
@@ -77,7 +84,7 @@ var processPrograms = []string{
 	bpf.CapprofProgSchedProcessExit,
 }
 
-func open(cfg Config, m Method) (_ *Tracer, err error) {
+func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer, err error) {
 	if !m.SeesOpts() {
 		// Without the tracepoint, loading fails with a CO-RE or attach error
 		// that does not say why; this does.
@@ -93,6 +100,9 @@ func open(cfg Config, m Method) (_ *Tracer, err error) {
 		return nil, err
 	}
 	keep := append(append([]string{}, checkPrograms[m]...), processPrograms...)
+	if learnCgroups {
+		keep = append(keep, bpf.CapprofProgCgroupMkdir)
+	}
 	for name := range spec.Programs {
 		if !slices.Contains(keep, name) {
 			delete(spec.Programs, name)
@@ -113,6 +123,9 @@ func open(cfg Config, m Method) (_ *Tracer, err error) {
 	}
 	if err := t.attach(m); err != nil {
 		return nil, err
+	}
+	if learnCgroups {
+		t.attachCgroupMkdir(log)
 	}
 	if t.reader, err = ringbuf.NewReader(coll.Maps[bpf.CapprofMapEvents]); err != nil {
 		return nil, fmt.Errorf("open ring buffer reader: %w", err)
@@ -218,6 +231,20 @@ func (t *Tracer) attach(m Method) error {
 	return nil
 }
 
+// attachCgroupMkdir attaches the program that reports new cgroups. It is
+// optional: without it a check whose cgroup was removed before user space
+// resolved it (a short-lived container) only loses its container, so a
+// failure is a warning.
+func (t *Tracer) attachCgroupMkdir(log *slog.Logger) {
+	l, err := link.AttachTracing(link.TracingOptions{Program: t.coll.Programs[bpf.CapprofProgCgroupMkdir]})
+	if err != nil {
+		log.Warn("attach cgroup_mkdir: checks of containers removed before they are read lose their container", "error", err)
+		return
+	}
+	t.links = append(t.links, l)
+	t.learnsCgroups = true
+}
+
 // attachCheck attaches prog to cap_capable the way m does; for Kprobe, ret
 // (when not nil) is attached as the kretprobe. On error the links made so
 // far are returned for the caller to close.
@@ -256,6 +283,9 @@ func attachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
 
 // Method is the attach method in use.
 func (t *Tracer) Method() Method { return t.method }
+
+// LearnsCgroups reports whether the kernel reports new cgroups (Event.Cgroup).
+func (t *Tracer) LearnsCgroups() bool { return t.learnsCgroups }
 
 // Mode is the reporting mode the program was loaded with.
 func (t *Tracer) Mode() Mode { return t.mode }

@@ -15,6 +15,7 @@ import (
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/tracer"
 )
 
@@ -33,7 +34,9 @@ type scenario struct {
 // its choice and with one scenario; the concrete methods with all.
 func scenariosFor(m tracer.Method) []scenario {
 	if m == tracer.Auto {
-		return []scenario{{"choice", (*checker).choice}, {"syslog", (*checker).syslog}}
+		// The cgroup paths learned at creation do not depend on the method.
+		return []scenario{{"choice", (*checker).choice}, {"syslog", (*checker).syslog},
+			{"removed-cgroup", (*checker).removedCgroup}}
 	}
 	return []scenario{
 		{"syslog", (*checker).syslog},
@@ -309,6 +312,70 @@ func (k *checker) cgroup(m tracer.Method) error {
 		if r.CgroupPath != rel || r.Container.ID != id || r.Container.PodUID != uid || r.PID != c.pid() {
 			return fmt.Errorf("want pid %d in cgroup %s (container %s, pod %s): %s", c.pid(), rel, id, uid, describe(r))
 		}
+	}
+	return nil
+}
+
+// removedCgroup: a container that makes its check and is gone, cgroup and
+// all, before the recorder reads the check (a Job's, an init container)
+// keeps its container: the cgroup_mkdir program reported the cgroup's path
+// when it was created. The recording hands nothing over before it stops, so
+// every event is processed after the cgroup is removed.
+func (k *checker) removedCgroup(m tracer.Method) error {
+	uid, id := newUUID(), randomHex(32)
+	rel := "/kubepods/besteffort/pod" + uid + "/" + id
+	c, err := k.startChild("syslog", false)
+	if err != nil {
+		return err
+	}
+	r, err := k.start(m, tracer.Stream, func(cfg *controller.Config) {
+		cfg.PIDTree = c.pid()
+		cfg.MaxBatchDelay, cfg.FlushInterval = time.Hour, time.Hour
+	})
+	if err != nil {
+		c.kill()
+		return err
+	}
+	released := false
+	err = func() error {
+		if !r.ctl.LearnsCgroups() {
+			return errors.New("the cgroup_mkdir program is not attached")
+		}
+		dir, cleanup, err := makeCgroup(rel)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(itoa(c.pid())), 0); err != nil {
+			return fmt.Errorf("move child into %s: %w", rel, err)
+		}
+		err = c.release()
+		released = true
+		if err != nil {
+			return err
+		}
+		cleanup()
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cgroup %s not removed: %v", rel, err)
+		}
+		if n := r.ctl.Stats().Events; n != 0 {
+			return fmt.Errorf("%d events processed before the cgroup was removed", n)
+		}
+		return nil
+	}()
+	if !released {
+		c.kill()
+	}
+	got, _, serr := r.stop()
+	if err := errors.Join(err, serr); err != nil {
+		return err
+	}
+	checks := filter(got, func(r *check.Check) bool { return r.Cap == capSyslog })
+	if len(checks) != 1 {
+		return fmt.Errorf("want 1 CAP_SYSLOG check, got %d among %d records", len(checks), len(got))
+	}
+	if r := &checks[0]; r.CgroupPath != rel || r.Container.ID != id || r.Container.PodUID != uid {
+		return fmt.Errorf("want cgroup %s (container %s, pod %s): %s", rel, id, uid, describe(r))
 	}
 	return nil
 }
