@@ -505,7 +505,8 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	// Two loads through the BTF pointer, cheaper than bpf_get_current_comm;
 	// a concurrent prctl(PR_SET_NAME) may tear it, as it may the helper's copy.
 	__builtin_memcpy(e->comm, task->comm, TASK_COMM_LEN);
-	e->mnt_ns_is_host = in_host_mntns(task);
+	// With host processes excluded, task_selected already knows it is not.
+	e->mnt_ns_is_host = cfg_include_host && in_host_mntns(task);
 	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
 	const struct cred___cap_u64 *cred64 = (const void *)cred;
 	if (btf && bpf_core_field_exists(cred64->cap_effective.val))
