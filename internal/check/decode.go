@@ -4,13 +4,47 @@ import (
 	"time"
 
 	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/cgroup"
 )
+
+// ResourceFields are the fields of a check that its resource attributes
+// carry. A resource holds many records, so a reader decodes it once with
+// DecodeResource and applies it to each record with FromRecord.
+type ResourceFields struct {
+	HostName  string
+	Container cgroup.Container
+	// Kubernetes is shared, read only, by every check decoded with these
+	// fields, as the controller shares a pod's metadata between its checks.
+	Kubernetes *Kubernetes
+}
+
+// DecodeResource decodes the resource attributes (as Resource makes them,
+// read back from OTLP) of capability-check records. Values are the plain
+// Go values of decoded OTLP; missing attributes leave their fields zero.
+func DecodeResource(resource map[string]any) ResourceFields {
+	str := func(k string) string { s, _ := resource[k].(string); return s }
+	return ResourceFields{
+		HostName: str(AttrHostName),
+		Container: cgroup.Container{
+			ID:      str(AttrContainerID),
+			Runtime: str(AttrContainerRuntime),
+			PodUID:  str(AttrPodUID),
+		},
+		Kubernetes: kubernetesFrom(resource),
+	}
+}
 
 // FromAttributes rebuilds a check from its record and resource attributes
 // (as Attributes and Resource make them, read back from OTLP). Values are
 // the plain Go values of decoded OTLP: string, int64, bool, []any. Missing
 // attributes leave their fields zero; an absent audit flag is AuditUnknown.
 func FromAttributes(record, resource map[string]any, at time.Time) Check {
+	return FromRecord(record, DecodeResource(resource), at)
+}
+
+// FromRecord rebuilds a check from its record attributes and its already
+// decoded resource, as FromAttributes does.
+func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 	num := func(k string) int64 { n, _ := record[k].(int64); return n }
 	flag := func(k string) bool { b, _ := record[k].(bool); return b }
@@ -35,7 +69,9 @@ func FromAttributes(record, resource map[string]any, at time.Time) Check {
 		TID:         uint32(num(AttrTID)),
 		CgroupID:    uint64(num(AttrCgroupID)),
 		CgroupPath:  str(record, AttrCgroupPath),
-		HostName:    str(resource, AttrHostName),
+		HostName:    res.HostName,
+		Container:   res.Container,
+		Kubernetes:  res.Kubernetes,
 	}
 	if _, ok := record[AttrCapID]; !ok {
 		c.Cap, _ = caps.Parse(str(record, AttrCapName))
@@ -79,10 +115,6 @@ func FromAttributes(record, resource map[string]any, at time.Time) Check {
 	if t, err := time.Parse(time.RFC3339Nano, str(record, AttrCreationTime)); err == nil {
 		p.StartTime = t
 	}
-	c.Container.ID = str(resource, AttrContainerID)
-	c.Container.Runtime = str(resource, AttrContainerRuntime)
-	c.Container.PodUID = str(resource, AttrPodUID)
-	c.Kubernetes = kubernetesFrom(resource)
 	c.RuntimeSetup = flag(AttrRuntimeSetup)
 	return c
 }

@@ -11,7 +11,7 @@ import (
 // decoded once and shared, read only, by the observations of all its
 // records. The zero Resource is an empty one.
 type Resource struct {
-	raw     map[string]any
+	fields  check.ResourceFields
 	strings map[string]string
 }
 
@@ -19,7 +19,7 @@ type Resource struct {
 // decoded OTLP (string, int64, bool, []any, as pcommon.Map.AsRaw and
 // output.ReadOTLPJSON give them).
 func NewResource(attrs map[string]any) Resource {
-	return Resource{raw: attrs, strings: stringAttributes(attrs)}
+	return Resource{fields: check.DecodeResource(attrs), strings: stringAttributes(attrs)}
 }
 
 // declaredAttrs are the record attributes an Observation keeps besides its
@@ -29,7 +29,7 @@ var declaredAttrs = [...]string{AttrDeclaredAdd, AttrDeclaredDrop, AttrDeclaredP
 // Observation turns a capability-check record of this resource into an
 // Observation: record is its attributes, as plain Go values, at its time.
 func (r Resource) Observation(record map[string]any, at time.Time) Observation {
-	c := check.FromAttributes(record, r.raw, at)
+	c := check.FromRecord(record, r.fields, at)
 	var declared map[string]string
 	for _, k := range declaredAttrs {
 		if s, ok := scalarString(record[k]); ok {
