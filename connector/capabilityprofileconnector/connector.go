@@ -3,8 +3,10 @@ package capabilityprofileconnector
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +27,13 @@ import (
 // storageKey is the key of the profiles' JSON snapshot in the storage
 // extension's client of this connector.
 const storageKey = "profiles"
+
+// unemittedKey is the key, written in one batch with storageKey, of the
+// JSON list of the ids of snapshot profiles that changed but whose
+// emission the next consumer refused: a restarted connector marks them
+// changed, so the changes are emitted rather than lost until the next one.
+// A snapshot without it (older versions) has none.
+const unemittedKey = "profiles_unemitted"
 
 // attrEventName is the deprecated attribute form of a record's event name,
 // which pipelines older than LogRecord.EventName set instead.
@@ -107,24 +116,39 @@ func storageClient(ctx context.Context, host component.Host, ext, self component
 }
 
 func (c *profileConnector) restore(ctx context.Context) {
-	data, err := c.client.Get(ctx, storageKey)
-	if err == nil && data == nil {
+	get, getUnemitted := storage.GetOperation(storageKey), storage.GetOperation(unemittedKey)
+	err := c.client.Batch(ctx, get, getUnemitted)
+	if err == nil && get.Value == nil {
 		return // nothing stored yet
 	}
 	var profiles []profile.Profile
+	var unemitted []string
 	if err == nil {
-		profiles, err = profile.ReadJSON(bytes.NewReader(data))
+		profiles, err = profile.ReadJSON(bytes.NewReader(get.Value))
+	}
+	if err == nil && getUnemitted.Value != nil {
+		if err = json.Unmarshal(getUnemitted.Value, &unemitted); err != nil {
+			err = fmt.Errorf("decode %s: %w", unemittedKey, err)
+		}
 	}
 	if err != nil {
 		c.telemetry.ConnectorCapabilityProfileStorageErrors.Add(ctx, 1)
 		c.set.Logger.Error("cannot restore profiles from storage; starting empty", zap.Stringer("storage", c.cfg.Storage), zap.Error(err))
 		return
 	}
+	var pending []profile.Key
+	for i := range profiles {
+		if slices.Contains(unemitted, profiles[i].ID) {
+			pending = append(pending, profiles[i].Key)
+		}
+	}
 	c.mu.Lock()
 	c.builder.Restore(profiles...)
+	c.builder.MarkChanged(pending...)
 	n := c.builder.Len()
 	c.mu.Unlock()
-	c.set.Logger.Info("restored capability profiles from storage", zap.Int("profiles", n), zap.Stringer("storage", c.cfg.Storage))
+	c.set.Logger.Info("restored capability profiles from storage", zap.Int("profiles", n),
+		zap.Int("unemitted", len(pending)), zap.Stringer("storage", c.cfg.Storage))
 }
 
 func (c *profileConnector) run(ctx context.Context) {
@@ -143,10 +167,15 @@ func (c *profileConnector) run(ctx context.Context) {
 
 // Shutdown stops the ticker, emits the profiles that changed since the last
 // emission and persists them. Safe without Start and twice.
+//
+// If ctx ends while the ticker's flush is still running, Shutdown releases
+// the telemetry and returns ctx's error, but leaves the storage client open:
+// that flush may still be writing its snapshot through it, and closing it
+// under the write would lose the snapshot (and race on the client). A later
+// Shutdown waits for the loop again, then flushes and closes the client.
 func (c *profileConnector) Shutdown(ctx context.Context) error {
 	c.lifecycleMu.Lock()
 	cancel, done := c.cancel, c.done
-	c.cancel = nil
 	c.lifecycleMu.Unlock()
 	var errs []error
 	if cancel != nil {
@@ -154,8 +183,12 @@ func (c *profileConnector) Shutdown(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return ctx.Err()
+			c.telemetry.Shutdown()
+			return fmt.Errorf("wait for the emission loop: %w", ctx.Err())
 		}
+		c.lifecycleMu.Lock()
+		c.cancel = nil
+		c.lifecycleMu.Unlock()
 		c.flush(ctx)
 	}
 	if c.client != nil {
@@ -253,10 +286,12 @@ func (c *profileConnector) flush(ctx context.Context) {
 		return
 	}
 	logs := profilesToLogs(changed, c.set.BuildInfo.Version, time.Now())
+	var unemitted []string
 	if err := c.next.ConsumeLogs(ctx, logs); err != nil {
 		keys := make([]profile.Key, len(changed))
+		unemitted = make([]string, len(changed))
 		for i := range changed {
-			keys[i] = changed[i].Key
+			keys[i], unemitted[i] = changed[i].Key, changed[i].ID
 		}
 		c.mu.Lock()
 		c.builder.MarkChanged(keys...)
@@ -267,16 +302,22 @@ func (c *profileConnector) flush(ctx context.Context) {
 		c.telemetry.ConnectorCapabilityProfileProfilesEmitted.Add(ctx, int64(len(changed)))
 	}
 	if snapshot != nil {
-		c.persist(ctx, snapshot)
+		c.persist(ctx, snapshot, unemitted)
 	}
 }
 
-// persist writes the snapshot to the storage extension, replacing the last.
-func (c *profileConnector) persist(ctx context.Context, snapshot []profile.Profile) {
+// persist writes the snapshot, and the ids of its profiles whose changes
+// were not emitted, to the storage extension in one batch, replacing the
+// last.
+func (c *profileConnector) persist(ctx context.Context, snapshot []profile.Profile, unemitted []string) {
 	var b bytes.Buffer
 	err := profile.Write(&b, profile.FormatJSON, snapshot)
+	var ids []byte
 	if err == nil {
-		err = c.client.Set(ctx, storageKey, b.Bytes())
+		ids, err = json.Marshal(unemitted)
+	}
+	if err == nil {
+		err = c.client.Batch(ctx, storage.SetOperation(storageKey, b.Bytes()), storage.SetOperation(unemittedKey, ids))
 	}
 	if err != nil {
 		c.telemetry.ConnectorCapabilityProfileStorageErrors.Add(ctx, 1)

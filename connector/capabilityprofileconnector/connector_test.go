@@ -3,6 +3,7 @@ package capabilityprofileconnector
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,11 +207,18 @@ func startFileStorage(t *testing.T, dir string) (component.ID, component.Host, e
 // returns what it emitted.
 func runWithStorage(t *testing.T, dir string, logs plog.Logs, running func(*componenttest.Telemetry)) (*consumertest.LogsSink, *componenttest.Telemetry) {
 	t.Helper()
+	sink := &consumertest.LogsSink{}
+	tel := runWithStorageTo(t, dir, sink, logs, running)
+	return sink, tel
+}
+
+// runWithStorageTo is runWithStorage emitting to next.
+func runWithStorageTo(t *testing.T, dir string, next consumer.Logs, logs plog.Logs, running func(*componenttest.Telemetry)) *componenttest.Telemetry {
+	t.Helper()
 	id, host, ext := startFileStorage(t, dir)
 	cfg := testConfig()
 	cfg.Storage = &id
-	sink := &consumertest.LogsSink{}
-	c, tel := newTestConnector(t, cfg, sink)
+	c, tel := newTestConnector(t, cfg, next)
 	require.NoError(t, c.Start(context.Background(), host))
 	require.NoError(t, c.ConsumeLogs(context.Background(), logs))
 	if running != nil {
@@ -218,7 +226,7 @@ func runWithStorage(t *testing.T, dir string, logs plog.Logs, running func(*comp
 	}
 	require.NoError(t, c.Shutdown(context.Background()))
 	require.NoError(t, ext.Shutdown(context.Background()))
-	return sink, tel
+	return tel
 }
 
 // TestProfilesSurviveRestart: with file_storage, a new connector restores
@@ -249,6 +257,81 @@ func TestProfilesSurviveRestart(t *testing.T) {
 	assert.Equal(t, int64(3), intAttr(r, attrChecks))
 	assert.Equal(t, []string{"node-1", "node-2"}, stringsAttr(r, attrHosts))
 	assert.Equal(t, "2026-03-01T10:00:00Z", mustStr(t, r, attrWindowStart))
+}
+
+// TestRefusedAtShutdownEmittedAfterRestart: profiles whose emission the
+// next consumer refused at shutdown are persisted as unemitted, and the
+// restarted connector emits them without new records; once emitted, a
+// further restart does not emit them again.
+func TestRefusedAtShutdownEmittedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	logs := plog.NewLogs()
+	checkRecords(logs, workload("node-1", "web-1"), grant(capChown, "/bin/chown", "fchownat", 0))
+	checkRecords(logs, map[string]string{check.AttrHostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 1))
+	refused := &refusing{failures: 1}
+	runWithStorageTo(t, dir, refused, logs, nil)
+	require.Empty(t, refused.AllLogs())
+
+	sink, _ := runWithStorage(t, dir, plog.NewLogs(), nil)
+	byID := profileRecords(sink.AllLogs())
+	require.Len(t, byID, 2, "both refused profiles are emitted after the restart")
+	assert.Equal(t, int64(1), intAttr(byID[webID][0], attrChecks))
+
+	sink, _ = runWithStorage(t, dir, plog.NewLogs(), nil)
+	assert.Empty(t, profileRecords(sink.AllLogs()), "emitted profiles are not emitted again")
+}
+
+// blocking holds every ConsumeLogs until release is closed, telling entered
+// on its first call.
+type blocking struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blocking) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (b *blocking) ConsumeLogs(context.Context, plog.Logs) error {
+	b.once.Do(func() { close(b.entered) })
+	<-b.release
+	return nil
+}
+
+// TestShutdownDeadlineWhileFlushing: when ctx ends while the ticker's flush
+// is blocked in the next consumer, Shutdown returns ctx's error and keeps
+// the storage client open for that flush, which still persists its
+// snapshot; a second Shutdown then waits for the loop and closes the client.
+func TestShutdownDeadlineWhileFlushing(t *testing.T) {
+	dir := t.TempDir()
+	id, host, ext := startFileStorage(t, dir)
+	cfg := testConfig()
+	cfg.Storage = &id
+	cfg.Interval = 10 * time.Millisecond
+	next := &blocking{entered: make(chan struct{}), release: make(chan struct{})}
+	c, _ := newTestConnector(t, cfg, next)
+	require.NoError(t, c.Start(context.Background(), host))
+	logs := plog.NewLogs()
+	checkRecords(logs, workload("node-1", "web-1"), grant(capChown, "/bin/chown", "fchownat", 0))
+	require.NoError(t, c.ConsumeLogs(context.Background(), logs))
+	<-next.entered
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.Shutdown(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "wait for the emission loop")
+	require.NotNil(t, c.client, "the client stays open while the flush may use it")
+
+	close(next.release)
+	require.NoError(t, c.Shutdown(context.Background()))
+	require.Nil(t, c.client)
+	require.NoError(t, ext.Shutdown(context.Background()))
+
+	// The blocked flush persisted its snapshot before the client closed.
+	sink, _ := runWithStorage(t, dir, plog.NewLogs(), func(tel *componenttest.Telemetry) {
+		metadatatest.AssertEqualConnectorCapabilityProfileProfiles(t, tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	})
+	assert.Empty(t, profileRecords(sink.AllLogs()), "the blocked flush's emission went through")
 }
 
 // TestDamagedSnapshot: an unreadable snapshot is counted and skipped; the
