@@ -169,6 +169,15 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 	return cfg, format, nil
 }
 
+// kubernetesFlags names the controller's Kubernetes fields by the flags
+// that set them (auth follows from --kubeconfig, so it has none).
+var kubernetesFlags = map[string]string{
+	"Kubeconfig": "--kubeconfig",
+	"NodeName":   "--node-name",
+	"MaxWait":    "--kube-max-wait",
+	"MaxPending": "--kube-max-pending",
+}
+
 // kubernetes returns the pod metadata configuration: on with --kubeconfig
 // or --node-name, else nil.
 func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
@@ -195,13 +204,10 @@ func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
 	if k.Watch.Labels, err = kube.ParseLabels(f.kubeLabels); err != nil {
 		return nil, fmt.Errorf("--kube-labels: %w", err)
 	}
-	if f.kubeMaxWait <= 0 {
-		return nil, fmt.Errorf("--kube-max-wait: must be positive, got %s", f.kubeMaxWait)
-	}
-	if f.kubeMaxPending <= 0 {
-		return nil, fmt.Errorf("--kube-max-pending: must be positive, got %d", f.kubeMaxPending)
-	}
 	k.MaxWait, k.MaxPending = f.kubeMaxWait, f.kubeMaxPending
+	if err := k.Validate(); err != nil {
+		return nil, kube.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesFlags)
+	}
 	return &k, nil
 }
 

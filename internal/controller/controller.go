@@ -68,13 +68,14 @@ func DefaultKubernetesConfig(node string) KubernetesConfig {
 	return KubernetesConfig{Watch: kube.DefaultConfig(node), MaxWait: 5 * time.Second, MaxPending: 10000}
 }
 
-// Validate reports the first invalid field.
+// Validate reports the first invalid field, as a *kube.FieldError naming
+// it when a shell can set it: the shells check these rules only here.
 func (c *KubernetesConfig) Validate() error {
 	if c.MaxWait <= 0 {
-		return fmt.Errorf("max wait: must be positive, got %s", c.MaxWait)
+		return &kube.FieldError{Field: "MaxWait", Err: fmt.Errorf("must be positive, got %s", c.MaxWait)}
 	}
 	if c.MaxPending <= 0 {
-		return fmt.Errorf("max pending: must be positive, got %d", c.MaxPending)
+		return &kube.FieldError{Field: "MaxPending", Err: fmt.Errorf("must be positive, got %d", c.MaxPending)}
 	}
 	return c.Watch.Validate()
 }

@@ -65,16 +65,17 @@ func DefaultConfig(node string) Config {
 	}
 }
 
-// Validate reports the first invalid field.
+// Validate reports the first invalid field, as a *FieldError when a
+// shell can set it.
 func (c *Config) Validate() error {
 	if _, err := ParseAuth(string(c.Auth)); err != nil {
-		return fmt.Errorf("auth: %w", err)
+		return &FieldError{Field: "Auth", Err: err}
 	}
 	if c.Kubeconfig != "" && c.Auth != AuthKubeconfig {
-		return fmt.Errorf("kubeconfig: only with auth %s", AuthKubeconfig)
+		return &FieldError{Field: "Kubeconfig", Err: fmt.Errorf("only with auth %s", AuthKubeconfig)}
 	}
 	if c.NodeName == "" {
-		return errors.New("node name: required (the pods of which node to watch; NODE_NAME from the downward API in a DaemonSet)")
+		return &FieldError{Field: "NodeName", Err: errors.New("required (the pods of which node to watch; NODE_NAME from the downward API in a DaemonSet)")}
 	}
 	if c.Resync <= 0 || c.Retain <= 0 || c.RequestTimeout <= 0 {
 		return fmt.Errorf("resync, retain and request timeout: must be positive, got %s, %s, %s", c.Resync, c.Retain, c.RequestTimeout)

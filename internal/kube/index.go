@@ -81,11 +81,13 @@ func (x *index) entry(uid string) (*podEntry, bool) {
 	return e, ok
 }
 
-// put adds or replaces a pod's entry. Container ids of the previous entry
-// that the new one no longer lists are kept (a status may momentarily lose
-// an id during a restart); they go with the pod. Metadata that an update
-// did not change keeps its pointer: records are grouped by it (one OTLP
-// resource per container), and most pod updates change nothing exported.
+// put adds or replaces a pod's entry. Container ids the previous entry's
+// status listed and the new one's does not are kept once more (a status
+// may momentarily lose an id during a restart, and the previous instance
+// may still have records in flight); ids the previous entry itself only
+// carried are dropped. Metadata that an update did not change keeps its
+// pointer: records are grouped by it (one OTLP resource per container),
+// and most pod updates change nothing exported.
 func (x *index) put(e *podEntry, key string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -94,8 +96,21 @@ func (x *index) put(e *podEntry, key string) {
 			e.pod = old.pod
 		}
 		for id, m := range old.containers {
-			if now, still := e.containers[id]; !still || reflect.DeepEqual(now, m) {
+			now, listed := e.containers[id]
+			switch {
+			case listed && reflect.DeepEqual(now, m):
 				e.containers[id] = m
+			case !listed && !old.carried[id]:
+				e.containers[id] = m
+				if e.carried == nil {
+					e.carried = make(map[string]bool)
+				}
+				e.carried[id] = true
+			}
+		}
+		for id, m := range old.containers {
+			if _, kept := e.containers[id]; !kept && x.containers[id] == m {
+				delete(x.containers, id)
 			}
 		}
 	}

@@ -23,6 +23,11 @@ type podEntry struct {
 	pod *check.Kubernetes
 	// containers holds each container's metadata by container id.
 	containers map[string]*check.Kubernetes
+	// carried marks the ids of containers that index.put kept from the
+	// previous entry though the status no longer listed them; they are
+	// not carried again, so a crash-looping pod keeps one generation of
+	// ids beyond what its status lists, not one per restart.
+	carried map[string]bool
 	// complete: every container of the spec has an id in the status, so a
 	// container id not among them will never be listed (a sandbox).
 	complete bool

@@ -2,7 +2,10 @@ package kube
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -196,6 +199,35 @@ func TestIndexUpdateKeepsUnchangedMetadata(t *testing.T) {
 	x.put(newPodEntry(pod, owners{resolved: true}, Labels{All: true}), "ns/p")
 	if after, _ := x.lookup("c1", "u"); after == before || len(after.Labels) != 1 {
 		t.Errorf("a label change kept the old metadata: %+v", after)
+	}
+}
+
+func TestIndexBoundsTheIdsOfACrashLoopingContainer(t *testing.T) {
+	x := newIndex(time.Minute)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u"},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "c", ContainerID: "containerd://c0"}}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}
+	x.put(newPodEntry(pod, owners{resolved: true}, Labels{}), "ns/p")
+	for i := 1; i <= 50; i++ {
+		st := &pod.Status.ContainerStatuses[0]
+		st.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ContainerID: st.ContainerID}
+		st.ContainerID = fmt.Sprintf("containerd://c%d", i)
+		x.put(newPodEntry(pod, owners{resolved: true}, Labels{}), "ns/p")
+	}
+	e, _ := x.entry("u")
+	if len(e.containers) > 3 {
+		t.Errorf("after 50 restarts the pod lists %d container ids: %v", len(e.containers), slices.Collect(maps.Keys(e.containers)))
+	}
+	if _, ctrs := x.size(); ctrs != len(e.containers) {
+		t.Errorf("the index holds %d container ids, the pod %d", ctrs, len(e.containers))
+	}
+	for _, id := range []string{"c50", "c49"} { // current and last terminated
+		if _, m := x.lookup(id, "u"); m != MatchContainer {
+			t.Errorf("%s: %v", id, m)
+		}
+	}
+	if _, m := x.lookup("c1", "u"); m == MatchContainer {
+		t.Error("the first restart's id is still indexed")
 	}
 }
 

@@ -72,33 +72,31 @@ func (c *Config) recorderConfig() (controller.Config, error) {
 	return cfg, nil
 }
 
+// kubernetesKeys names the controller's Kubernetes fields as the YAML does.
+var kubernetesKeys = map[string]string{
+	"Auth":       "kubernetes.auth_type",
+	"Kubeconfig": "kubernetes.kubeconfig",
+	"NodeName":   "kubernetes.node_name",
+	"MaxWait":    "kubernetes.max_wait",
+	"MaxPending": "kubernetes.max_pending",
+}
+
 // controllerConfig turns the kubernetes block into the controller's; nil
-// when disabled (the other fields are then not checked).
+// when disabled (the other fields are then not checked). The controller
+// checks the fields; errors name them by their YAML keys.
 func (k *KubernetesConfig) controllerConfig() (*controller.KubernetesConfig, error) {
 	if !k.Enabled {
 		return nil, nil
 	}
 	cfg := controller.DefaultKubernetesConfig(k.NodeName)
-	auth, err := kube.ParseAuth(k.AuthType)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes.auth_type: %w", err)
-	}
-	if k.Kubeconfig != "" && auth != kube.AuthKubeconfig {
-		return nil, fmt.Errorf("kubernetes.kubeconfig: only with auth_type %s", kube.AuthKubeconfig)
-	}
-	if k.NodeName == "" {
-		return nil, errors.New("kubernetes.node_name: required; set it, or NODE_NAME in the environment (the downward API's spec.nodeName)")
-	}
+	var err error
 	if cfg.Watch.Labels, err = kube.ParseLabels(strings.Join(k.Labels, ",")); err != nil {
 		return nil, fmt.Errorf("kubernetes.labels: %w", err)
 	}
-	if k.MaxWait <= 0 {
-		return nil, fmt.Errorf("kubernetes.max_wait: must be positive, got %s", k.MaxWait)
-	}
-	if k.MaxPending <= 0 {
-		return nil, fmt.Errorf("kubernetes.max_pending: must be positive, got %d", k.MaxPending)
-	}
-	cfg.Watch.Auth, cfg.Watch.Kubeconfig = auth, k.Kubeconfig
+	cfg.Watch.Auth, cfg.Watch.Kubeconfig = kube.Auth(k.AuthType), k.Kubeconfig
 	cfg.MaxWait, cfg.MaxPending = k.MaxWait, k.MaxPending
+	if err := cfg.Validate(); err != nil {
+		return nil, kube.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesKeys)
+	}
 	return &cfg, nil
 }
