@@ -176,6 +176,12 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 		// node's pod cgroups (its kubelet's tree), with the receiver's
 		// cgroups.include set over the DaemonSet's config.
 		"--set=receivers.capabilities.cgroups.include=["+nodePods+"]",
+		// A restarted API server may refuse the first watches until its
+		// RBAC caches fill, and the informer then backs off (up to 30 s):
+		// the pods created just after the restart (step 5c) reach the
+		// agent later than the default max_wait of 5 s would hold their
+		// checks. A node expecting API server restarts sets it the same.
+		"--set=receivers.capabilities.kubernetes.max_wait=45s",
 		// The agents share the host's network here (no CNI), where each
 		// pod has its own in the cluster: only one could bind the
 		// Collector's own metrics at localhost:8888.
