@@ -142,6 +142,20 @@ func (c *child) kill() {
 
 // record runs the held child c under the recordings made by starts, one
 // per entry, and returns what each recorded.
+// streamOf runs a child scenario recorded in stream mode with method m,
+// only its process tree, and returns the child and its checks.
+func (k *checker) streamOf(m tracer.Method, name string, asRoot bool) (*child, []check.Check, error) {
+	c, err := k.startChild(name, asRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, _, err := k.record(c, k.recorder(m, tracer.Stream, pidTree(c.pid())))
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, all[0], nil
+}
+
 func (k *checker) record(c *child, starts ...func() (*recording, error)) ([][]check.Check, []controller.Stats, error) {
 	var recs []*recording
 	stopAll := func() ([][]check.Check, []controller.Stats, error) {

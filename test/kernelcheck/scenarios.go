@@ -79,15 +79,10 @@ func (k *checker) choice(m tracer.Method) error {
 // is one audited CAP_SYSLOG check, denied (kernel/printk/printk.c,
 // check_syslog_permissions).
 func (k *checker) syslog(m tracer.Method) error {
-	c, err := k.startChild("syslog", false)
+	c, checks, err := k.streamOf(m, "syslog", false)
 	if err != nil {
 		return err
 	}
-	all, _, err := k.record(c, k.recorder(m, tracer.Stream, pidTree(c.pid())))
-	if err != nil {
-		return err
-	}
-	checks := all[0]
 	if err := onlyFrom(checks, c.pid()); err != nil {
 		return err
 	}
@@ -125,17 +120,13 @@ func (k *checker) granted(m tracer.Method) error {
 	if err != nil {
 		return err
 	}
-	c, err := k.startChild("syslog", true)
+	c, checks, err := k.streamOf(m, "syslog", true)
 	if err != nil {
 		return err
 	}
-	all, _, err := k.record(c, k.recorder(m, tracer.Stream, pidTree(c.pid())))
-	if err != nil {
-		return err
-	}
-	got := filter(all[0], func(r *check.Check) bool { return r.Cap == capSyslog && r.PID == c.pid() })
+	got := filter(checks, func(r *check.Check) bool { return r.Cap == capSyslog && r.PID == c.pid() })
 	if len(got) != 1 {
-		return fmt.Errorf("want 1 CAP_SYSLOG check, got %d among %d records", len(got), len(all[0]))
+		return fmt.Errorf("want 1 CAP_SYSLOG check, got %d among %d records", len(got), len(checks))
 	}
 	r := &got[0]
 	if r.Denied || r.Audit != check.Audited || r.UID != 0 || r.Effective != want || r.SyscallName != "syslog" {
@@ -152,15 +143,10 @@ func (k *checker) granted(m tracer.Method) error {
 // did not inline cap_capable into cap_vm_enough_memory (Debian's 6.1 does):
 // how many they saw is printed, not required.
 func (k *checker) noaudit(m tracer.Method) error {
-	c, err := k.startChild("noaudit", false)
+	c, checks, err := k.streamOf(m, "noaudit", false)
 	if err != nil {
 		return err
 	}
-	all, _, err := k.record(c, k.recorder(m, tracer.Stream, pidTree(c.pid())))
-	if err != nil {
-		return err
-	}
-	checks := all[0]
 	if err := onlyFrom(checks, c.pid()); err != nil {
 		return err
 	}
@@ -186,15 +172,11 @@ func (k *checker) noaudit(m tracer.Method) error {
 // userns: checks by the root of a user namespace (level 1, owned by uid
 // 65534), against the initial user namespace and against its own.
 func (k *checker) userns(m tracer.Method) error {
-	c, err := k.startChild("userns", false)
+	c, checks, err := k.streamOf(m, "userns", false)
 	if err != nil {
 		return err
 	}
-	all, _, err := k.record(c, k.recorder(m, tracer.Stream, pidTree(c.pid())))
-	if err != nil {
-		return err
-	}
-	got := filter(all[0], func(r *check.Check) bool {
+	got := filter(checks, func(r *check.Check) bool {
 		return r.Cap == capSysAdmin && r.PID != c.pid() && (r.SyscallName == "sethostname" || r.SyscallName == "unshare")
 	})
 	type want struct {
@@ -204,7 +186,7 @@ func (k *checker) userns(m tracer.Method) error {
 	}
 	wants := []want{{"sethostname", true, 0}, {"unshare", false, 1}, {"sethostname", false, 1}}
 	if len(got) != len(wants) {
-		return fmt.Errorf("want %d CAP_SYS_ADMIN checks in sethostname and unshare by the namespace's root, got %d: %s", len(wants), len(got), summary(all[0]))
+		return fmt.Errorf("want %d CAP_SYS_ADMIN checks in sethostname and unshare by the namespace's root, got %d: %s", len(wants), len(got), summary(checks))
 	}
 	for i, w := range wants {
 		r := &got[i]
