@@ -12,7 +12,8 @@ import (
 )
 
 // handle applies one ring-buffer event: process events update the process
-// cache, cgroup creations the cgroup resolver's, checks become records (in unique mode, only a key's first check).
+// cache, cgroup creations the cgroup resolver's, and checks become records
+// (in unique mode, only a key's first check).
 func (c *Controller) handle(ev tracer.Event) {
 	c.stats.events.Add(1)
 	switch {
@@ -78,7 +79,8 @@ func (c *Controller) setSyscall(chk *check.Check, nr int32) {
 }
 
 // setCgroup resolves the cgroup id. A cgroup removed before we looked (a
-// short-lived container) leaves the path and container empty.
+// short-lived container) resolves only if its creation was reported
+// (cgroup_mkdir); else the path and container stay empty.
 func (c *Controller) setCgroup(chk *check.Check, id uint64) {
 	chk.CgroupID = id
 	ctr, path, err := c.cgroups.Container(id)
