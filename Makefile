@@ -8,20 +8,24 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 # ocb, the collector builder, at the collector release go.mod pins.
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
-# Packages the integration tests need; `make deps` installs what is missing.
+# Debian packages the integration tests need, and those `make generate`
+# needs; test/install-debs.sh installs what is missing.
 TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
 GEN_DEBS  := clang llvm libbpf-dev
 
-.PHONY: test-go image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean
 
+.PHONY: all
 all: build
 
+.PHONY: build
 build: build-capprof build-otelcol
 
+.PHONY: build-capprof
 build-capprof:
 	$(GO) build -o $(BIN)/capprof ./cmd/capprof
 
 # capprof's OpenTelemetry Collector distribution (cmd/otelcol-capprof).
+.PHONY: build-otelcol
 build-otelcol:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/otelcol-capprof ./cmd/otelcol-capprof
 
@@ -31,6 +35,7 @@ build-otelcol:
 # Needs root: sudo make run. Pass collector flags with ARGS, e.g.
 # make run ARGS="--set=receivers.capabilities.verdict=denied", or
 # make run ARGS="--config=otelcol-config/examples/denied-only.yaml".
+.PHONY: run
 run: build-otelcol
 	mkdir -p capprof-data
 	$(BIN)/otelcol-capprof $(ARGS)
@@ -42,6 +47,7 @@ run: build-otelcol
 IMAGE     ?= docker.io/capprof/otelcol-capprof:$(VERSION)
 IMAGE_TAR ?= $(BIN)/otelcol-capprof-image.tar
 CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
+.PHONY: image
 image:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
 	  -o $(BIN)/image/otelcol-capprof ./cmd/otelcol-capprof
@@ -59,6 +65,7 @@ image:
 # picks the directory.
 OVERLAY   ?= deploy/overlays/demo
 KUSTOMIZE := $(GO) tool -modfile=internal/tools/kustomize/go.mod kustomize
+.PHONY: render
 render:
 	@$(KUSTOMIZE) build $(OVERLAY)
 
@@ -67,15 +74,18 @@ render:
 # containerd, the agent image with the DaemonSet's security context, and the
 # Star Wars demo on two nodes (xwing running dmesg as uid 65534, the
 # deathstar Deployment on both) through the real gateway to its profiles.
-e2e: deps kube-apiserver
+.PHONY: e2e
+e2e: prepare-host kube-apiserver
 	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
 
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
 # with ARGS, e.g. make record ARGS="--format json --verdict denied".
+.PHONY: record
 record: build-capprof
 	$(BIN)/capprof record $(ARGS)
 
 # The distribution must keep building off Linux, where the receiver is a stub.
+.PHONY: cross
 cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/otelcol-capprof
 
@@ -90,6 +100,7 @@ cross:
 #   and the module proxy refuses one of their test-only modules
 #   (contrib extension/encoding/otlpencodingextension v0.160.0, 403). A module
 #   the binary needs would still fail the compilation.
+.PHONY: check-ocb
 check-ocb:
 	GOBIN=$(abspath $(BIN)) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -103,14 +114,28 @@ check-ocb:
 	  echo "check-ocb: built and validated with ocb $(OCB_VERSION)"
 
 # The whole suite (the README's test command, root): the Go tests, the
-# recorder on real kernels in VMs, and the Kubernetes end-to-end test.
+# recorder on real kernels in VMs, and the Kubernetes end-to-end test. It
+# sets up what it needs itself (prepare-host, kube-apiserver) and says so.
 # With CI=true a missing prerequisite fails a test instead of skipping it.
+.PHONY: test
 test: test-go test-kernels e2e
 
+# What the tests need of this machine, done when missing and reported:
+# TEST_DEBS, tracefs, bpffs, a cgroup2 mount, dmesg_restrict=1.
+.PHONY: prepare-host
+prepare-host:
+	@test/prepare-host.sh $(TEST_DEBS)
+
 # Unit tests and the integration tests against the real kernel, cgroups,
-# containerd, the collector binary and a real kube-apiserver with etcd.
-test-go: deps vet kube-apiserver
+# containerd, the collector binary and a real kube-apiserver with etcd, in
+# this host's cgroup layout; then the packages whose subject is cgroups
+# again in the other layout this machine kind comes with (hybrid or
+# unified), in a private mount namespace (test/other-cgroup-layout.sh).
+LAYOUT_PKGS := ./internal/cgroup/ ./internal/controller/ ./cmd/capprof/
+.PHONY: test-go
+test-go: prepare-host vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
+	test/other-cgroup-layout.sh $(GO) test -tags integration -count=1 $(LAYOUT_PKGS)
 
 # The recorder on real kernels with the real controller (test/kernelcheck):
 # here with every attach method that works on this kernel, then in qemu
@@ -120,49 +145,51 @@ test-go: deps vet kube-apiserver
 # a boot each, the kernels cached in ~/.cache/capprof-vm. Needs root.
 # The checker is built into a directory that uid 65534, which runs its
 # workloads, can read.
-test-kernels:
+.PHONY: test-kernels
+test-kernels: prepare-host
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && chmod 755 "$$tmp" && \
 	  CGO_ENABLED=0 $(GO) build -o "$$tmp/kernelcheck" ./test/kernelcheck && \
-	  echo "== kernelcheck on this host ($$(uname -r))" && "$$tmp/kernelcheck" -attach all
+	  echo "== kernelcheck on this host ($$(uname -r))" && "$$tmp/kernelcheck" -attach all && \
+	  echo "== kernelcheck on this host in the other cgroup layout" && test/other-cgroup-layout.sh "$$tmp/kernelcheck" -attach auto
 	@echo "== kernelcheck on Debian's amd64 kernel in a VM"
 	GO=$(GO) test/vm/run.sh amd64
 	@echo "== kernelcheck on Debian's arm64 kernel in a VM"
 	GO=$(GO) test/vm/run.sh arm64
 
 # capprof's counts against bpftrace's on the same workload (part of `make test-go`).
-test-crosscheck: deps
+.PHONY: test-crosscheck
+test-crosscheck: prepare-host
 	$(GO) test -tags integration -count=1 -v ./test/crosscheck/
 
 # kube-apiserver for internal/kube's integration tests (internal/testenv
 # StartKube): built once from the Go module proxy into ~/.cache/capprof-kube
 # (5-15 minutes, ~3 GB of build cache); a no-op when cached.
+.PHONY: kube-apiserver
 kube-apiserver:
 	GO=$(GO) test/kube/build-apiserver.sh
 
 # Unit tests only: no root, no BPF.
+.PHONY: test-unit
 test-unit:
 	$(GO) test -count=1 ./...
 
+.PHONY: vet
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
-deps:
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
-
+.PHONY: deps-generate
 deps-generate:
-	@missing=""; for p in $(GEN_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	@test/install-debs.sh $(GEN_DEBS)
 
 # Rebuild the committed BPF objects and bindings (clang) and syscall tables.
+.PHONY: generate
 generate: deps-generate
 	$(GO) generate ./bpf/ ./internal/syscalls/
 
 # CI: the committed generated files must be what `make generate` makes.
+.PHONY: check-generate
 check-generate: generate
 	@git diff --exit-code --stat -- bpf internal/syscalls || \
 	  { echo "generated files are stale: run make generate and commit"; exit 1; }
@@ -172,12 +199,14 @@ check-generate: generate
 # The kernel types the BPF programs compile against, one header per target
 # (bpf/vmlinux.h picks one). bpftool is in the Debian package bpftool.
 # vmlinux-x86: from the running kernel's BTF, on an x86_64 machine.
+.PHONY: vmlinux-x86
 vmlinux-x86:
 	@[ "$$(uname -m)" = x86_64 ] || { echo "vmlinux-x86 reads the running kernel's BTF: run it on x86_64"; exit 1; }
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux_x86.h
 
 # vmlinux-arm64: from Debian's current arm64 kernel package (the one the
 # arm64 VM of test-kernels boots), whose BTF is cut out of its boot image.
+.PHONY: vmlinux-arm64
 vmlinux-arm64:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  kernel=$$(GO=$(GO) test/vm/run.sh -k arm64) && \
@@ -187,22 +216,26 @@ vmlinux-arm64:
 
 # Per-check cost: nothing attached vs an empty program vs capprof unique and
 # stream, side by side. ROUNDS and N tune the run.
+.PHONY: bench-kernel
 bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
 	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000}
 
 # Records per second: decoding and attributing a check, mapping checks to
 # plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.
+.PHONY: bench-pipeline
 bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
 	$(GO) test -run '^$$' -bench 'ChecksToLogs' -benchtime 3s ./receiver/capabilitiesreceiver/
 	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
 
+.PHONY: fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./internal/cgroup/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSet$$' -fuzztime $(FUZZTIME) ./internal/caps/
 	$(GO) test -run '^$$' -fuzz '^FuzzName$$' -fuzztime $(FUZZTIME) ./internal/syscalls/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/tracer/
 
+.PHONY: clean
 clean:
 	rm -rf $(BIN) _build

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"testing"
 	"time"
@@ -77,7 +76,7 @@ func TestExitedContainerKeepsContainerAndPod(t *testing.T) {
 	}
 
 	id, pod := testenv.ContainerID(), testenv.PodUID()
-	cg := path.Join("/kubepods", "besteffort", "pod"+pod, id)
+	cg := cd.PodCgroup(pod, id)
 	code, out := cd.RunToExit(id, testenv.BusyboxImage, cg, nil, "su", "nobody", "-c", "dmesg")
 	if code == 0 {
 		t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)

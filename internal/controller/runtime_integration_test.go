@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/capprof/capprof/internal/caps"
-	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/profile"
@@ -34,15 +33,7 @@ import (
 // from each recording must advise nothing from runc.
 func TestRuntimeSetupMarkedWhateverTheFilters(t *testing.T) {
 	cd := testenv.StartContainerd(t)
-	// The include filter opens /kubepods when the recording starts, before
-	// runc creates the first pod's cgroup.
-	resolver, err := cgroup.NewResolver(cgroup.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(resolver.Root(), "kubepods"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	kubepods := []string{cd.Kubepods()}
 
 	ref := controller.DefaultConfig()
 	ref.PIDTree = containerdPID(t, cd)
@@ -53,9 +44,9 @@ func TestRuntimeSetupMarkedWhateverTheFilters(t *testing.T) {
 		mode        tracer.Mode
 	}{
 		{name: "host processes off", includeHost: false},
-		{name: "cgroup include /kubepods", includeHost: true, cgroups: []string{"/kubepods"}},
-		{name: "host off and /kubepods", includeHost: false, cgroups: []string{"/kubepods"}},
-		{name: "host off and /kubepods, unique", includeHost: false, cgroups: []string{"/kubepods"}, mode: tracer.Unique},
+		{name: "cgroup include /kubepods", includeHost: true, cgroups: kubepods},
+		{name: "host off and /kubepods", includeHost: false, cgroups: kubepods},
+		{name: "host off and /kubepods, unique", includeHost: false, cgroups: kubepods, mode: tracer.Unique},
 	}
 	refRec := start(t, quick(ref))
 	recs := make([]*recording, len(filtered))

@@ -11,21 +11,31 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/prereq"
 )
 
 // Containerd is a private containerd (its own root, state and socket; the
 // CRI plugin off) with the busybox test image imported.
+//
+// Its pod containers live below a cgroup root of its own, as on a node whose
+// kubelet runs with --cgroup-root: tests in other packages run at the same
+// time, and a shared /kubepods would be removed under one test by another's
+// cleanup.
 type Containerd struct {
 	t    testing.TB
 	dir  string
 	sock string
 	cmd  *exec.Cmd
+	// nodeRoot is this instance's kubelet --cgroup-root, relative to the
+	// cgroup2 mount ("/capprof-node-<hex>").
+	nodeRoot string
 	// cgroups are the containers' cgroup paths, removed at cleanup.
 	cgroups []string
 }
@@ -40,7 +50,17 @@ func StartContainerd(t testing.TB) *Containerd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Containerd{t: t, dir: dir, sock: filepath.Join(dir, "containerd.sock")}
+	c := &Containerd{t: t, dir: dir, sock: filepath.Join(dir, "containerd.sock"), nodeRoot: "/capprof-node-" + randomHex(6)}
+	// The pods' directory exists before any container, as on a node where
+	// the kubelet runs: recordings that include it open it at start.
+	resolver, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		prereq.Missing(t, "a cgroup2 mount: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(resolver.Root(), c.Kubepods()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.cgroups = append(c.cgroups, c.Kubepods())
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -89,6 +109,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 // nothing outlives them.
 func (c *Containerd) Dir() string { return c.dir }
 
+// Kubepods is the cgroup below which this containerd's pod containers
+// run, relative to the cgroup2 mount: a recording's include filter.
+func (c *Containerd) Kubepods() string { return path.Join(c.nodeRoot, "kubepods") }
+
+// PodCgroup is the cgroup of container id in pod podUID, as the kubelet's
+// cgroupfs driver lays it out below Kubepods.
+func (c *Containerd) PodCgroup(podUID, id string) string {
+	return path.Join(c.Kubepods(), "besteffort", "pod"+podUID, id)
+}
+
 // Container is a running container with a Kubernetes-shaped cgroup.
 type Container struct {
 	ID     string // 64 hex
@@ -98,8 +128,7 @@ type Container struct {
 }
 
 // RunPodContainer runs a busybox container that sleeps, in the cgroup
-// /kubepods/besteffort/pod<uid>/<id> as the kubelet's cgroupfs driver lays
-// it out, for a random pod UID.
+// PodCgroup(uid, id), for a random pod UID.
 func (c *Containerd) RunPodContainer() Container {
 	c.t.Helper()
 	return c.RunContainerInPod(randomUUID())
@@ -109,12 +138,12 @@ func (c *Containerd) RunPodContainer() Container {
 // created in the API server first gives its UID.
 func (c *Containerd) RunContainerInPod(podUID string) Container {
 	c.t.Helper()
-	return c.RunContainerInNodePod("/", podUID)
+	return c.RunContainerInNodePod(c.nodeRoot, podUID)
 }
 
 // RunContainerInNodePod is RunContainerInPod on a node whose kubelet runs
-// with --cgroup-root=cgroupRoot ("/" is the default): several nodes on one
-// machine, each with its own pod cgroup tree <cgroupRoot>/kubepods.
+// with --cgroup-root=cgroupRoot: several nodes on one machine, each with
+// its own pod cgroup tree <cgroupRoot>/kubepods.
 func (c *Containerd) RunContainerInNodePod(cgroupRoot, podUID string) Container {
 	c.t.Helper()
 	ctr := Container{ID: randomHex(32), PodUID: podUID}
@@ -220,7 +249,8 @@ func (c *Containerd) stop() {
 		_ = c.cmd.Process.Kill()
 		_ = c.cmd.Wait()
 	}
-	for _, cg := range c.cgroups {
+	// Containers' cgroups first: Kubepods goes once they have.
+	for _, cg := range slices.Backward(c.cgroups) {
 		removeCgroup(cg)
 	}
 	_ = os.RemoveAll(c.dir)

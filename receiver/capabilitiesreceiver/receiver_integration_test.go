@@ -106,7 +106,7 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 	k.SetContainersRunning("shop", "web", map[string]string{"app": ctr.ID})
 
 	cfg := createDefaultConfig()
-	cfg.Cgroups.Include = []string{"/kubepods"}
+	cfg.Cgroups.Include = []string{cd.Kubepods()}
 	cfg.MaxBatchDelay = 100 * time.Millisecond
 	cfg.Kubernetes = KubernetesConfig{Enabled: true, AuthType: "kubeConfig", Kubeconfig: k.AgentKubeconfig(kube.PolicyRules()),
 		NodeName: "node-1", Labels: []string{"app"}, MaxWait: 10 * time.Second, MaxPending: 1000}

@@ -3,7 +3,6 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,13 +38,7 @@ func TestScenariosInContainers(t *testing.T) {
 	// root in a container without CAP_DAC_OVERRIDE writes only where root
 	// may: a root-owned directory.
 	rootDir := mkdir(t, filepath.Join(e.base, "root-writable"), 0o755, 0)
-	// The receiver opens the cgroups it records at start: /kubepods must
-	// exist, as on a node where the kubelet runs. StartContainerd's cleanup
-	// removes it.
-	if err := os.Mkdir(filepath.Join(e.cgroupRoot, "kubepods"), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		t.Fatal(err)
-	}
-	collector := startProfileCollector(t)
+	collector := startProfileCollector(t, cd.Kubepods())
 
 	type result struct {
 		name, id string
@@ -148,7 +141,7 @@ func killInContainer(t *testing.T, cd *testenv.Containerd, capscenario string) s
 func runPodContainer(t *testing.T, cd *testenv.Containerd, keep string, flags []string) testenv.Container {
 	t.Helper()
 	ctr := testenv.Container{ID: testenv.ContainerID(), PodUID: podUID()}
-	ctr.Cgroup = "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
+	ctr.Cgroup = cd.PodCgroup(ctr.PodUID, ctr.ID)
 	if keep != "" {
 		flags = append(flags, capFlags("CAP_"+keep)...)
 	}
@@ -182,7 +175,7 @@ receivers:
   capabilities:
     include_host: false
     cgroups:
-      include: [/kubepods]
+      include: [%s]
     max_batch_delay: 100ms
 connectors:
   capability_profile:
@@ -205,7 +198,7 @@ service:
       exporters: [file/profiles]
 `
 
-// profileCollector is otelcol-capprof recording /kubepods into the
+// profileCollector is otelcol-capprof recording the pods' cgroups into the
 // capability_profile connector, writing profile records and raw checks to
 // files.
 type profileCollector struct {
@@ -213,12 +206,12 @@ type profileCollector struct {
 	profiles, checks string
 }
 
-func startProfileCollector(t *testing.T) *profileCollector {
+func startProfileCollector(t *testing.T, kubepods string) *profileCollector {
 	t.Helper()
 	dir := t.TempDir()
 	c := &profileCollector{profiles: filepath.Join(dir, "profiles.jsonl"), checks: filepath.Join(dir, "checks.jsonl")}
 	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(collectorConfig, c.profiles, c.checks)), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(collectorConfig, kubepods, c.profiles, c.checks)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The receiver says so once its programs are attached, which may be
