@@ -35,7 +35,7 @@ const (
 	nodeB = "capprof-e2e-node-b"
 )
 
-// TestStarWarsDemo is the README's Kubernetes example end to end: the demo
+// TestStarWarsDemo is docs/kubernetes.md's example end to end: the demo
 // overlay on a real API server; two nodes, each with the agent image under
 // containerd with the DaemonSet's security context and the agent's own
 // service account; the real gateway (deploy/base/gateway-config.yaml); dmesg
