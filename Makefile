@@ -131,7 +131,10 @@ prepare-host:
 # this host's cgroup layout; then the packages whose subject is cgroups
 # again in the other layout this machine kind comes with (hybrid or
 # unified), in a private mount namespace (test/other-cgroup-layout.sh).
-LAYOUT_PKGS := ./internal/cgroup/ ./internal/controller/ ./cmd/capprof/
+# Not the containerd tests: the resource controllers stay with the host's
+# layout, and runc cannot set up a container in a unified layout whose
+# controllers a hybrid host keeps in v1.
+LAYOUT_PKGS := ./internal/cgroup/ ./cmd/capprof/
 .PHONY: test-go
 test-go: prepare-host vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
