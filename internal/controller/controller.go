@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,6 +19,13 @@ import (
 	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/tracer"
 )
+
+// ErrClosed is returned by Run when Close came before it or ended it.
+var ErrClosed = errors.New("controller closed")
+
+// cgroupPollInterval is how often Run looks for filter directories that did
+// not exist yet: a stat each, only while some are missing.
+const cgroupPollInterval = 100 * time.Millisecond
 
 // Sink receives batches of checks. A Write error stops the recording.
 type Sink interface {
@@ -43,9 +51,15 @@ type Config struct {
 	// CgroupInclude and CgroupExclude are cgroup v2 paths, relative to the
 	// cgroup2 mount ("/kubepods") or absolute ("/sys/fs/cgroup/kubepods").
 	// New resolves them into Tracer's fields of the same names, and also
-	// fills Tracer.PIDs, HostMountNS and NoauditRanges.
+	// fills Tracer.PIDs, HostMountNS and NoauditRanges. A directory that
+	// does not exist yet (an agent started before the kubelet made
+	// /kubepods) is filtered on from when Run sees it appear.
 	CgroupInclude []string
 	CgroupExclude []string
+	// OnMissingCgroups, when set, is called with the filter directories
+	// that do not exist yet: by New when some are missing, then by Run
+	// each time some appear, lastly with none.
+	OnMissingCgroups func(paths []string)
 	// Kubernetes, when set, adds the metadata of the node's pods to the
 	// checks of their containers.
 	Kubernetes *KubernetesConfig
@@ -131,7 +145,8 @@ type Stats struct {
 	Held, Unbound, Pending uint64
 }
 
-// Controller is one recording. It is not safe for concurrent Runs.
+// Controller is one recording. Close may be called at any time, from any
+// goroutine but the sink's: it ends a running Run and waits for it.
 type Controller struct {
 	cfg     Config
 	log     *slog.Logger
@@ -145,6 +160,15 @@ type Controller struct {
 	meta    podMetadata
 	watch   func(context.Context)
 	pending *pendingQueue
+
+	// mu guards closed and the running Run's stopRun and ran, so that
+	// Close releases the tracer only once no Run uses it.
+	mu        sync.Mutex
+	closed    bool
+	stopRun   context.CancelFunc
+	ran       chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // stats is Stats as Run updates it while others read it.
@@ -219,6 +243,12 @@ func New(cfg Config) (*Controller, error) {
 	if c.tracer, err = tracer.Open(tc, log); err != nil {
 		return nil, err
 	}
+	if missing := c.tracer.MissingCgroups(); len(missing) > 0 {
+		log.Warn("cgroup filter directories do not exist yet: their filters apply once they appear", "paths", missing)
+		if cfg.OnMissingCgroups != nil {
+			cfg.OnMissingCgroups(missing)
+		}
+	}
 	return c, nil
 }
 
@@ -240,18 +270,46 @@ func (c *Controller) Stats() Stats {
 	}
 }
 
-// Run records until ctx is done, then detaches, drains the ring buffer,
-// flushes unique-mode counts and writes the last batch. It returns the
-// first sink error, or nil.
+// Run records until ctx is done or Close is called, then detaches, drains
+// the ring buffer, flushes unique-mode counts and writes the last batch. It
+// returns the first sink error, joined with ErrClosed when Close ended it
+// (or came before it: then nothing is recorded), or nil. Only one Run runs
+// at a time.
+func (c *Controller) Run(ctx context.Context, sink Sink) (err error) {
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	c.mu.Lock()
+	switch {
+	case c.closed:
+		c.mu.Unlock()
+		return ErrClosed
+	case c.ran != nil:
+		c.mu.Unlock()
+		return errors.New("run: already running")
+	}
+	c.stopRun, c.ran = stopRun, make(chan struct{})
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			err = errors.Join(err, ErrClosed)
+		}
+		close(c.ran)
+		c.stopRun, c.ran = nil, nil
+	}()
+	return c.run(runCtx, stopRun, sink)
+}
+
+// run is Run's recording; every goroutine it starts has ended when it
+// returns.
 //
 // Two goroutines share the work: the pump only copies records out of the
 // ring buffer, so the kernel's consumer position moves in quick bursts
 // (each update costs the producing CPUs a cache miss), and this one decodes,
 // attributes and writes.
-func (c *Controller) Run(ctx context.Context, sink Sink) error {
-	runCtx, stopRun := context.WithCancel(ctx)
-	// Wake the pump's blocked read when the run ends; joined before Run
-	// returns, so that it never races the caller's Close.
+func (c *Controller) run(runCtx context.Context, stopRun context.CancelFunc, sink Sink) error {
+	// Wake the pump's blocked read when the run ends.
 	woken := make(chan struct{})
 	go func() {
 		<-runCtx.Done()
@@ -280,6 +338,12 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 		t := time.NewTicker(max(c.cfg.Kubernetes.MaxWait/4, 10*time.Millisecond))
 		defer t.Stop()
 		recheck = t.C
+	}
+	var appear <-chan time.Time
+	if len(c.tracer.MissingCgroups()) > 0 {
+		t := time.NewTicker(cgroupPollInterval)
+		defer t.Stop()
+		appear = t.C
 	}
 
 	full := make(chan *rawBatch, rawBatches-1)
@@ -325,6 +389,10 @@ func (c *Controller) Run(ctx context.Context, sink Sink) error {
 		case <-recheck:
 			if c.releasePending(false) > 0 && sinkErr == nil {
 				sinkErr = c.write(sink)
+			}
+		case <-appear:
+			if !c.addAppearedCgroups() {
+				appear = nil
 			}
 		}
 		if sinkErr == nil && len(c.batch) >= c.cfg.MaxBatch {
@@ -396,6 +464,23 @@ func (c *Controller) write(sink Sink) error {
 	return nil
 }
 
+// addAppearedCgroups filters on the missing directories that exist now; it
+// reports whether some are still missing.
+func (c *Controller) addAppearedCgroups() bool {
+	added, err := c.tracer.AddAppearedCgroups()
+	if err != nil {
+		c.log.Warn("cgroup filter directory appeared but cannot be filtered on", "error", err)
+	}
+	missing := c.tracer.MissingCgroups()
+	if len(added) > 0 {
+		c.log.Info("cgroup filter directories appeared: their filters apply now", "paths", added, "still_missing", missing)
+	}
+	if (len(added) > 0 || err != nil) && c.cfg.OnMissingCgroups != nil {
+		c.cfg.OnMissingCgroups(missing)
+	}
+	return len(missing) > 0
+}
+
 func (c *Controller) checkLost() {
 	l, err := c.tracer.Lost()
 	if err != nil {
@@ -410,9 +495,22 @@ func (c *Controller) checkLost() {
 	}
 }
 
-// Close releases the kernel objects. Safe after Run and twice.
+// Close ends a running Run and waits for it (its last batch is written),
+// then releases the kernel objects. Safe before, during and after Run, and
+// twice; it must not be called from the sink, which Run waits for.
 func (c *Controller) Close() error {
-	return c.tracer.Close()
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		stopRun, ran := c.stopRun, c.ran
+		c.mu.Unlock()
+		if ran != nil {
+			stopRun()
+			<-ran
+		}
+		c.closeErr = c.tracer.Close()
+	})
+	return c.closeErr
 }
 
 // hostMountNamespace returns the inode of the host's mount namespace:

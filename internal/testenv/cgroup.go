@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"os/exec"
+	"path"
+	"path/filepath"
 	"testing"
 
 	"github.com/capprof/capprof/internal/cgroup"
@@ -25,6 +27,16 @@ func NewCgroup(t testing.TB) *Cgroup {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = d.Remove() })
+	return &Cgroup{Dir: d}
+}
+
+// Child names a cgroup below c without creating it, for a filter directory
+// that appears while recording: the test makes it with os.Mkdir. Whatever
+// exists of it is removed at cleanup, before c.
+func (c *Cgroup) Child(t testing.TB, name string) *Cgroup {
+	t.Helper()
+	d := &cgroup.Dir{Path: filepath.Join(c.Path, name), Rel: path.Join(c.Rel, name)}
 	t.Cleanup(func() { _ = d.Remove() })
 	return &Cgroup{Dir: d}
 }

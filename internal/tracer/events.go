@@ -158,7 +158,10 @@ func Args(e *bpf.CapprofExecEvent) []string {
 }
 
 // Wake makes a blocked ReadRaw return what the ring buffer holds at once,
-// then ErrTimeout: for prompt shutdown.
+// then ErrTimeout: for prompt shutdown. After Close it returns ErrClosed.
 func (t *Tracer) Wake() error {
-	return t.reader.Flush()
+	if err := t.reader.Flush(); err != nil {
+		return fmt.Errorf("wake reader: %w", err)
+	}
+	return nil
 }

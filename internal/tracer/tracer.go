@@ -3,6 +3,7 @@ package tracer
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
@@ -23,7 +24,12 @@ var ErrNoMethod = errors.New("no usable attach method")
 // which every attach method's CO-RE relocations need.
 var ErrNoBTF = errors.New("kernel BTF is not available at /sys/kernel/btf/vmlinux (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)")
 
+// ErrClosed is returned by Wake and ReadRaw after Close.
+var ErrClosed = ringbuf.ErrClosed
+
 // Tracer owns the loaded program, its links and the ring-buffer reader.
+// Wake may be called while ReadRaw blocks; the other methods must not run
+// concurrently with Close.
 type Tracer struct {
 	method Method
 	mode   Mode
@@ -31,8 +37,19 @@ type Tracer struct {
 	learnsCgroups bool
 	coll          *ebpf.Collection
 	links         []link.Link
-	reader        *ringbuf.Reader
-	rec           ringbuf.Record
+	// reader stays set after Close: the closed reader answers ErrClosed,
+	// where a nil one would panic in a late Wake.
+	reader *ringbuf.Reader
+	rec    ringbuf.Record
+	// missing are the filter directories that did not exist yet.
+	missing []cgroupSlot
+}
+
+// cgroupSlot is a filter map's slot left empty for a directory to come.
+type cgroupSlot struct {
+	m    *ebpf.Map
+	i    uint32
+	path string
 }
 
 // Open loads the program with cfg and attaches it. With Method Auto it tries
@@ -182,7 +199,16 @@ func (t *Tracer) fillFilterMaps(cfg Config) error {
 		paths []string
 	}{{bpf.CapprofMapCgroupInclude, cfg.CgroupInclude}, {bpf.CapprofMapCgroupExclude, cfg.CgroupExclude}} {
 		for i, path := range f.paths {
-			if err := putCgroup(t.coll.Maps[f.m], uint32(i), path); err != nil {
+			slot := cgroupSlot{t.coll.Maps[f.m], uint32(i), path}
+			err := slot.put()
+			if errors.Is(err, fs.ErrNotExist) {
+				// An empty slot matches no task: an include records
+				// nothing from it and an exclude drops nothing, until
+				// AddAppearedCgroups fills it.
+				t.missing = append(t.missing, slot)
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -196,17 +222,50 @@ func (t *Tracer) fillFilterMaps(cfg Config) error {
 	return nil
 }
 
-// putCgroup stores a cgroup directory's fd; the map keeps its own reference.
-func putCgroup(m *ebpf.Map, i uint32, path string) error {
-	dir, err := os.Open(path)
+// put stores the cgroup directory's fd; the map keeps its own reference.
+func (s cgroupSlot) put() error {
+	dir, err := os.Open(s.path)
 	if err != nil {
-		return fmt.Errorf("open cgroup %s: %w", path, err)
+		return fmt.Errorf("open cgroup %s: %w", s.path, err)
 	}
 	defer dir.Close()
-	if err := m.Put(i, uint32(dir.Fd())); err != nil {
-		return fmt.Errorf("filter cgroup %s: %w", path, err)
+	if err := s.m.Put(s.i, uint32(dir.Fd())); err != nil {
+		return fmt.Errorf("filter cgroup %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// MissingCgroups returns the include and exclude directories that did not
+// exist yet when last looked for.
+func (t *Tracer) MissingCgroups() []string {
+	paths := make([]string, len(t.missing))
+	for i, s := range t.missing {
+		paths[i] = s.path
+	}
+	return paths
+}
+
+// AddAppearedCgroups puts the missing filter directories that exist now
+// into the program's filters and returns their paths. A directory that
+// exists but cannot be filtered on is no longer missing: its error is
+// returned.
+func (t *Tracer) AddAppearedCgroups() ([]string, error) {
+	var added []string
+	var errs []error
+	still := t.missing[:0]
+	for _, s := range t.missing {
+		err := s.put()
+		switch {
+		case err == nil:
+			added = append(added, s.path)
+		case errors.Is(err, fs.ErrNotExist):
+			still = append(still, s)
+		default:
+			errs = append(errs, err)
+		}
+	}
+	t.missing = still
+	return added, errors.Join(errs...)
 }
 
 func (t *Tracer) attach(m Method) error {
@@ -301,17 +360,14 @@ func (t *Tracer) Detach() error {
 	return errors.Join(errs...)
 }
 
-// Close detaches and releases every kernel object. Safe to call twice.
+// Close detaches and releases every kernel object. Safe to call twice:
+// the reader and the collection ignore a second Close.
 func (t *Tracer) Close() error {
 	errs := []error{t.Detach()}
 	if t.reader != nil {
 		errs = append(errs, t.reader.Close())
-		t.reader = nil
 	}
-	if t.coll != nil {
-		t.coll.Close()
-		t.coll = nil
-	}
+	t.coll.Close()
 	return errors.Join(errs...)
 }
 

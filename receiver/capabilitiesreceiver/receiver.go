@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,7 @@ func newControllerRecorder(cfg controller.Config) (recorder, error) {
 }
 
 // Consumer errors that are not permanent are retried this many times, with
-// backoff, before the batch is counted as refused.
+// backoff, before the batch is counted as refused. Shutdown ends the waits.
 const (
 	consumeAttempts = 4
 	consumeBackoff  = 50 * time.Millisecond
@@ -56,10 +57,17 @@ type capabilitiesReceiver struct {
 	obsrecv     *receiverhelper.ObsReport
 	telemetry   *metadata.TelemetryBuilder
 	newRecorder func(controller.Config) (recorder, error)
+	backoff     time.Duration // the first retry's wait; tests lengthen it
 
 	rec       atomic.Pointer[recorder] // set while recording, for the metrics
 	kubeState atomic.Int32             // kube.State+1 with kubernetes enabled, else 0
-	attrs     []check.Attr             // mapping scratch, used by Write only
+	attrs     []check.Attr             // mapping scratch, used by write only
+
+	// statusMu guards the conditions the component status reports, and
+	// orders the reports.
+	statusMu        sync.Mutex
+	kubeUnreachable error
+	missingCgroups  []string
 
 	mu     sync.Mutex // guards cancel and done across Start and Shutdown
 	cancel context.CancelFunc
@@ -80,7 +88,8 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs, newReco
 	if err != nil {
 		return nil, err
 	}
-	r := &capabilitiesReceiver{cfg: cfg, settings: set, next: next, obsrecv: obsrecv, telemetry: tb, newRecorder: newRecorder}
+	r := &capabilitiesReceiver{cfg: cfg, settings: set, next: next, obsrecv: obsrecv, telemetry: tb,
+		newRecorder: newRecorder, backoff: consumeBackoff}
 	if err := r.registerMetrics(); err != nil {
 		tb.Shutdown()
 		return nil, err
@@ -100,6 +109,7 @@ func (r *capabilitiesReceiver) Start(_ context.Context, host component.Host) err
 		r.kubeState.Store(int32(kube.StateSyncing) + 1)
 		cfg.Kubernetes.Watch.OnState = func(s kube.State, err error) { r.reportKubeState(host, s, err) }
 	}
+	cfg.OnMissingCgroups = func(paths []string) { r.reportMissingCgroups(host, paths) }
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
 	r.cancel, r.done = cancel, make(chan struct{})
@@ -120,7 +130,7 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 	r.rec.Store(&rec)
 	defer r.rec.Store(nil)
 	r.settings.Logger.Info("recording capability checks", zap.String("method", string(rec.Method())), zap.String("mode", r.cfg.Mode))
-	if err := rec.Run(ctx, r); err != nil {
+	if err := rec.Run(ctx, sink{r, ctx.Done()}); err != nil {
 		r.settings.Logger.Error("recording stopped", zap.Error(err))
 		componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 	}
@@ -136,12 +146,44 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 // watcher logs the changes.
 func (r *capabilitiesReceiver) reportKubeState(host component.Host, s kube.State, err error) {
 	r.kubeState.Store(int32(s) + 1)
-	switch s {
-	case kube.StateUnreachable:
-		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(fmt.Errorf("kubernetes API server unreachable: %w", err)))
-	case kube.StateSynced:
-		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
+	if s == kube.StateSyncing {
+		return
 	}
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	r.kubeUnreachable = nil
+	if s == kube.StateUnreachable {
+		r.kubeUnreachable = fmt.Errorf("kubernetes API server unreachable: %w", err)
+	}
+	r.reportStatus(host)
+}
+
+// reportMissingCgroups reports the cgroup filter directories that do not
+// exist yet as a recoverable error: recording starts on them as they
+// appear. The controller logs the changes.
+func (r *capabilitiesReceiver) reportMissingCgroups(host component.Host, paths []string) {
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	r.missingCgroups = paths
+	r.reportStatus(host)
+}
+
+// reportStatus reports OK, or a recoverable error that says what is wrong;
+// statusMu is held.
+func (r *capabilitiesReceiver) reportStatus(host component.Host) {
+	var errs []error
+	if len(r.missingCgroups) > 0 {
+		errs = append(errs, fmt.Errorf("cgroups: %s do not exist yet; recording there starts when they appear",
+			strings.Join(r.missingCgroups, ", ")))
+	}
+	if r.kubeUnreachable != nil {
+		errs = append(errs, r.kubeUnreachable)
+	}
+	if len(errs) == 0 {
+		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
+		return
+	}
+	componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(errors.Join(errs...)))
 }
 
 // Shutdown stops recording: the controller detaches the programs, drains
@@ -165,13 +207,21 @@ func (r *capabilitiesReceiver) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Write is the controller's sink: it maps a batch to plog.Logs and passes it
-// on. A refused batch is retried, then counted as refused; recording goes on.
-func (r *capabilitiesReceiver) Write(checks []check.Check) error {
+// sink is the controller's sink for one recording; stop is closed at
+// Shutdown.
+type sink struct {
+	r    *capabilitiesReceiver
+	stop <-chan struct{}
+}
+
+// Write maps a batch to plog.Logs and passes it on. A refused batch is
+// retried, then counted as refused; recording goes on.
+func (s sink) Write(checks []check.Check) error {
+	r := s.r
 	logs := checksToLogs(checks, r.settings.BuildInfo.Version, &r.attrs)
 	n := logs.LogRecordCount()
 	ctx := r.obsrecv.StartLogsOp(context.Background())
-	err := r.consume(ctx, logs)
+	err := r.consume(ctx, s.stop, logs)
 	r.obsrecv.EndLogsOp(ctx, metadata.Type.String(), n, err)
 	if err != nil {
 		r.settings.Logger.Warn("log records refused by the next consumer", zap.Int("records", n), zap.Error(err))
@@ -179,14 +229,23 @@ func (r *capabilitiesReceiver) Write(checks []check.Check) error {
 	return nil
 }
 
-func (r *capabilitiesReceiver) consume(ctx context.Context, logs plog.Logs) error {
-	backoff := consumeBackoff
+// consume passes logs on, retrying a refusal until stop is closed. The
+// consumer gets ctx, which stop does not end: the last batch, written after
+// Shutdown, is still offered once.
+func (r *capabilitiesReceiver) consume(ctx context.Context, stop <-chan struct{}, logs plog.Logs) error {
+	backoff := r.backoff
 	for attempt := 1; ; attempt++ {
 		err := r.next.ConsumeLogs(ctx, logs)
 		if err == nil || consumererror.IsPermanent(err) || attempt == consumeAttempts {
 			return err
 		}
-		time.Sleep(backoff)
+		wait := time.NewTimer(backoff)
+		select {
+		case <-wait.C:
+		case <-stop:
+			wait.Stop()
+			return err
+		}
 		backoff *= 2
 	}
 }

@@ -47,22 +47,7 @@ func TestRealCheckArrivesAsLogRecord(t *testing.T) {
 	require.NoError(t, r.Shutdown(context.Background()))
 
 	host, _ := os.Hostname()
-	var found plog.LogRecord
-	var resource pcommon.Resource
-	for _, logs := range sink.AllLogs() {
-		for i := 0; i < logs.ResourceLogs().Len(); i++ {
-			rl := logs.ResourceLogs().At(i)
-			records := rl.ScopeLogs().At(0).LogRecords()
-			for j := 0; j < records.Len(); j++ {
-				lr := records.At(j)
-				name, _ := lr.Attributes().Get("linux.capability.name")
-				pid, _ := lr.Attributes().Get("process.pid")
-				if name.Str() == "CAP_SYSLOG" && pid.Int() == int64(cmd.Process.Pid) {
-					found, resource = lr, rl.Resource()
-				}
-			}
-		}
-	}
+	found, resource := syslogRecordOf(sink, cmd.Process.Pid)
 	require.NotEqual(t, plog.LogRecord{}, found, "no CAP_SYSLOG record of dmesg pid %d", cmd.Process.Pid)
 
 	res := resource.Attributes().AsRaw()
@@ -84,6 +69,71 @@ func TestRealCheckArrivesAsLogRecord(t *testing.T) {
 	assert.Equal(t, plog.SeverityNumberWarn, found.SeverityNumber())
 	assert.Equal(t, "CAP_SYSLOG denied to /usr/bin/dmesg", found.Body().Str())
 	assert.Positive(t, metricSum(t, tt, "otelcol_receiver_accepted_log_records"))
+}
+
+// syslogRecordOf finds the CAP_SYSLOG record of pid and its resource.
+func syslogRecordOf(sink *consumertest.LogsSink, pid int) (plog.LogRecord, pcommon.Resource) {
+	for _, logs := range sink.AllLogs() {
+		for i := 0; i < logs.ResourceLogs().Len(); i++ {
+			rl := logs.ResourceLogs().At(i)
+			records := rl.ScopeLogs().At(0).LogRecords()
+			for j := 0; j < records.Len(); j++ {
+				lr := records.At(j)
+				name, _ := lr.Attributes().Get("linux.capability.name")
+				p, _ := lr.Attributes().Get("process.pid")
+				if name.Str() == "CAP_SYSLOG" && p.Int() == int64(pid) {
+					return lr, rl.Resource()
+				}
+			}
+		}
+	}
+	return plog.LogRecord{}, pcommon.Resource{}
+}
+
+// TestStartsBeforeTheIncludeDirectoryExists starts the receiver with a
+// cgroups.include directory that does not exist yet, as an agent started
+// before the kubelet made /kubepods: it reports so as a recoverable error,
+// then OK once the directory is made, and records the checks made there.
+func TestStartsBeforeTheIncludeDirectoryExists(t *testing.T) {
+	prereq.RequireRoot(t)
+	prereq.RequireCommands(t, "setpriv", "dmesg")
+	cg := testenv.NewCgroup(t)
+	later := cg.Child(t, "kubepods")
+	cfg := createDefaultConfig()
+	cfg.Cgroups.Include = []string{later.Rel}
+	cfg.MaxBatchDelay = 100 * time.Millisecond
+	sink := new(consumertest.LogsSink)
+	tt := componenttest.NewTelemetry()
+	defer tt.Shutdown(context.Background())
+	r, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tt), cfg, sink)
+	require.NoError(t, err)
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	require.NoError(t, r.Start(context.Background(), host))
+	defer r.Shutdown(context.Background())
+	lastStatus := func() *componentstatus.Event {
+		host.mu.Lock()
+		defer host.mu.Unlock()
+		if len(host.events) == 0 {
+			return nil
+		}
+		return host.events[len(host.events)-1]
+	}
+
+	require.Eventually(t, func() bool { return lastStatus() != nil }, time.Minute, 10*time.Millisecond, "no status")
+	missing := lastStatus()
+	require.Equal(t, componentstatus.StatusRecoverableError, missing.Status(), "%v", missing.Err())
+	assert.ErrorContains(t, missing.Err(), later.Path+" do not exist yet")
+
+	require.NoError(t, os.Mkdir(later.Path, 0o755))
+	require.Eventually(t, func() bool { return lastStatus().Status() == componentstatus.StatusOK }, time.Minute, 10*time.Millisecond,
+		"no OK once the directory exists")
+	cmd := later.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
+	_ = cmd.Run()
+	require.NoError(t, r.Shutdown(context.Background()))
+	found, _ := syslogRecordOf(sink, cmd.Process.Pid)
+	require.NotEqual(t, plog.LogRecord{}, found, "no CAP_SYSLOG record of dmesg pid %d in the directory made after Start", cmd.Process.Pid)
+	path, _ := found.Attributes().Get("linux.cgroup.path")
+	assert.Equal(t, later.Rel, path.Str())
 }
 
 // TestPodMetadataAndAPIServerState runs the receiver with the kubernetes

@@ -5,6 +5,7 @@ package capabilitiesreceiver
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,4 +253,65 @@ func TestKubernetesStateIsReportedAsStatusAndMetric(t *testing.T) {
 	assert.Equal(t, componentstatus.StatusRecoverableError, host.events[1].Status())
 	assert.ErrorIs(t, host.events[1].Err(), down)
 	assert.Equal(t, componentstatus.StatusOK, host.events[2].Status())
+}
+
+// TestShutdownEndsTheRetryOfARefusedBatch makes the next consumer refuse
+// every batch and the retry wait an hour: Shutdown returns anyway, the
+// batch is counted as refused and not offered again.
+func TestShutdownEndsTheRetryOfARefusedBatch(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	defer tt.Shutdown(context.Background())
+	next := &flakyConsumer{err: errors.New("backpressure"), failures: math.MaxInt}
+	fake := newFake(testChecks())
+	r, err := newReceiver(metadatatest.NewSettings(tt), createDefaultConfig(), next,
+		func(controller.Config) (recorder, error) { return fake, nil })
+	require.NoError(t, err)
+	r.backoff = time.Hour
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	require.Eventually(t, func() bool { return next.calls.Load() == 1 }, 10*time.Second, time.Millisecond)
+
+	// The deadline only keeps a broken Shutdown from hanging the test.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, r.Shutdown(ctx))
+	assert.Equal(t, int32(1), next.calls.Load(), "no retry after Shutdown")
+	assert.Equal(t, int64(3), metricSum(t, tt, "otelcol_receiver_refused_log_records"))
+}
+
+func TestStatusCombinesMissingCgroupsAndKubernetes(t *testing.T) {
+	r, err := newReceiver(metadatatest.NewSettings(componenttest.NewTelemetry()), createDefaultConfig(), consumertest.NewNop(),
+		func(controller.Config) (recorder, error) { return newFake(), nil })
+	require.NoError(t, err)
+	defer r.Shutdown(context.Background())
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	down := errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
+
+	for _, step := range []struct {
+		name    string
+		report  func()
+		want    componentstatus.Status
+		message []string // parts of the error's message
+	}{
+		{"include directory missing", func() { r.reportMissingCgroups(host, []string{"/sys/fs/cgroup/kubepods"}) },
+			componentstatus.StatusRecoverableError, []string{"/sys/fs/cgroup/kubepods do not exist yet"}},
+		{"api server synced, directory still missing", func() { r.reportKubeState(host, kube.StateSynced, nil) },
+			componentstatus.StatusRecoverableError, []string{"/sys/fs/cgroup/kubepods do not exist yet"}},
+		{"api server unreachable too", func() { r.reportKubeState(host, kube.StateUnreachable, down) },
+			componentstatus.StatusRecoverableError, []string{"/sys/fs/cgroup/kubepods do not exist yet", down.Error()}},
+		{"directory appeared", func() { r.reportMissingCgroups(host, nil) },
+			componentstatus.StatusRecoverableError, []string{down.Error()}},
+		{"api server back", func() { r.reportKubeState(host, kube.StateSynced, nil) }, componentstatus.StatusOK, nil},
+	} {
+		step.report()
+		host.mu.Lock()
+		last := host.events[len(host.events)-1]
+		host.mu.Unlock()
+		assert.Equal(t, step.want, last.Status(), step.name)
+		for _, m := range step.message {
+			assert.ErrorContains(t, last.Err(), m, step.name)
+		}
+		if step.message == nil {
+			assert.NoError(t, last.Err(), step.name)
+		}
+	}
 }
