@@ -70,7 +70,10 @@ func (c *Controller) pump(ctx context.Context, full chan<- *rawBatch, free <-cha
 		full <- b
 		b = <-free
 	}
-	readUntil := func(deadline func() time.Time) error {
+	// readUntil reads until the ring buffer is empty past deadline, or a
+	// batch is full and stop is closed: while producers outpace the sink
+	// the ring buffer never runs empty, and the run must end all the same.
+	readUntil := func(deadline func() time.Time, stop <-chan struct{}) error {
 		for {
 			raw, err := c.tracer.ReadRaw(deadline())
 			if err != nil {
@@ -83,17 +86,23 @@ func (c *Controller) pump(ctx context.Context, full chan<- *rawBatch, free <-cha
 			b.add(raw)
 			if b.full() {
 				send(false)
+				select {
+				case <-stop:
+					return nil
+				default:
+				}
 			}
 		}
 	}
 	for ctx.Err() == nil {
 		next := time.Now().Add(c.cfg.MaxBatchDelay)
-		if err := readUntil(func() time.Time { return next }); err != nil {
+		if err := readUntil(func() time.Time { return next }, ctx.Done()); err != nil {
 			return err
 		}
 	}
 	if err := c.tracer.Detach(); err != nil {
 		c.log.Warn("detach", "error", err)
 	}
-	return readUntil(time.Now)
+	// Detached, the ring buffer holds a bounded rest: read all of it.
+	return readUntil(time.Now, nil)
 }
