@@ -141,6 +141,8 @@ type Controller struct {
 	unique  *uniqueTable
 	stats   stats
 	batch   []check.Check
+	// exits is Run's sink when it is an ExitSink.
+	exits ExitSink
 	// meta and pending are set with Config.Kubernetes; watch runs meta.
 	meta    podMetadata
 	watch   func(context.Context)
@@ -249,6 +251,7 @@ func (c *Controller) Stats() Stats {
 // (each update costs the producing CPUs a cache miss), and this one decodes,
 // attributes and writes.
 func (c *Controller) Run(ctx context.Context, sink Sink) error {
+	c.exits, _ = sink.(ExitSink)
 	runCtx, stopRun := context.WithCancel(ctx)
 	// Wake the pump's blocked read when the run ends; joined before Run
 	// returns, so that it never races the caller's Close.
