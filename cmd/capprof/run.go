@@ -191,6 +191,7 @@ func record(resolver *cgroup.Resolver, spec launchSpec, interactive bool, log *s
 	}
 	if l.stopped != "" {
 		fmt.Fprintf(notices, "capprof run: %s\n", l.stopped)
+		sink.run.ForgetKilled()
 	}
 	return &recording{launched: l, profiles: sink.b.Profiles(), run: sink.run}, nil
 }

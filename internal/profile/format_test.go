@@ -44,7 +44,7 @@ func TestWriteGolden(t *testing.T) {
 			verify: &Verification{User: "0:0", Recorded: "exit status 124", Advised: "exit status 124", Differences: []string{}, Verified: true,
 				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "exit status 124", Necessary: true, Differences: []string{
 					"/usr/local/bin/server --port 80: CAP_NET_BIND_SERVICE denied, granted when recorded",
-					"/usr/local/bin/server --port 80: 2× exit status 1 (recorded: 2× exit status 0)",
+					"/usr/local/bin/server --port 80: exit status 0, exit status 1 (recorded: exit status 0)",
 				}}}},
 			files: []Format{FormatTable, FormatYAML, FormatJSON}},
 		{name: "not-verified", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},

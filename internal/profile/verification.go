@@ -106,9 +106,9 @@ func (r *Run) AddExit(p *proc.Info, status string) {
 // Differences lists what r did that recorded did not, sorted, at most
 // maxValues lines (the last then says how many more): each process refused
 // a capability that recorded's checks were granted ("chroot / true:
-// CAP_SYS_CHROOT denied, granted when recorded"), then each process whose
-// exit statuses differ, matched by command line ("chroot / true: exit
-// status 125 (recorded: exit status 0)").
+// CAP_SYS_CHROOT denied, granted when recorded"), then each command line
+// whose processes ended with a status the other run's did not ("chroot /
+// true: exit status 125 (recorded: exit status 0)").
 func (r *Run) Differences(recorded *Run) []string {
 	r.settle()
 	recorded.settle()
@@ -123,8 +123,8 @@ func (r *Run) Differences(recorded *Run) []string {
 	slices.Sort(names)
 	var exits []string
 	for _, name := range slices.Compact(names) {
-		got, want := unmatched(r.exits[name], recorded.exits[name])
-		if len(got) > 0 || len(want) > 0 {
+		got, want := distinct(r.exits[name]), distinct(recorded.exits[name])
+		if !slices.Equal(got, want) {
 			exits = append(exits, name+": "+statusList(got)+" (recorded: "+statusList(want)+")")
 		}
 	}
@@ -146,42 +146,38 @@ func (r *Run) settle() {
 	}
 }
 
-// unmatched returns the statuses of a and of b that the other lacks, each
-// status matched at most once.
-func unmatched(a, b []string) (onlyA, onlyB []string) {
-	left := slices.Clone(b)
-	for _, s := range a {
-		if i := slices.Index(left, s); i >= 0 {
-			left = slices.Delete(left, i, i+1)
-			continue
-		}
-		onlyA = append(onlyA, s)
-	}
-	return onlyA, left
+// distinct returns the statuses sorted, each once. Sets, not counts: how
+// many times a daemon's periodic job ran in a run of fixed length is not
+// behaviour.
+func distinct(statuses []string) []string {
+	out := slices.Clone(statuses)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-// statusList says a process's statuses: "exit status 2", "2× exit status
-// 0, signal: killed", or "did not run".
+// statusList says a process's statuses: "exit status 0, exit status 2",
+// or "did not run".
 func statusList(statuses []string) string {
 	if len(statuses) == 0 {
 		return "did not run"
 	}
-	slices.Sort(statuses)
-	var parts []string
-	for i := 0; i < len(statuses); {
-		n := 1
-		for i+n < len(statuses) && statuses[i+n] == statuses[i] {
-			n++
-		}
-		part := statuses[i]
-		if n > 1 {
-			part = strconv.Itoa(n) + "× " + part
-		}
-		parts = append(parts, part)
-		i += n
-	}
-	return strings.Join(parts, ", ")
+	return strings.Join(statuses, ", ")
 }
+
+// ForgetKilled leaves the processes SIGKILL ended out of the comparison:
+// after capprof run's timeout killed what was left, which of a run's
+// processes happened to be running then is timing, not behaviour.
+func (r *Run) ForgetKilled() {
+	for name, statuses := range r.exits {
+		r.exits[name] = slices.DeleteFunc(statuses, func(s string) bool { return s == killed })
+		if len(r.exits[name]) == 0 {
+			delete(r.exits, name)
+		}
+	}
+}
+
+// killed is how a status says SIGKILL ended a process.
+const killed = "signal: killed"
 
 // processName names a process by its command line, which a re-run repeats,
 // where its pid would not.

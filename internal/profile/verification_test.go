@@ -58,6 +58,7 @@ func TestRunDifferences(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		recorded, rerun []event
+		killed          bool // a timeout killed both runs: ForgetKilled
 		want            []string
 	}{
 		{name: "the same", recorded: []event{chrootGranted, {args: "sh", exit: "exit status 0"}},
@@ -81,15 +82,25 @@ func TestRunDifferences(t *testing.T) {
 			recorded: []event{searchGranted},
 			rerun:    []event{searchDenied, {args: "cat", tid: 10, cap: capDacOverride, syscall: sysOpenat}},
 			want:     []string{"cat: CAP_DAC_READ_SEARCH denied, granted when recorded"}},
-		{name: "processes of one command line are matched by status",
+		{name: "processes of one command line are compared by their statuses",
 			recorded: []event{{args: "nginx", exit: "exit status 0"}, {args: "nginx", exit: "exit status 0"}, {args: "nginx", exit: "exit status 0"}},
 			rerun:    []event{{args: "nginx", exit: "exit status 2"}, {args: "nginx", exit: "exit status 0"}, {args: "nginx", exit: "exit status 2"}},
-			want:     []string{"nginx: 2× exit status 2 (recorded: 2× exit status 0)"}},
+			want:     []string{"nginx: exit status 0, exit status 2 (recorded: exit status 0)"}},
+		{name: "how many processes of a command line ran does not count",
+			recorded: []event{{args: "sleep 0.1", exit: "exit status 0"}, {args: "sleep 0.1", exit: "exit status 0"}},
+			rerun:    []event{{args: "sleep 0.1", exit: "exit status 0"}}, want: []string{}},
+		{name: "a different set of statuses",
+			recorded: []event{{args: "job", exit: "exit status 0"}, {args: "job", exit: "exit status 1"}},
+			rerun:    []event{{args: "job", exit: "exit status 0"}, {args: "job", exit: "exit status 2"}},
+			want:     []string{"job: exit status 0, exit status 2 (recorded: exit status 0, exit status 1)"}},
 		{name: "a process that did not run, and one that was not recorded",
 			recorded: []event{{args: "sleep 1", exit: "exit status 0"}},
 			rerun:    []event{{args: "sleep 2", exit: "signal: killed"}},
 			want: []string{"sleep 1: did not run (recorded: exit status 0)",
 				"sleep 2: signal: killed (recorded: did not run)"}},
+		{name: "processes SIGKILL ended are forgotten", killed: true,
+			recorded: []event{{args: "sleep 1", exit: "exit status 0"}, {args: "chown", exit: "signal: killed"}},
+			rerun:    []event{{args: "sleep 1", exit: "signal: killed"}, {args: "sleep 1", exit: "exit status 0"}}, want: []string{}},
 		{name: "at most maxValues lines", rerun: many,
 			want: append(slices.Collect(func(yield func(string) bool) {
 				for i := range maxValues - 1 {
@@ -100,7 +111,12 @@ func TestRunDifferences(t *testing.T) {
 			}), "3 more")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := runOf(tc.rerun...).Differences(runOf(tc.recorded...))
+			rerun, recorded := runOf(tc.rerun...), runOf(tc.recorded...)
+			if tc.killed {
+				rerun.ForgetKilled()
+				recorded.ForgetKilled()
+			}
+			got := rerun.Differences(recorded)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("differences\n got %q\nwant %q", got, tc.want)
 			}
