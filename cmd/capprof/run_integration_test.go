@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -16,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/prereq"
 	"github.com/capprof/capprof/internal/profile"
 )
@@ -72,6 +76,93 @@ func TestRunVerifyProvesTheAdvice(t *testing.T) {
 	out = capprofRun(t, "--verify", "--format", "docker", "--", "sh", "-c", `seq 1 1000 | sort >/dev/null`)
 	if !strings.Contains(out, "# verified: as 0:0 with exactly [none]: exit status 0, as recorded") {
 		t.Errorf("a command that needs nothing must verify with nothing:\n%s", out)
+	}
+}
+
+// forks is a program that forks a worker and returns, as daemons do; the
+// worker needs CAP_SYS_CHROOT after its parent has exited.
+var forks = []string{"sh", "-c", "(sleep 0.5; chroot / true) & exit 0"}
+
+func TestRunRecordsUntilTheCgroupIsEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{name: "every process", want: "drop ALL; add SYS_CHROOT"},
+		{name: "--wait main", flags: []string{"--wait", "main"}, want: "drop ALL; add none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := capprofRun(t, append(append(tc.flags, "--"), forks...)...)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// The worker's exit and checks prove SYS_CHROOT necessary although sh exits
+// 0 with or without it.
+func TestRunVerifyComparesChecks(t *testing.T) {
+	out := capprofRun(t, append([]string{"--verify", "--"}, forks...)...)
+	for _, want := range []string{
+		"drop ALL; add SYS_CHROOT",
+		"verified: as 0:0 with exactly [SYS_CHROOT]: exit status 0, as recorded",
+		"SYS_CHROOT proven necessary: without it, exit status 0 as well, but:",
+		"  chroot / true: CAP_SYS_CHROOT denied, granted when recorded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// SYS_CHROOT left out of the verification's set: caught.
+	resolver, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := launchSpec{command: forks, caps: caps.Set(0).With(18)} // CAP_SYS_CHROOT
+	log := slog.New(slog.DiscardHandler)
+	rec, err := record(resolver, spec, false, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifyAdvice(resolver, spec, nil, rec, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Verified || v.Advised != "exit status 0" || !slices.Contains(v.Differences, "chroot / true: CAP_SYS_CHROOT denied, granted when recorded") {
+		t.Errorf("verification without SYS_CHROOT %+v, want not verified for chroot's denied check although sh exits 0", v)
+	}
+}
+
+// A daemon runs until --timeout kills it, in the recorded run and in each
+// verification run; its checks and its workers' exits verify the advice.
+func TestRunTimeoutStopsADaemon(t *testing.T) {
+	owned := filepath.Join(t.TempDir(), "owned")
+	if err := os.WriteFile(owned, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prereq.RequireRoot(t)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--timeout", "1s", "--verify", "--",
+		"sh", "-c", `while :; do chown 65534 "$0" && chown 0 "$0"; sleep 0.1; done`, owned}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		"  stopped     killed at the 1s timeout: ",
+		"drop ALL; add CHOWN",
+		"verified: as 0:0 with exactly [CHOWN]: signal: killed, as recorded",
+		"CHOWN proven necessary: without it, signal: killed as well, but:",
+		"CAP_CHOWN denied, granted when recorded",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "capprof run: killed at the 1s timeout: ") {
+		t.Errorf("stderr does not say the timeout killed the command:\n%s", stderr.String())
 	}
 }
 
