@@ -654,6 +654,11 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	// Only the thread group's end matters; other threads exiting do not.
 	if (p->pid != p->tgid)
 		return 0;
+	// Nor a leader that ends because another of its threads execs
+	// (de_thread): that thread takes the pid over and the process goes on.
+	// Linux 5.17+ names it in group_exec_task; older kernels report an exit.
+	if (bpf_core_field_exists(p->signal->group_exec_task) && p->signal->group_exec_task)
+		return 0;
 	u32 tgid = p->tgid;
 	bool selected = task_selected(p, tgid);
 	if (cfg_pid_filter)
