@@ -9,7 +9,7 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Packages the integration tests need; `make deps` installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light
 GEN_DEBS  := clang llvm libbpf-dev
 
 .PHONY: test-go image e2e render kube-apiserver test-kernels test-crosscheck bench-pipeline all build build-capprof build-otelcol run record cross check-ocb test test-unit vet deps deps-generate generate check-generate vmlinux-x86 vmlinux-arm64 bench-kernel fuzz clean

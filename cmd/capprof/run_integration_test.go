@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +165,69 @@ func TestRunTimeoutStopsADaemon(t *testing.T) {
 	if !strings.Contains(stderr.String(), "capprof run: killed at the 1s timeout: ") {
 		t.Errorf("stderr does not say the timeout killed the command:\n%s", stderr.String())
 	}
+}
+
+// Debian's nginx under timeout(1) exits 124 with or without SETUID and
+// SETGID: without them its workers fail and the master runs on until
+// timeout ends it. The workers' denied checks prove both necessary.
+func TestRunVerifyNginx(t *testing.T) {
+	prereq.RequireRoot(t)
+	prereq.RequireCommands(t, "nginx", "timeout")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`user www-data;
+worker_processes 2;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events {}
+http {
+	access_log off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	server { listen 127.0.0.1:%[2]d; }
+}
+`, dir, privilegedPort(t))), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := capprofRun(t, "--verify", "--format", "json", "--", "timeout", "-s", "QUIT", "3", "nginx", "-c", conf, "-g", "daemon off;")
+	profiles, err := profile.ReadJSON(strings.NewReader(out))
+	if err != nil || len(profiles) != 1 || profiles[0].Verification == nil {
+		t.Fatalf("want one verified profile (%v):\n%s", err, out)
+	}
+	p := profiles[0]
+	if !slices.Contains(p.Advice.Add, "SETUID") || !slices.Contains(p.Advice.Add, "SETGID") {
+		t.Errorf("advice %v lacks SETUID and SETGID", p.Advice.Add)
+	}
+	v := p.Verification
+	if !v.Verified || v.Recorded != "exit status 124" {
+		t.Errorf("verification %+v, want verified with exit status 124", v)
+	}
+	for _, w := range v.Without {
+		if w.Name != "SETUID" && w.Name != "SETGID" {
+			continue
+		}
+		denied := "CAP_" + w.Name + " denied, granted when recorded"
+		if !w.Necessary || w.Exit != "exit status 124" || !slices.ContainsFunc(w.Differences, func(d string) bool { return strings.HasSuffix(d, denied) }) {
+			t.Errorf("without %s: %+v, want proven necessary by %q although timeout exits 124", w.Name, w, denied)
+		}
+	}
+}
+
+// privilegedPort returns a port below 1024 that nothing listens on now.
+func privilegedPort(t *testing.T) int {
+	t.Helper()
+	for port := 800; port < 1000; port++ {
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port between 800 and 999")
+	return 0
 }
 
 func TestRunVerifyFailsWhenTheCommandBehavesDifferently(t *testing.T) {
