@@ -10,7 +10,7 @@ OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Debian packages the integration tests need, and those `make generate`
 # needs; test/install-debs.sh installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light
 GEN_DEBS  := clang llvm libbpf-dev
 
 

@@ -123,6 +123,8 @@ struct exit_event {
 	u8 _pad[3];
 	u32 pid;
 	u64 time_ns;
+	u32 exit_code; /* task->exit_code: a wait status, (code << 8) | signal */
+	u32 _pad2;
 };
 
 // A cgroup2 directory was created. User space learns its path here, so that
@@ -652,6 +654,11 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	// Only the thread group's end matters; other threads exiting do not.
 	if (p->pid != p->tgid)
 		return 0;
+	// Nor a leader that ends because another of its threads execs
+	// (de_thread): that thread takes the pid over and the process goes on.
+	// Linux 5.17+ names it in group_exec_task; older kernels report an exit.
+	if (bpf_core_field_exists(p->signal->group_exec_task) && p->signal->group_exec_task)
+		return 0;
 	u32 tgid = p->tgid;
 	bool selected = task_selected(p, tgid);
 	if (cfg_pid_filter)
@@ -664,6 +671,10 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	e->type = EVENT_EXIT;
 	e->pid = tgid;
 	e->time_ns = bpf_ktime_get_boot_ns();
+	// do_exit() set it before this tracepoint; an exit_group() or a fatal
+	// signal gives every thread the group's code.
+	e->exit_code = p->exit_code;
+	e->_pad2 = 0;
 	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }

@@ -120,11 +120,13 @@ type CapprofExecEvent struct {
 }
 
 type CapprofExitEvent struct {
-	_      structs.HostLayout
-	Type   uint8
-	Pad    [3]uint8
-	Pid    uint32
-	TimeNs uint64
+	_        structs.HostLayout
+	Type     uint8
+	Pad      [3]uint8
+	Pid      uint32
+	TimeNs   uint64
+	ExitCode uint32
+	Pad2     uint32
 }
 
 type CapprofForkEvent struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +12,11 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,11 +49,16 @@ type ids struct{ uid, gid int }
 
 func (i ids) String() string { return strconv.Itoa(i.uid) + ":" + strconv.Itoa(i.gid) }
 
-// launchSpec is how the launcher starts a command.
+// launchSpec is how the launcher starts a command and how long capprof
+// waits for it.
 type launchSpec struct {
 	caps    caps.Set // exactly the command's capabilities
 	user    *ids     // nil: capprof's own uid and gid, groups untouched
 	command []string
+	// waitMain ends the run when the first process exits (--wait main);
+	// else when the cgroup is empty.
+	waitMain bool
+	timeout  time.Duration // kill what is left after it; 0: never
 }
 
 // userText is the uid:gid the command runs as.
@@ -118,15 +126,25 @@ func permittedCaps() (caps.Set, error) {
 	return caps.Set(data[0].Permitted) | caps.Set(data[1].Permitted)<<32, nil
 }
 
+// launched is how a command's run ended.
+type launched struct {
+	status      string // how its first process exited: "exit status 0", "signal: interrupt"
+	interrupted bool   // SIGINT or SIGTERM came
+	stopped     string // what the timeout killed, or ""
+}
+
 // runLaunched runs spec's command through the launcher in cgroup cg and
-// waits for it. The first SIGINT or SIGTERM capprof gets is forwarded to the
-// command, a second one kills everything in cg; interrupted says one came.
-// notices is capprof's own stderr, for saying so. status is how the command
-// exited ("exit status 0", "signal: interrupt").
-func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stderr, notices io.Writer) (status string, interrupted bool, err error) {
+// waits until every process of cg has exited (spec.waitMain: the first
+// one), killing what is left at spec.timeout. The first SIGINT or SIGTERM
+// capprof gets is forwarded to the first process, or once it has exited
+// to every process of cg, as a terminal's Ctrl-C reaches a whole process
+// group; a second one kills everything in cg. notices is capprof's own
+// stderr, for saying so.
+func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stderr, notices io.Writer) (launched, error) {
+	var l launched
 	self, err := os.Executable()
 	if err != nil {
-		return "", false, fmt.Errorf("launch: %w", err)
+		return l, fmt.Errorf("launch: %w", err)
 	}
 	args := []string{launchCommand, "--caps", spec.caps.String(), "--cgroup", cg.Path}
 	if spec.user != nil {
@@ -135,7 +153,7 @@ func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stder
 	args = append(append(args, "--"), spec.command...)
 	errRead, errWrite, err := os.Pipe()
 	if err != nil {
-		return "", false, fmt.Errorf("launch: %w", err)
+		return l, fmt.Errorf("launch: %w", err)
 	}
 	defer errRead.Close()
 	cmd := exec.Command(self, args...)
@@ -148,35 +166,102 @@ func runLaunched(spec launchSpec, cg *cgroup.Dir, stdin io.Reader, stdout, stder
 	err = cmd.Start()
 	errWrite.Close()
 	if err != nil {
-		return "", false, fmt.Errorf("launch %s: %w", spec.command[0], err)
+		return l, fmt.Errorf("launch %s: %w", spec.command[0], err)
 	}
 	// EOF without a message: the launcher exec'd the command.
 	msg, _ := io.ReadAll(errRead)
 	if len(msg) > 0 {
 		_ = cmd.Wait()
-		return "", false, fmt.Errorf("launch %s: %s", spec.command[0], strings.TrimSpace(string(msg)))
+		return l, fmt.Errorf("launch %s: %s", spec.command[0], strings.TrimSpace(string(msg)))
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
+	var timeout <-chan time.Time
+	if spec.timeout > 0 {
+		t := time.NewTimer(spec.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	// emptied is set once the first process has exited: only then, since
+	// the cgroup is empty until the launcher enters it.
+	var emptied chan error
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	for {
 		select {
 		case sig := <-signals:
-			if interrupted {
+			if l.interrupted {
 				fmt.Fprintf(notices, "capprof run: killing %s\n", spec.command[0])
 				cg.Kill()
 				continue
 			}
-			interrupted = true
-			_ = cmd.Process.Signal(sig)
+			l.interrupted = true
+			if l.status == "" {
+				_ = cmd.Process.Signal(sig)
+			} else {
+				cg.Signal(sig.(syscall.Signal))
+			}
 			fmt.Fprintf(notices, "capprof run: passed %s on to %s; again to kill it\n", sig, spec.command[0])
+		case <-timeout:
+			l.stopped = fmt.Sprintf("killed at the %s timeout: %s", spec.timeout, processesText(cg.PIDs()))
+			cg.Kill()
 		case err := <-waited:
 			var exit *exec.ExitError
 			if err != nil && !errors.As(err, &exit) {
-				return "", interrupted, fmt.Errorf("wait for %s: %w", spec.command[0], err)
+				return l, fmt.Errorf("wait for %s: %w", spec.command[0], err)
 			}
-			return cmd.ProcessState.String(), interrupted, nil
+			l.status = statusText(cmd.ProcessState.Sys().(syscall.WaitStatus))
+			if spec.waitMain {
+				return l, nil
+			}
+			emptied = make(chan error, 1)
+			go func() { emptied <- cg.WaitEmpty(ctx) }()
+		case err := <-emptied:
+			if err != nil {
+				return l, fmt.Errorf("wait for %s: %w", spec.command[0], err)
+			}
+			return l, nil
 		}
 	}
+}
+
+// processesText names the processes the timeout kills: "3 processes left
+// (nginx, sleep)", by their names (comm), each once.
+func processesText(pids []int) string {
+	var names []string
+	for _, pid := range pids {
+		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil {
+			names = append(names, strings.TrimSpace(string(comm)))
+		}
+	}
+	slices.Sort(names)
+	text := strconv.Itoa(len(pids)) + " processes left"
+	if len(pids) == 1 {
+		text = "1 process left"
+	}
+	if len(names) == 0 {
+		return text
+	}
+	return text + " (" + strings.Join(slices.Compact(names), ", ") + ")"
+}
+
+// statusText says how a process ended as os.ProcessState.String does
+// ("exit status 1", "signal: killed"), for the first process, which capprof
+// waits for, and the others, whose statuses the kernel's exit events carry.
+func statusText(ws syscall.WaitStatus) string {
+	var text string
+	switch {
+	case ws.Exited():
+		text = "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		text = "signal: " + ws.Signal().String()
+	default:
+		text = fmt.Sprintf("wait status %#x", uint32(ws))
+	}
+	if ws.CoreDump() {
+		text += " (core dumped)"
+	}
+	return text
 }
 
 // launchMain is the launcher's entry point: it runs runLaunch, which only

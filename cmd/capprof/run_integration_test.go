@@ -7,7 +7,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/prereq"
 	"github.com/capprof/capprof/internal/profile"
 )
@@ -73,6 +78,156 @@ func TestRunVerifyProvesTheAdvice(t *testing.T) {
 	if !strings.Contains(out, "# verified: as 0:0 with exactly [none]: exit status 0, as recorded") {
 		t.Errorf("a command that needs nothing must verify with nothing:\n%s", out)
 	}
+}
+
+// forks is a program that forks a worker and returns, as daemons do; the
+// worker needs CAP_SYS_CHROOT after its parent has exited.
+var forks = []string{"sh", "-c", "(sleep 0.5; chroot / true) & exit 0"}
+
+func TestRunRecordsUntilTheCgroupIsEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{name: "every process", want: "drop ALL; add SYS_CHROOT"},
+		{name: "--wait main", flags: []string{"--wait", "main"}, want: "drop ALL; add none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := capprofRun(t, append(append(tc.flags, "--"), forks...)...)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// The worker's exit and checks prove SYS_CHROOT necessary although sh exits
+// 0 with or without it.
+func TestRunVerifyComparesChecks(t *testing.T) {
+	out := capprofRun(t, append([]string{"--verify", "--"}, forks...)...)
+	for _, want := range []string{
+		"drop ALL; add SYS_CHROOT",
+		"verified: as 0:0 with exactly [SYS_CHROOT]: exit status 0, as recorded",
+		"SYS_CHROOT proven necessary: without it, exit status 0 as well, but:",
+		"  chroot / true: CAP_SYS_CHROOT denied, granted when recorded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// SYS_CHROOT left out of the verification's set: caught.
+	resolver, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := launchSpec{command: forks, caps: caps.Set(0).With(18)} // CAP_SYS_CHROOT
+	log := slog.New(slog.DiscardHandler)
+	rec, err := record(resolver, spec, false, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifyAdvice(resolver, spec, nil, rec, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Verified || v.Advised != "exit status 0" || !slices.Contains(v.Differences, "chroot / true: CAP_SYS_CHROOT denied, granted when recorded") {
+		t.Errorf("verification without SYS_CHROOT %+v, want not verified for chroot's denied check although sh exits 0", v)
+	}
+}
+
+// A daemon runs until --timeout kills it, in the recorded run and in each
+// verification run; its checks and its workers' exits verify the advice.
+func TestRunTimeoutStopsADaemon(t *testing.T) {
+	owned := filepath.Join(t.TempDir(), "owned")
+	if err := os.WriteFile(owned, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prereq.RequireRoot(t)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--timeout", "1s", "--verify", "--",
+		"sh", "-c", `while :; do chown 65534 "$0" && chown 0 "$0"; sleep 0.1; done`, owned}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		"  stopped     killed at the 1s timeout: ",
+		"drop ALL; add CHOWN",
+		"verified: as 0:0 with exactly [CHOWN]: signal: killed, as recorded",
+		"CHOWN proven necessary: without it, signal: killed as well, but:",
+		"CAP_CHOWN denied, granted when recorded",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "capprof run: killed at the 1s timeout: ") {
+		t.Errorf("stderr does not say the timeout killed the command:\n%s", stderr.String())
+	}
+}
+
+// Debian's nginx under timeout(1) exits 124 with or without SETUID and
+// SETGID: without them its workers fail and the master runs on until
+// timeout ends it. The workers' denied checks prove both necessary.
+func TestRunVerifyNginx(t *testing.T) {
+	prereq.RequireRoot(t)
+	prereq.RequireCommands(t, "nginx", "timeout")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nginx.conf")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`user www-data;
+worker_processes 2;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events {}
+http {
+	access_log off;
+	client_body_temp_path %[1]s/body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	server { listen 127.0.0.1:%[2]d; }
+}
+`, dir, privilegedPort(t))), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := capprofRun(t, "--verify", "--format", "json", "--", "timeout", "-s", "QUIT", "3", "nginx", "-c", conf, "-g", "daemon off;")
+	profiles, err := profile.ReadJSON(strings.NewReader(out))
+	if err != nil || len(profiles) != 1 || profiles[0].Verification == nil {
+		t.Fatalf("want one verified profile (%v):\n%s", err, out)
+	}
+	p := profiles[0]
+	if !slices.Contains(p.Advice.Add, "SETUID") || !slices.Contains(p.Advice.Add, "SETGID") {
+		t.Errorf("advice %v lacks SETUID and SETGID", p.Advice.Add)
+	}
+	v := p.Verification
+	if !v.Verified || v.Recorded != "exit status 124" {
+		t.Errorf("verification %+v, want verified with exit status 124", v)
+	}
+	for _, w := range v.Without {
+		if w.Name != "SETUID" && w.Name != "SETGID" {
+			continue
+		}
+		denied := "CAP_" + w.Name + " denied, granted when recorded"
+		if !w.Necessary || w.Exit != "exit status 124" || !slices.ContainsFunc(w.Differences, func(d string) bool { return strings.HasSuffix(d, denied) }) {
+			t.Errorf("without %s: %+v, want proven necessary by %q although timeout exits 124", w.Name, w, denied)
+		}
+	}
+}
+
+// privilegedPort returns a port below 1024 that nothing listens on now.
+func privilegedPort(t *testing.T) int {
+	t.Helper()
+	for port := 800; port < 1000; port++ {
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port between 800 and 999")
+	return 0
 }
 
 func TestRunVerifyFailsWhenTheCommandBehavesDifferently(t *testing.T) {

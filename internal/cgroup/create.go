@@ -63,10 +63,25 @@ func (d *Dir) Kill() {
 	if os.WriteFile(filepath.Join(d.Path, "cgroup.kill"), []byte("1"), 0) == nil {
 		return
 	}
+	d.Signal(syscall.SIGKILL)
+}
+
+// Signal sends sig to every process directly in the cgroup.
+func (d *Dir) Signal(sig syscall.Signal) {
+	for _, pid := range d.PIDs() {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// PIDs lists the processes directly in the cgroup (cgroup.procs); none
+// when it cannot be read.
+func (d *Dir) PIDs() []int {
 	data, _ := os.ReadFile(filepath.Join(d.Path, "cgroup.procs"))
+	var pids []int
 	for _, f := range strings.Fields(string(data)) {
 		if pid, err := strconv.Atoi(f); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }

@@ -156,6 +156,8 @@ type Controller struct {
 	unique  *uniqueTable
 	stats   stats
 	batch   []check.Check
+	// exits is Run's sink when it is an ExitSink.
+	exits ExitSink
 	// meta and pending are set with Config.Kubernetes; watch runs meta.
 	meta    podMetadata
 	watch   func(context.Context)
@@ -309,6 +311,7 @@ func (c *Controller) Run(ctx context.Context, sink Sink) (err error) {
 // (each update costs the producing CPUs a cache miss), and this one decodes,
 // attributes and writes.
 func (c *Controller) run(runCtx context.Context, stopRun context.CancelFunc, sink Sink) error {
+	c.exits, _ = sink.(ExitSink)
 	// Wake the pump's blocked read when the run ends.
 	woken := make(chan struct{})
 	go func() {

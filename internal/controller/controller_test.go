@@ -365,12 +365,14 @@ func TestHandle(t *testing.T) {
 			NsLevel: 0, NsInum: 4026531837, NsIsHost: 1, Syscall: syslogNr, CgroupId: c.containerCgroup,
 			Effective: 0, TimeNs: 3_000_000,
 		}},
-		{Exit: &bpf.CapprofExitEvent{Pid: 4242, TimeNs: 4_000_000}},
+		{Exit: &bpf.CapprofExitEvent{Pid: 4242, TimeNs: 4_000_000, ExitCode: 3 << 8}},
 		{Check: &bpf.CapprofCheckEvent{
 			Cap: 21, Audit: uint8(check.NotAudited), ForeignCred: 1, Pid: 999, Tid: 999, NsLevel: 1, NsInum: 4026532500,
 			NsOwnerUid: 100000, NsOwnerGid: 100001, Syscall: -1, CgroupId: 1 << 40, Effective: 1 << 21, TimeNs: 5_000_000,
 		}},
 	}
+	exits := &exitCollector{}
+	c.exits = exits
 	for _, ev := range events {
 		c.handle(ev)
 	}
@@ -380,6 +382,12 @@ func TestHandle(t *testing.T) {
 	}
 	if len(c.batch) != 2 {
 		t.Fatalf("batch has %d checks, want 2", len(c.batch))
+	}
+	if len(exits.exits) != 1 {
+		t.Fatalf("%d exits, want 1", len(exits.exits))
+	}
+	if e := exits.exits[0]; e.Process.PID != 4242 || e.Process.ExecutablePath != "/usr/bin/dmesg" || !e.Status.Exited() || e.Status.ExitStatus() != 3 {
+		t.Errorf("exit %+v, want dmesg's, exit status 3", e)
 	}
 
 	tests := []struct {
@@ -423,6 +431,12 @@ func TestHandle(t *testing.T) {
 
 // assertCheck compares checks; of the process it compares what the events
 // determine (ExecIDs and start times are the proc package's business).
+// exitCollector is an ExitSink keeping the exits.
+type exitCollector struct{ exits []Exit }
+
+func (*exitCollector) Write([]check.Check) error { return nil }
+func (e *exitCollector) Exited(x Exit)           { e.exits = append(e.exits, x) }
+
 func assertCheck(t *testing.T, got, want check.Check) {
 	t.Helper()
 	gp, wp := got.Process, want.Process

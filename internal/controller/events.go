@@ -2,14 +2,30 @@ package controller
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/capprof/capprof/bpf"
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/syscalls"
 	"github.com/capprof/capprof/internal/tracer"
 )
+
+// ExitSink is a Sink that also learns how each recorded process ended:
+// capprof run compares a re-run's processes with the recording's.
+type ExitSink interface {
+	Sink
+	// Exited is called from Run's goroutine, as Write is.
+	Exited(Exit)
+}
+
+// Exit is the end of a recorded process (a thread group).
+type Exit struct {
+	Process proc.Info // as the process cache knew it
+	Status  syscall.WaitStatus
+}
 
 // handle applies one ring-buffer event: process events update the process
 // cache, cgroup creations the cgroup resolver's, and checks become records
@@ -32,6 +48,11 @@ func (c *Controller) handle(ev tracer.Event) {
 	case ev.Fork != nil:
 		c.procs.Fork(ev.Fork.ParentPid, ev.Fork.ChildPid, ev.Fork.StartNs)
 	case ev.Exit != nil:
+		if c.exits != nil {
+			info, _ := c.procs.Lookup(ev.Exit.Pid)
+			info.PID = ev.Exit.Pid
+			c.exits.Exited(Exit{Process: info, Status: syscall.WaitStatus(ev.Exit.ExitCode)})
+		}
 		c.procs.Exit(ev.Exit.Pid, ev.Exit.TimeNs)
 	case ev.Cgroup != nil:
 		// The kernel reports a cgroup's creation before anything runs in

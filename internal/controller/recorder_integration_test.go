@@ -5,12 +5,15 @@ package controller_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,10 +32,17 @@ const (
 	nobody      = 65534
 )
 
-// collector is a Sink that keeps every check.
+// collector is an ExitSink that keeps every check and exit.
 type collector struct {
 	mu     sync.Mutex
 	checks []check.Check
+	exits  []controller.Exit
+}
+
+func (c *collector) Exited(e controller.Exit) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.exits = append(c.exits, e)
 }
 
 func (c *collector) Write(batch []check.Check) error {
@@ -191,6 +201,38 @@ func TestRootChownOfAnotherUsersFileIsGranted(t *testing.T) {
 			t.Errorf("unexpected record: %+v", c)
 		}
 	}
+}
+
+// Each process's exit carries its wait status, as its parent sees it:
+// an exit code, or the signal that ended it.
+func TestExitsCarryTheStatus(t *testing.T) {
+	cg := testenv.NewCgroup(t)
+	rec := start(t, configIn(cg))
+	pid := runIn(t, cg, "sh", "-c", `sh -c 'exit 3'; sh -c 'kill -TERM $$'; exit 5`)
+	rec.stop(t)
+
+	got := map[string]string{}
+	for _, e := range rec.sink.exits {
+		switch {
+		case e.Process.PID == uint32(pid):
+			got["main"] = statusOf(e.Status)
+		case slices.Contains(e.Process.Args, "exit 3"):
+			got["exit 3"] = statusOf(e.Status)
+		case slices.Contains(e.Process.Args, "kill -TERM $$"):
+			got["killed"] = statusOf(e.Status)
+		}
+	}
+	want := map[string]string{"main": "exit 5", "exit 3": "exit 3", "killed": "signal terminated"}
+	if !maps.Equal(got, want) {
+		t.Errorf("exits %v, want %v (all: %+v)", got, want, rec.sink.exits)
+	}
+}
+
+func statusOf(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal " + ws.Signal().String()
+	}
+	return "exit " + strconv.Itoa(ws.ExitStatus())
 }
 
 // dmesgLoop returns a shell command that runs dmesg n times as nobody.

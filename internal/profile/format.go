@@ -132,6 +132,9 @@ func adviceNotes(p *Profile) []string {
 // weaker evidence.
 func leftOutNotes(p *Profile) []string {
 	var notes []string
+	if p.Stopped != "" {
+		notes = append(notes, "stopped: "+p.Stopped)
+	}
 	a := &p.Advice
 	if len(a.Denied) > 0 {
 		notes = append(notes, "attempted and denied, not added (decide yourself): "+strings.Join(a.Denied, ", "))

@@ -25,24 +25,39 @@ func TestWriteGolden(t *testing.T) {
 		// verify is set as every profile's Verification, as capprof run
 		// --verify does.
 		verify *Verification
-		files  []Format
+		// stopped is set as every profile's Stopped (capprof run
+		// --timeout).
+		stopped string
+		files   []Format
 	}{
 		{name: "profiles", obs: fixtureObservations(), files: formats[:]},
 		{name: "run", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
 			files: []Format{FormatTable, FormatDocker, FormatSystemd}},
 		{name: "verified", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
-			verify: &Verification{User: "1000:1000", Recorded: "exit status 0", Advised: "exit status 0", Verified: true,
-				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "exit status 1", Necessary: true}}},
+			verify: &Verification{User: "1000:1000", Recorded: "exit status 0", Advised: "exit status 0", Differences: []string{}, Verified: true,
+				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "exit status 1", Differences: []string{}, Necessary: true}}},
 			files: []Format{FormatTable, FormatYAML, FormatDocker, FormatSystemd, FormatJSON}},
+		// A daemon that a timeout ends either way: its checks and its
+		// workers' exits tell the runs apart.
+		{name: "verified-by-checks", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
+			stopped: "killed at the 3s timeout: 3 processes left (server)",
+			verify: &Verification{User: "0:0", Recorded: "exit status 124", Advised: "exit status 124", Differences: []string{}, Verified: true,
+				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "exit status 124", Necessary: true, Differences: []string{
+					"/usr/local/bin/server --port 80: CAP_NET_BIND_SERVICE denied, granted when recorded",
+					"/usr/local/bin/server --port 80: exit status 0, exit status 1 (recorded: exit status 0)",
+				}}}},
+			files: []Format{FormatTable, FormatYAML, FormatJSON}},
 		{name: "not-verified", obs: runObservations(), opts: []Option{WithCommand("/usr/local/bin/server --port 80")},
 			verify: &Verification{User: "0:0", Recorded: "exit status 0", Advised: "signal: killed", Verified: false,
-				Without: []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "signal: killed", Necessary: false}}},
+				Differences: []string{"/usr/local/bin/server --port 80: signal: killed (recorded: exit status 0)"},
+				Without:     []WithoutRun{{Name: "NET_BIND_SERVICE", Exit: "signal: killed", Necessary: false}}},
 			files: []Format{FormatTable}},
 	}
 	for _, set := range sets {
 		profiles := build(set.obs, set.opts...)
 		for i := range profiles {
 			profiles[i].Verification = set.verify
+			profiles[i].Stopped = set.stopped
 		}
 		for _, f := range set.files {
 			t.Run(set.name+"/"+string(f), func(t *testing.T) {

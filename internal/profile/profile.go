@@ -35,6 +35,11 @@ type Profile struct {
 	// Capabilities lists every capability checked, ascending by number.
 	Capabilities []Capability `json:"capabilities"`
 	Advice       Advice       `json:"advice"`
+	// Stopped says why the recording of a command ended while some of its
+	// processes still ran (capprof run --timeout killed them): what they
+	// would have done next is not in the profile. Empty otherwise; like
+	// Verification, the caller sets it.
+	Stopped string `json:"stopped,omitempty"`
 	// Verification is what re-running the command under the advice showed
 	// (capprof run --verify); absent otherwise.
 	Verification *Verification `json:"verification,omitempty"`

@@ -46,6 +46,9 @@ func writeTableProfile(w *bufio.Writer, p *Profile) {
 
 	line("window", formatTime(p.FirstSeen)+" .. "+formatTime(p.LastSeen)+" ("+p.LastSeen.Sub(p.FirstSeen).String()+")")
 	line("checks", strconv.FormatUint(p.Checks, 10)+" in "+plural(p.Observations, "record"))
+	if p.Stopped != "" {
+		line("stopped", p.Stopped)
+	}
 	if len(p.Hosts) > 0 {
 		line("hosts", truncList(p.Hosts, p.HostsTruncated))
 	}

@@ -87,9 +87,10 @@ var (
 		StartNs:   123456789,
 	}
 	exitEvent = bpf.CapprofExitEvent{
-		Type:   uint8(bpf.CapprofEventTypeEVENT_EXIT),
-		Pid:    4242,
-		TimeNs: 124000000,
+		Type:     uint8(bpf.CapprofEventTypeEVENT_EXIT),
+		Pid:      4242,
+		TimeNs:   124000000,
+		ExitCode: 3 << 8, // exit(3)
 	}
 	cgroupEvent = func() bpf.CapprofCgroupEvent {
 		e := bpf.CapprofCgroupEvent{Type: uint8(bpf.CapprofEventTypeEVENT_CGROUP_MKDIR), CgroupId: 9876}
@@ -133,7 +134,7 @@ func TestRecordSizes(t *testing.T) {
 		{name: "check_event", got: unsafe.Sizeof(bpf.CapprofCheckEvent{}), want: 104},
 		{name: "exec_event", got: unsafe.Sizeof(bpf.CapprofExecEvent{}), want: 1320},
 		{name: "fork_event", got: unsafe.Sizeof(bpf.CapprofForkEvent{}), want: 24},
-		{name: "exit_event", got: unsafe.Sizeof(bpf.CapprofExitEvent{}), want: 16},
+		{name: "exit_event", got: unsafe.Sizeof(bpf.CapprofExitEvent{}), want: 24},
 		{name: "cgroup_event", got: unsafe.Sizeof(bpf.CapprofCgroupEvent{}), want: 528},
 		{name: "addr_range", got: unsafe.Sizeof(AddrRange{}), want: 24},
 	}
@@ -284,7 +285,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "exec cut in its arguments", raw: exec[:1000], wantErr: "bpf.CapprofExecEvent record is 1000 bytes, want 1320"},
 		{name: "fork the size of an exit", raw: aligned(append([]byte{byte(bpf.CapprofEventTypeEVENT_FORK)}, make([]byte, 15)...)),
 			wantErr: "bpf.CapprofForkEvent record is 16 bytes, want 24"},
-		{name: "exit short", raw: record(t, exitEvent)[:8], wantErr: "bpf.CapprofExitEvent record is 8 bytes, want 16"},
+		{name: "exit short", raw: record(t, exitEvent)[:8], wantErr: "bpf.CapprofExitEvent record is 8 bytes, want 24"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -172,13 +172,24 @@ func TestVerificationFailureExits1(t *testing.T) {
 	e.assertClean(t)
 }
 
-// A command that leaves a process running: capprof kills it with the
-// recorded run's cgroup and with each verification run's.
+// A command that leaves a process running: with --wait main or at
+// --timeout capprof kills it with the recorded run's cgroup and with each
+// verification run's.
 func TestLeftRunningIsKilled(t *testing.T) {
 	e := setUp(t)
-	e.run(t, 0, "run", "--user", strconv.Itoa(runUID), "--caps", "none", "--verify", "--",
-		"sh", "-c", `"$0" target >/dev/null & exit 0`, e.capscenario)
-	e.assertClean(t)
+	for _, tc := range []struct {
+		name string
+		wait []string
+	}{
+		{name: "--wait main", wait: []string{"--wait", "main"}},
+		{name: "--timeout", wait: []string{"--timeout", "500ms"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--user", strconv.Itoa(runUID), "--caps", "none", "--verify"}, tc.wait...)
+			e.run(t, 0, append(args, "--", "sh", "-c", `"$0" target >/dev/null & exit 0`, e.capscenario)...)
+			e.assertClean(t)
+		})
+	}
 }
 
 // orEmpty makes a nil list the empty one the JSON output has.
