@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/output"
@@ -206,7 +207,7 @@ func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
 	}
 	k.MaxWait, k.MaxPending = f.kubeMaxWait, f.kubeMaxPending
 	if err := k.Validate(); err != nil {
-		return nil, kube.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesFlags)
+		return nil, config.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesFlags)
 	}
 	return &k, nil
 }

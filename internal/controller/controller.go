@@ -14,6 +14,7 @@ import (
 
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/tracer"
@@ -68,14 +69,14 @@ func DefaultKubernetesConfig(node string) KubernetesConfig {
 	return KubernetesConfig{Watch: kube.DefaultConfig(node), MaxWait: 5 * time.Second, MaxPending: 10000}
 }
 
-// Validate reports the first invalid field, as a *kube.FieldError naming
+// Validate reports the first invalid field, as a *config.FieldError naming
 // it when a shell can set it: the shells check these rules only here.
 func (c *KubernetesConfig) Validate() error {
 	if c.MaxWait <= 0 {
-		return &kube.FieldError{Field: "MaxWait", Err: fmt.Errorf("must be positive, got %s", c.MaxWait)}
+		return &config.FieldError{Field: "MaxWait", Err: fmt.Errorf("must be positive, got %s", c.MaxWait)}
 	}
 	if c.MaxPending <= 0 {
-		return &kube.FieldError{Field: "MaxPending", Err: fmt.Errorf("must be positive, got %d", c.MaxPending)}
+		return &config.FieldError{Field: "MaxPending", Err: fmt.Errorf("must be positive, got %d", c.MaxPending)}
 	}
 	return c.Watch.Validate()
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/tracer"
@@ -96,7 +97,7 @@ func (k *KubernetesConfig) controllerConfig() (*controller.KubernetesConfig, err
 	cfg.Watch.Auth, cfg.Watch.Kubeconfig = kube.Auth(k.AuthType), k.Kubeconfig
 	cfg.MaxWait, cfg.MaxPending = k.MaxWait, k.MaxPending
 	if err := cfg.Validate(); err != nil {
-		return nil, kube.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesKeys)
+		return nil, config.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesKeys)
 	}
 	return &cfg, nil
 }
