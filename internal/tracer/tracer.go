@@ -37,11 +37,9 @@ type Tracer struct {
 
 // Open loads the program with cfg and attaches it. With Method Auto it tries
 // each method in order and keeps the first that attaches; the errors of the
-// others are returned joined when none does.
+// others are returned joined when none does. cfg is not checked again:
+// controller.Config.Validate holds the rules.
 func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
@@ -135,14 +133,9 @@ func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer,
 
 // configure writes cfg into the program's constants and map sizes.
 func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
-	spec.Maps[bpf.CapprofMapEvents].MaxEntries = cfg.RingBufferSize
+	spec.Maps[bpf.CapprofMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
 	spec.Maps[bpf.CapprofMapDedup].MaxEntries = cfg.DedupEntries
 
-	mode := uint8(0)
-	if cfg.Mode == Unique {
-		mode = 1
-	}
-	verdict := map[Verdict]uint8{AllVerdicts: 0, Denied: 1, Granted: 2}[cfg.Verdict]
 	capMask := ^uint64(0)
 	if cfg.Caps != 0 {
 		capMask = uint64(cfg.Caps)
@@ -156,8 +149,8 @@ func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
 		name  string
 		value any
 	}{
-		{bpf.CapprofVarCfgMode, mode},
-		{bpf.CapprofVarCfgVerdict, verdict},
+		{bpf.CapprofVarCfgMode, uint8(cfg.Mode)},
+		{bpf.CapprofVarCfgVerdict, uint8(cfg.Verdict)},
 		{bpf.CapprofVarCfgCaps, capMask},
 		{bpf.CapprofVarCfgIncludeHost, boolByte(cfg.IncludeHost)},
 		{bpf.CapprofVarCfgHostMntns, cfg.HostMountNS},
