@@ -209,7 +209,7 @@ func (t *Tracer) attach(m Method) error {
 	if len(names) == 2 {
 		ret = progs[names[1]]
 	}
-	links, err := attachCheck(m, progs[names[0]], ret)
+	links, err := AttachCheck(m, progs[names[0]], ret)
 	t.links = append(t.links, links...)
 	if err != nil {
 		return err
@@ -238,10 +238,11 @@ func (t *Tracer) attachCgroupMkdir(log *slog.Logger) {
 	t.learnsCgroups = true
 }
 
-// attachCheck attaches prog to cap_capable the way m does; for Kprobe, ret
+// AttachCheck attaches prog to cap_capable the way m does; for Kprobe, ret
 // (when not nil) is attached as the kretprobe. On error the links made so
-// far are returned for the caller to close.
-func attachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
+// far are returned for the caller to close. Open uses it, and so does the
+// kernel benchmark for its empty programs (test/benchkernel).
+func AttachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
 	var links []link.Link
 	add := func(l link.Link, err error) error {
 		if err == nil {

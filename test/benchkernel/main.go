@@ -105,7 +105,7 @@ func bench(n, rounds int, method tracer.Method, out io.Writer) error {
 	configs := []config{
 		{"none", func() (func() (uint64, error), error) { return func() (uint64, error) { return 0, nil }, nil }},
 		{"floor", func() (func() (uint64, error), error) {
-			f, err := tracer.OpenFloor(method)
+			f, err := openFloor(method)
 			if err != nil {
 				return nil, err
 			}
