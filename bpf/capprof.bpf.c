@@ -266,6 +266,8 @@ const struct addr_range *unused_range __attribute__((unused));
 const enum event_type *unused_event_type __attribute__((unused));
 const enum audit_class *unused_audit_class __attribute__((unused));
 const enum lost_kind *unused_lost_kind __attribute__((unused));
+const enum mode *unused_mode __attribute__((unused));
+const enum verdict_filter *unused_verdict_filter __attribute__((unused));
 
 static __always_inline void count_lost(u32 kind)
 {

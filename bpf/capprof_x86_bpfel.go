@@ -154,6 +154,21 @@ const (
 	CapprofLostKindLOST_PROCESS_EVENTS CapprofLostKind = 1
 )
 
+type CapprofMode uint32
+
+const (
+	CapprofModeMODE_STREAM CapprofMode = 0
+	CapprofModeMODE_UNIQUE CapprofMode = 1
+)
+
+type CapprofVerdictFilter uint32
+
+const (
+	CapprofVerdictFilterVERDICT_ALL     CapprofVerdictFilter = 0
+	CapprofVerdictFilterVERDICT_DENIED  CapprofVerdictFilter = 1
+	CapprofVerdictFilterVERDICT_GRANTED CapprofVerdictFilter = 2
+)
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -196,8 +211,10 @@ const (
 	CapprofVarUnusedFork           = "unused_fork"
 	CapprofVarUnusedKey            = "unused_key"
 	CapprofVarUnusedLostKind       = "unused_lost_kind"
+	CapprofVarUnusedMode           = "unused_mode"
 	CapprofVarUnusedRange          = "unused_range"
 	CapprofVarUnusedValue          = "unused_value"
+	CapprofVarUnusedVerdictFilter  = "unused_verdict_filter"
 )
 
 // LoadCapprof returns the embedded CollectionSpec for Capprof.
@@ -272,28 +289,30 @@ type CapprofMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CapprofVariableSpecs struct {
-	CfgCaps           *ebpf.VariableSpec `ebpf:"cfg_caps"`
-	CfgCgroupExclude  *ebpf.VariableSpec `ebpf:"cfg_cgroup_exclude"`
-	CfgCgroupInclude  *ebpf.VariableSpec `ebpf:"cfg_cgroup_include"`
-	CfgHostMntns      *ebpf.VariableSpec `ebpf:"cfg_host_mntns"`
-	CfgIncludeHost    *ebpf.VariableSpec `ebpf:"cfg_include_host"`
-	CfgMode           *ebpf.VariableSpec `ebpf:"cfg_mode"`
-	CfgNoauditRanges  *ebpf.VariableSpec `ebpf:"cfg_noaudit_ranges"`
-	CfgPidFilter      *ebpf.VariableSpec `ebpf:"cfg_pid_filter"`
-	CfgVerdict        *ebpf.VariableSpec `ebpf:"cfg_verdict"`
-	CfgWakeupBytes    *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
-	NoauditRanges     *ebpf.VariableSpec `ebpf:"noaudit_ranges"`
-	UnusedAuditClass  *ebpf.VariableSpec `ebpf:"unused_audit_class"`
-	UnusedCgroupEvent *ebpf.VariableSpec `ebpf:"unused_cgroup_event"`
-	UnusedCheck       *ebpf.VariableSpec `ebpf:"unused_check"`
-	UnusedEventType   *ebpf.VariableSpec `ebpf:"unused_event_type"`
-	UnusedExec        *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit        *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFork        *ebpf.VariableSpec `ebpf:"unused_fork"`
-	UnusedKey         *ebpf.VariableSpec `ebpf:"unused_key"`
-	UnusedLostKind    *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
-	UnusedRange       *ebpf.VariableSpec `ebpf:"unused_range"`
-	UnusedValue       *ebpf.VariableSpec `ebpf:"unused_value"`
+	CfgCaps             *ebpf.VariableSpec `ebpf:"cfg_caps"`
+	CfgCgroupExclude    *ebpf.VariableSpec `ebpf:"cfg_cgroup_exclude"`
+	CfgCgroupInclude    *ebpf.VariableSpec `ebpf:"cfg_cgroup_include"`
+	CfgHostMntns        *ebpf.VariableSpec `ebpf:"cfg_host_mntns"`
+	CfgIncludeHost      *ebpf.VariableSpec `ebpf:"cfg_include_host"`
+	CfgMode             *ebpf.VariableSpec `ebpf:"cfg_mode"`
+	CfgNoauditRanges    *ebpf.VariableSpec `ebpf:"cfg_noaudit_ranges"`
+	CfgPidFilter        *ebpf.VariableSpec `ebpf:"cfg_pid_filter"`
+	CfgVerdict          *ebpf.VariableSpec `ebpf:"cfg_verdict"`
+	CfgWakeupBytes      *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
+	NoauditRanges       *ebpf.VariableSpec `ebpf:"noaudit_ranges"`
+	UnusedAuditClass    *ebpf.VariableSpec `ebpf:"unused_audit_class"`
+	UnusedCgroupEvent   *ebpf.VariableSpec `ebpf:"unused_cgroup_event"`
+	UnusedCheck         *ebpf.VariableSpec `ebpf:"unused_check"`
+	UnusedEventType     *ebpf.VariableSpec `ebpf:"unused_event_type"`
+	UnusedExec          *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit          *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFork          *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedKey           *ebpf.VariableSpec `ebpf:"unused_key"`
+	UnusedLostKind      *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
+	UnusedMode          *ebpf.VariableSpec `ebpf:"unused_mode"`
+	UnusedRange         *ebpf.VariableSpec `ebpf:"unused_range"`
+	UnusedValue         *ebpf.VariableSpec `ebpf:"unused_value"`
+	UnusedVerdictFilter *ebpf.VariableSpec `ebpf:"unused_verdict_filter"`
 }
 
 // CapprofObjects contains all objects after they have been loaded into the kernel.
@@ -343,28 +362,30 @@ func (m *CapprofMaps) Close() error {
 //
 // It can be passed to LoadCapprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CapprofVariables struct {
-	CfgCaps           *ebpf.Variable `ebpf:"cfg_caps"`
-	CfgCgroupExclude  *ebpf.Variable `ebpf:"cfg_cgroup_exclude"`
-	CfgCgroupInclude  *ebpf.Variable `ebpf:"cfg_cgroup_include"`
-	CfgHostMntns      *ebpf.Variable `ebpf:"cfg_host_mntns"`
-	CfgIncludeHost    *ebpf.Variable `ebpf:"cfg_include_host"`
-	CfgMode           *ebpf.Variable `ebpf:"cfg_mode"`
-	CfgNoauditRanges  *ebpf.Variable `ebpf:"cfg_noaudit_ranges"`
-	CfgPidFilter      *ebpf.Variable `ebpf:"cfg_pid_filter"`
-	CfgVerdict        *ebpf.Variable `ebpf:"cfg_verdict"`
-	CfgWakeupBytes    *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
-	NoauditRanges     *ebpf.Variable `ebpf:"noaudit_ranges"`
-	UnusedAuditClass  *ebpf.Variable `ebpf:"unused_audit_class"`
-	UnusedCgroupEvent *ebpf.Variable `ebpf:"unused_cgroup_event"`
-	UnusedCheck       *ebpf.Variable `ebpf:"unused_check"`
-	UnusedEventType   *ebpf.Variable `ebpf:"unused_event_type"`
-	UnusedExec        *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit        *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFork        *ebpf.Variable `ebpf:"unused_fork"`
-	UnusedKey         *ebpf.Variable `ebpf:"unused_key"`
-	UnusedLostKind    *ebpf.Variable `ebpf:"unused_lost_kind"`
-	UnusedRange       *ebpf.Variable `ebpf:"unused_range"`
-	UnusedValue       *ebpf.Variable `ebpf:"unused_value"`
+	CfgCaps             *ebpf.Variable `ebpf:"cfg_caps"`
+	CfgCgroupExclude    *ebpf.Variable `ebpf:"cfg_cgroup_exclude"`
+	CfgCgroupInclude    *ebpf.Variable `ebpf:"cfg_cgroup_include"`
+	CfgHostMntns        *ebpf.Variable `ebpf:"cfg_host_mntns"`
+	CfgIncludeHost      *ebpf.Variable `ebpf:"cfg_include_host"`
+	CfgMode             *ebpf.Variable `ebpf:"cfg_mode"`
+	CfgNoauditRanges    *ebpf.Variable `ebpf:"cfg_noaudit_ranges"`
+	CfgPidFilter        *ebpf.Variable `ebpf:"cfg_pid_filter"`
+	CfgVerdict          *ebpf.Variable `ebpf:"cfg_verdict"`
+	CfgWakeupBytes      *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
+	NoauditRanges       *ebpf.Variable `ebpf:"noaudit_ranges"`
+	UnusedAuditClass    *ebpf.Variable `ebpf:"unused_audit_class"`
+	UnusedCgroupEvent   *ebpf.Variable `ebpf:"unused_cgroup_event"`
+	UnusedCheck         *ebpf.Variable `ebpf:"unused_check"`
+	UnusedEventType     *ebpf.Variable `ebpf:"unused_event_type"`
+	UnusedExec          *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit          *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFork          *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedKey           *ebpf.Variable `ebpf:"unused_key"`
+	UnusedLostKind      *ebpf.Variable `ebpf:"unused_lost_kind"`
+	UnusedMode          *ebpf.Variable `ebpf:"unused_mode"`
+	UnusedRange         *ebpf.Variable `ebpf:"unused_range"`
+	UnusedValue         *ebpf.Variable `ebpf:"unused_value"`
+	UnusedVerdictFilter *ebpf.Variable `ebpf:"unused_verdict_filter"`
 }
 
 // CapprofPrograms contains all programs after they have been loaded into the kernel.

@@ -9,11 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/output"
@@ -26,42 +27,51 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// recordFlags are record's flags. Those of a recording's settings write
+// into cfg and kube, so their defaults are the controller's and their
+// rules its: the flags only name the fields.
 type recordFlags struct {
 	format, outputPath, otlpEndpoint string
-	mode, verdict, capsList, attach  string
-	flushInterval, duration          time.Duration
-	pid                              uint
-	cgroups, excludeCgroups          listFlag
-	host, verbose                    bool
-	ringBufferSize                   uint
+	duration                         time.Duration
+	verbose                          bool
+	cfg                              controller.Config
+	kube                             controller.KubernetesConfig
 	kubeconfig, nodeName, kubeLabels string
-	kubeMaxWait                      time.Duration
-	kubeMaxPending                   int
 }
 
-func runRecord(args []string, stdout, stderr io.Writer) error {
-	var f recordFlags
-	fs := flag.NewFlagSet("record", flag.ContinueOnError)
+func newRecordFlags(fs *flag.FlagSet) *recordFlags {
+	f := &recordFlags{cfg: controller.DefaultConfig(), kube: controller.DefaultKubernetesConfig("")}
+	t := &f.cfg.Tracer
 	fs.StringVar(&f.format, "format", "pretty", "output format: pretty, json or otlp-json")
 	fs.StringVar(&f.outputPath, "output", "", "write to `FILE` instead of standard output")
 	fs.StringVar(&f.otlpEndpoint, "otlp-endpoint", "", "export through OTLP gRPC to `HOST:PORT` (OTEL_EXPORTER_OTLP_* variables apply)")
-	fs.StringVar(&f.mode, "mode", "stream", "stream (one record per check) or unique (first check per key, then counts)")
-	fs.DurationVar(&f.flushInterval, "flush-interval", time.Second, "how often counts are flushed and the ring buffer drained")
-	fs.StringVar(&f.verdict, "verdict", "all", "keep all, denied or granted checks")
-	fs.StringVar(&f.capsList, "caps", "", "keep only these capabilities (`LIST`: CAP_SYSLOG,sys_admin,21)")
-	fs.UintVar(&f.pid, "pid", 0, "record only process `N` and its descendants")
-	fs.Var(&f.cgroups, "cgroup", "record only this cgroup v2 `PATH`'s subtree (repeatable)")
-	fs.Var(&f.excludeCgroups, "exclude-cgroup", "skip this cgroup v2 `PATH`'s subtree (repeatable)")
-	fs.BoolVar(&f.host, "host", true, "record host processes (those in pid 1's mount namespace)")
-	fs.StringVar(&f.attach, "attach", "auto", "attach method: auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe")
+	fs.TextVar(&t.Mode, "mode", t.Mode, "stream (one record per check) or unique (first check per key, then counts)")
+	fs.DurationVar(&f.cfg.FlushInterval, "flush-interval", f.cfg.FlushInterval, "how often counts are flushed and the ring buffer drained")
+	fs.TextVar(&t.Verdict, "verdict", t.Verdict, "keep all, denied or granted checks")
+	fs.TextVar(&t.Caps, "caps", t.Caps, "keep only these capabilities (`LIST`: CAP_SYSLOG,sys_admin,21)")
+	fs.Func("pid", "record only process `N` and its descendants", func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 32)
+		f.cfg.PIDTree = uint32(n)
+		return err
+	})
+	fs.Var((*listFlag)(&f.cfg.CgroupInclude), "cgroup", "record only this cgroup v2 `PATH`'s subtree (repeatable)")
+	fs.Var((*listFlag)(&f.cfg.CgroupExclude), "exclude-cgroup", "skip this cgroup v2 `PATH`'s subtree (repeatable)")
+	fs.BoolVar(&t.IncludeHost, "host", t.IncludeHost, "record host processes (those in pid 1's mount namespace)")
+	fs.TextVar(&t.Method, "attach", t.Method, "attach method: auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
-	fs.UintVar(&f.ringBufferSize, "ring-buffer-size", 4<<20, "ring buffer size in bytes (a power of two)")
+	fs.IntVar(&t.RingBufferSize, "ring-buffer-size", t.RingBufferSize, "ring buffer size in bytes (a power of two)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "add Kubernetes pod metadata, reading the API server's address and credentials from `FILE`")
 	fs.StringVar(&f.nodeName, "node-name", "", "add the metadata of node `NAME`'s pods (default $NODE_NAME, else the host name, with --kubeconfig); without --kubeconfig, in-cluster credentials are used")
 	fs.StringVar(&f.kubeLabels, "kube-labels", "none", "pod labels added as k8s.pod.label.<key>: all, none or a `LIST` of keys")
-	fs.DurationVar(&f.kubeMaxWait, "kube-max-wait", 5*time.Second, "hold a starting pod's checks up to `D` for its metadata")
-	fs.IntVar(&f.kubeMaxPending, "kube-max-pending", 10000, "hold at most `N` checks for their pod's metadata")
+	fs.DurationVar(&f.kube.MaxWait, "kube-max-wait", f.kube.MaxWait, "hold a starting pod's checks up to `D` for its metadata")
+	fs.IntVar(&f.kube.MaxPending, "kube-max-pending", f.kube.MaxPending, "hold at most `N` checks for their pod's metadata")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
+	return f
+}
+
+func runRecord(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("record", flag.ContinueOnError)
+	f := newRecordFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof record [flags]\n\nRecords capability checks until interrupted or --duration passes.\n\nFlags:")
 		fs.PrintDefaults()
@@ -112,10 +122,28 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	return errors.Join(runErr, closeErr)
 }
 
-// config turns the flags into a controller configuration.
+// flagNames names the controller's fields by the flags that set them
+// (auth follows from --kubeconfig, so it has none).
+var flagNames = map[string]string{
+	"FlushInterval":  "--flush-interval",
+	"MaxBatchDelay":  "--flush-interval",
+	"CgroupInclude":  "--cgroup",
+	"CgroupExclude":  "--exclude-cgroup",
+	"PIDTree":        "--pid",
+	"Method":         "--attach",
+	"Mode":           "--mode",
+	"Verdict":        "--verdict",
+	"RingBufferSize": "--ring-buffer-size",
+	"Kubeconfig":     "--kubeconfig",
+	"NodeName":       "--node-name",
+	"MaxWait":        "--kube-max-wait",
+	"MaxPending":     "--kube-max-pending",
+}
+
+// config returns the controller configuration the flags set, checked;
+// errors name the flag.
 func (f *recordFlags) config() (controller.Config, output.Format, error) {
-	cfg := controller.DefaultConfig()
-	var err error
+	cfg := f.cfg
 	format, err := output.ParseFormat(f.format)
 	if err != nil {
 		return cfg, "", fmt.Errorf("--format: %w", err)
@@ -123,59 +151,17 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 	if f.otlpEndpoint != "" && f.outputPath != "" {
 		return cfg, "", errors.New("--otlp-endpoint and --output are exclusive")
 	}
-	t := &cfg.Tracer
-	if t.Mode, err = tracer.ParseMode(f.mode); err != nil {
-		return cfg, "", fmt.Errorf("--mode: %w", err)
-	}
-	if t.Verdict, err = tracer.ParseVerdict(f.verdict); err != nil {
-		return cfg, "", fmt.Errorf("--verdict: %w", err)
-	}
-	if t.Method, err = tracer.ParseMethod(f.attach); err != nil {
-		return cfg, "", fmt.Errorf("--attach: %w", err)
-	}
-	if f.capsList != "" {
-		if t.Caps, err = caps.ParseSet(f.capsList); err != nil {
-			return cfg, "", fmt.Errorf("--caps: %w", err)
-		}
-		if t.Caps == 0 {
-			return cfg, "", errors.New("--caps: the list is empty")
-		}
-	}
-	if f.flushInterval <= 0 {
-		return cfg, "", fmt.Errorf("--flush-interval: must be positive, got %s", f.flushInterval)
-	}
 	if f.duration < 0 {
 		return cfg, "", fmt.Errorf("--duration: must not be negative, got %s", f.duration)
 	}
-	if f.pid > 1<<22 {
-		return cfg, "", fmt.Errorf("--pid: %d is not a pid", f.pid)
-	}
-	if f.ringBufferSize > 1<<30 {
-		return cfg, "", fmt.Errorf("--ring-buffer-size: %d is over 1 GiB", f.ringBufferSize)
-	}
-	t.RingBufferSize = uint32(f.ringBufferSize)
-	t.IncludeHost = f.host
-	cfg.FlushInterval = f.flushInterval
-	cfg.MaxBatchDelay = f.flushInterval
-	cfg.PIDTree = uint32(f.pid)
-	cfg.CgroupInclude = f.cgroups
-	cfg.CgroupExclude = f.excludeCgroups
+	cfg.MaxBatchDelay = cfg.FlushInterval
 	if cfg.Kubernetes, err = f.kubernetes(); err != nil {
 		return cfg, "", err
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, "", err
+		return cfg, "", config.RenameField(err, flagNames)
 	}
 	return cfg, format, nil
-}
-
-// kubernetesFlags names the controller's Kubernetes fields by the flags
-// that set them (auth follows from --kubeconfig, so it has none).
-var kubernetesFlags = map[string]string{
-	"Kubeconfig": "--kubeconfig",
-	"NodeName":   "--node-name",
-	"MaxWait":    "--kube-max-wait",
-	"MaxPending": "--kube-max-pending",
 }
 
 // kubernetes returns the pod metadata configuration: on with --kubeconfig
@@ -184,29 +170,25 @@ func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
 	if f.kubeconfig == "" && f.nodeName == "" {
 		return nil, nil
 	}
-	node := f.nodeName
-	if node == "" {
-		node = os.Getenv("NODE_NAME")
+	k := f.kube
+	k.Watch.NodeName = f.nodeName
+	if k.Watch.NodeName == "" {
+		k.Watch.NodeName = os.Getenv("NODE_NAME")
 	}
-	if node == "" {
+	if k.Watch.NodeName == "" {
 		// The kubelet's default node name.
 		host, err := os.Hostname()
 		if err != nil {
 			return nil, fmt.Errorf("--node-name: not given and the host name is unknown: %w", err)
 		}
-		node = strings.ToLower(host)
+		k.Watch.NodeName = strings.ToLower(host)
 	}
-	k := controller.DefaultKubernetesConfig(node)
 	if f.kubeconfig != "" {
 		k.Watch.Auth, k.Watch.Kubeconfig = kube.AuthKubeconfig, f.kubeconfig
 	}
 	var err error
 	if k.Watch.Labels, err = kube.ParseLabels(f.kubeLabels); err != nil {
 		return nil, fmt.Errorf("--kube-labels: %w", err)
-	}
-	k.MaxWait, k.MaxPending = f.kubeMaxWait, f.kubeMaxPending
-	if err := k.Validate(); err != nil {
-		return nil, kube.RenameField(fmt.Errorf("kubernetes: %w", err), kubernetesFlags)
 	}
 	return &k, nil
 }

@@ -1,6 +1,7 @@
 package caps
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -84,3 +85,22 @@ func ParseSet(s string) (Set, error) {
 	}
 	return set, nil
 }
+
+// UnmarshalText decodes a setting that lists the capabilities to keep, as
+// ParseSet does; a list that names none ("", " ,") is an error: a filter
+// that keeps nothing is a mistake, and "keep all" is written "all" or by
+// leaving the setting out.
+func (s *Set) UnmarshalText(text []byte) error {
+	set, err := ParseSet(string(text))
+	if err != nil {
+		return err
+	}
+	if set == 0 {
+		return errors.New("the list names no capability")
+	}
+	*s = set
+	return nil
+}
+
+// MarshalText is String.
+func (s Set) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

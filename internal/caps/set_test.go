@@ -154,3 +154,36 @@ func FuzzParseSet(f *testing.F) {
 		}
 	})
 }
+
+func TestSetText(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		want    string // MarshalText of the decoded set
+		wantErr string
+	}{
+		{name: "names, numbers, spaces", text: " net_raw,CAP_SYS_ADMIN, 34", want: "CAP_NET_RAW,CAP_SYS_ADMIN,CAP_SYSLOG"},
+		{name: "empty items", text: "sys_admin,,", want: "CAP_SYS_ADMIN"},
+		{name: "empty", text: "", wantErr: "the list names no capability"},
+		{name: "only separators", text: " , ", wantErr: "the list names no capability"},
+		{name: "unknown", text: "CAP_BOGUS", wantErr: "parse capability set:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Set(1) // UnmarshalText leaves it on error
+			err := s.UnmarshalText([]byte(tt.text))
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) || s != 1 {
+					t.Fatalf("UnmarshalText(%q) = %v, %v; want an error starting %q", tt.text, s, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("UnmarshalText(%q) = %v", tt.text, err)
+			}
+			if got, err := s.MarshalText(); err != nil || string(got) != tt.want {
+				t.Errorf("MarshalText() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}

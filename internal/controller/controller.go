@@ -15,6 +15,7 @@ import (
 
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/tracer"
@@ -82,14 +83,14 @@ func DefaultKubernetesConfig(node string) KubernetesConfig {
 	return KubernetesConfig{Watch: kube.DefaultConfig(node), MaxWait: 5 * time.Second, MaxPending: 10000}
 }
 
-// Validate reports the first invalid field, as a *kube.FieldError naming
-// it when a shell can set it: the shells check these rules only here.
+// Validate reports the first invalid field, as a *config.FieldError naming
+// it.
 func (c *KubernetesConfig) Validate() error {
-	if c.MaxWait <= 0 {
-		return &kube.FieldError{Field: "MaxWait", Err: fmt.Errorf("must be positive, got %s", c.MaxWait)}
+	if err := positive(c.MaxWait); err != nil {
+		return &config.FieldError{Field: "MaxWait", Err: err}
 	}
-	if c.MaxPending <= 0 {
-		return &kube.FieldError{Field: "MaxPending", Err: fmt.Errorf("must be positive, got %d", c.MaxPending)}
+	if err := positive(c.MaxPending); err != nil {
+		return &config.FieldError{Field: "MaxPending", Err: err}
 	}
 	return c.Watch.Validate()
 }
@@ -106,26 +107,74 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first invalid field.
+// maxRingBufferSize bounds Tracer.RingBufferSize: past it the kernel's
+// allocation is more likely to fail than the events to need the room.
+const maxRingBufferSize = 1 << 30
+
+// pidLimit is PID_MAX_LIMIT on 64-bit kernels (include/linux/threads.h):
+// every pid is below it.
+const pidLimit = 1 << 22
+
+// Validate reports the first invalid field, as a *config.FieldError naming
+// the Go field (Tracer's by their own names). Every rule of a recording's
+// settings is here, or in the typed value that decodes itself; the
+// receiver and the CLI only rename the field.
 func (c *Config) Validate() error {
-	if c.FlushInterval <= 0 {
-		return fmt.Errorf("flush interval: must be positive, got %s", c.FlushInterval)
-	}
-	if c.MaxBatch <= 0 {
-		return fmt.Errorf("max batch: must be positive, got %d", c.MaxBatch)
-	}
-	if c.MaxBatchDelay <= 0 {
-		return fmt.Errorf("max batch delay: must be positive, got %s", c.MaxBatchDelay)
-	}
-	if len(c.CgroupInclude) > tracer.MaxCgroupFilters || len(c.CgroupExclude) > tracer.MaxCgroupFilters {
-		return fmt.Errorf("cgroups: at most %d include and %d exclude subtrees", tracer.MaxCgroupFilters, tracer.MaxCgroupFilters)
+	t := &c.Tracer
+	for _, f := range []struct {
+		field string
+		err   error
+	}{
+		{"FlushInterval", positive(c.FlushInterval)},
+		{"MaxBatch", positive(c.MaxBatch)},
+		{"MaxBatchDelay", positive(c.MaxBatchDelay)},
+		{"CgroupInclude", cgroupFilters(c.CgroupInclude)},
+		{"CgroupExclude", cgroupFilters(c.CgroupExclude)},
+		{"PIDTree", pidTree(c.PIDTree)},
+		{"Method", t.Method.Validate()},
+		{"Mode", t.Mode.Validate()},
+		{"Verdict", t.Verdict.Validate()},
+		{"RingBufferSize", ringBufferSize(t.RingBufferSize)},
+		{"DedupEntries", positive(t.DedupEntries)},
+	} {
+		if f.err != nil {
+			return &config.FieldError{Field: f.field, Err: f.err}
+		}
 	}
 	if c.Kubernetes != nil {
 		if err := c.Kubernetes.Validate(); err != nil {
 			return fmt.Errorf("kubernetes: %w", err)
 		}
 	}
-	return c.Tracer.Validate()
+	return nil
+}
+
+func positive[T int | uint32 | time.Duration](v T) error {
+	if v <= 0 {
+		return fmt.Errorf("must be positive, got %v", v)
+	}
+	return nil
+}
+
+func cgroupFilters(paths []string) error {
+	if len(paths) > tracer.MaxCgroupFilters {
+		return fmt.Errorf("at most %d subtrees, got %d", tracer.MaxCgroupFilters, len(paths))
+	}
+	return nil
+}
+
+func pidTree(pid uint32) error {
+	if pid >= pidLimit {
+		return fmt.Errorf("%d is not a pid (pids are below %d)", pid, pidLimit)
+	}
+	return nil
+}
+
+func ringBufferSize(n int) error {
+	if n < 4096 || n > maxRingBufferSize || n&(n-1) != 0 {
+		return fmt.Errorf("%d is not a power of two between 4096 and 1 GiB", n)
+	}
+	return nil
 }
 
 // Stats counts what a recording saw. Lost events are the kernel's: the ring

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/syscalls"
 	"github.com/capprof/capprof/internal/tracer"
@@ -133,65 +135,101 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	}
 }
 
+// TestConfigValidate has a row per rule of a recording's settings (and
+// their edges): the shells' tests only check that they rename the field.
 func TestConfigValidate(t *testing.T) {
+	withKube := func(modify func(*KubernetesConfig)) func(*Config) {
+		return func(c *Config) {
+			k := DefaultKubernetesConfig("node-1")
+			modify(&k)
+			c.Kubernetes = &k
+		}
+	}
 	tests := []struct {
 		name    string
 		modify  func(*Config)
-		wantErr string // "" = valid
+		field   string // the FieldError's; "" = valid
+		wantErr string
 	}{
 		{name: "default", modify: func(*Config) {}},
 		{name: "short interval, batch of one", modify: func(c *Config) { c.FlushInterval, c.MaxBatch = time.Millisecond, 1 }},
 		{name: "no host name", modify: func(c *Config) { c.HostName = "" }},
-		{name: "zero flush interval", modify: func(c *Config) { c.FlushInterval = 0 }, wantErr: "flush interval: must be positive, got 0s"},
-		{name: "negative flush interval", modify: func(c *Config) { c.FlushInterval = -time.Second }, wantErr: "flush interval: must be positive, got -1s"},
-		{name: "zero max batch", modify: func(c *Config) { c.MaxBatch = 0 }, wantErr: "max batch: must be positive, got 0"},
-		{name: "negative max batch", modify: func(c *Config) { c.MaxBatch = -5 }, wantErr: "max batch: must be positive, got -5"},
-		{name: "invalid tracer mode", modify: func(c *Config) { c.Tracer.Mode = "batch" }, wantErr: "mode:"},
-		{name: "invalid tracer method", modify: func(c *Config) { c.Tracer.Method = "uprobe" }, wantErr: "attach:"},
-		{name: "invalid ring buffer", modify: func(c *Config) { c.Tracer.RingBufferSize = 1 }, wantErr: "ring buffer size:"},
-		{name: "zero tracer config", modify: func(c *Config) { c.Tracer = tracer.Config{} }, wantErr: "attach:"},
-		{name: "own fields first", modify: func(c *Config) { c.MaxBatch, c.Tracer.Mode = 0, "" }, wantErr: "max batch:"},
+		{name: "every method", modify: func(c *Config) { c.Tracer.Method = tracer.Kprobe }},
+		{name: "filters at their limit", modify: func(c *Config) {
+			c.CgroupInclude = make([]string, tracer.MaxCgroupFilters)
+			c.CgroupExclude = make([]string, tracer.MaxCgroupFilters)
+		}},
+		{name: "largest pid", modify: func(c *Config) { c.PIDTree = 1<<22 - 1 }},
+		{name: "smallest ring buffer", modify: func(c *Config) { c.Tracer.RingBufferSize = 4096 }},
+		{name: "largest ring buffer", modify: func(c *Config) { c.Tracer.RingBufferSize = 1 << 30 }},
+		{name: "kubernetes defaults", modify: withKube(func(*KubernetesConfig) {})},
+
+		{name: "zero flush interval", modify: func(c *Config) { c.FlushInterval = 0 },
+			field: "FlushInterval", wantErr: "must be positive, got 0s"},
+		{name: "negative flush interval", modify: func(c *Config) { c.FlushInterval = -time.Second },
+			field: "FlushInterval", wantErr: "must be positive, got -1s"},
+		{name: "zero max batch", modify: func(c *Config) { c.MaxBatch = 0 }, field: "MaxBatch", wantErr: "must be positive, got 0"},
+		{name: "negative batch delay", modify: func(c *Config) { c.MaxBatchDelay = -time.Millisecond },
+			field: "MaxBatchDelay", wantErr: "must be positive, got -1ms"},
+		{name: "too many include cgroups", modify: func(c *Config) { c.CgroupInclude = make([]string, tracer.MaxCgroupFilters+1) },
+			field: "CgroupInclude", wantErr: "at most 8 subtrees, got 9"},
+		{name: "too many exclude cgroups", modify: func(c *Config) { c.CgroupExclude = make([]string, tracer.MaxCgroupFilters+1) },
+			field: "CgroupExclude", wantErr: "at most 8 subtrees, got 9"},
+		{name: "not a pid", modify: func(c *Config) { c.PIDTree = 1 << 22 },
+			field: "PIDTree", wantErr: "4194304 is not a pid (pids are below 4194304)"},
+		{name: "unknown method", modify: func(c *Config) { c.Tracer.Method = "uprobe" },
+			field: "Method", wantErr: `"uprobe" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
+		{name: "zero tracer config", modify: func(c *Config) { c.Tracer = tracer.Config{} },
+			field: "Method", wantErr: `"" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
+		{name: "unknown mode", modify: func(c *Config) { c.Tracer.Mode = 2 }, field: "Mode", wantErr: "0x2 is not stream or unique"},
+		{name: "unknown verdict", modify: func(c *Config) { c.Tracer.Verdict = 3 },
+			field: "Verdict", wantErr: "0x3 is not all, denied or granted"},
+		{name: "ring buffer below a page", modify: func(c *Config) { c.Tracer.RingBufferSize = 2048 },
+			field: "RingBufferSize", wantErr: "2048 is not a power of two between 4096 and 1 GiB"},
+		{name: "ring buffer a multiple of pages only", modify: func(c *Config) { c.Tracer.RingBufferSize = 3 << 20 },
+			field: "RingBufferSize", wantErr: "3145728 is not a power of two between 4096 and 1 GiB"},
+		{name: "ring buffer over 1 GiB", modify: func(c *Config) { c.Tracer.RingBufferSize = 1 << 31 },
+			field: "RingBufferSize", wantErr: "2147483648 is not a power of two between 4096 and 1 GiB"},
+		{name: "negative ring buffer", modify: func(c *Config) { c.Tracer.RingBufferSize = -4096 },
+			field: "RingBufferSize", wantErr: "-4096 is not a power of two between 4096 and 1 GiB"},
+		{name: "no dedup entries", modify: func(c *Config) { c.Tracer.DedupEntries = 0 },
+			field: "DedupEntries", wantErr: "must be positive, got 0"},
+		{name: "no max wait", modify: withKube(func(k *KubernetesConfig) { k.MaxWait = 0 }),
+			field: "MaxWait", wantErr: "must be positive, got 0s"},
+		{name: "no max pending", modify: withKube(func(k *KubernetesConfig) { k.MaxPending = -1 }),
+			field: "MaxPending", wantErr: "must be positive, got -1"},
+		{name: "the watcher's rules", modify: withKube(func(k *KubernetesConfig) { k.Watch.NodeName = "" }),
+			field: "NodeName", wantErr: "required (the pods of which node to watch; NODE_NAME from the downward API in a DaemonSet)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tt.modify(&cfg)
 			err := cfg.Validate()
-			if tt.wantErr == "" {
+			if tt.field == "" {
 				if err != nil {
 					t.Fatalf("Validate() = %v, want nil", err)
 				}
 				return
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
-				t.Errorf("Validate() = %v, want an error starting with %q", err, tt.wantErr)
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Err.Error() != tt.wantErr {
+				t.Fatalf("Validate() = %v, want a FieldError %s: %s", err, tt.field, tt.wantErr)
 			}
 		})
 	}
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
-	tests := []struct {
-		name    string
-		modify  func(*Config)
-		wantErr string
-	}{
-		{name: "zero flush interval", modify: func(c *Config) { c.FlushInterval = 0 }, wantErr: "flush interval:"},
-		{name: "invalid verdict", modify: func(c *Config) { c.Tracer.Verdict = "maybe" }, wantErr: "verdict:"},
+	cfg := DefaultConfig()
+	cfg.Tracer.Verdict = 9
+	c, err := New(cfg)
+	if err == nil {
+		c.Close()
+		t.Fatal("New succeeded with an invalid config")
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultConfig()
-			tt.modify(&cfg)
-			c, err := New(cfg)
-			if err == nil {
-				c.Close()
-				t.Fatal("New succeeded with an invalid config")
-			}
-			if !strings.HasPrefix(err.Error(), tt.wantErr) {
-				t.Errorf("New = %v, want an error starting with %q", err, tt.wantErr)
-			}
-		})
+	if want := "Verdict: 0x9 is not all, denied or granted"; err.Error() != want {
+		t.Errorf("New = %v, want %q", err, want)
 	}
 }
 

@@ -54,9 +54,7 @@ func TestRuntimeSetupMarkedWhateverTheFilters(t *testing.T) {
 		cfg := controller.DefaultConfig()
 		cfg.Tracer.IncludeHost = f.includeHost
 		cfg.CgroupInclude = f.cgroups
-		if f.mode != "" {
-			cfg.Tracer.Mode = f.mode
-		}
+		cfg.Tracer.Mode = f.mode // the zero value is Stream
 		recs[i] = start(t, quick(cfg))
 	}
 

@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/capprof/capprof/internal/config"
 )
 
 // Auth says how the watcher authenticates to the API server.
@@ -21,13 +23,16 @@ const (
 	AuthKubeconfig Auth = "kubeConfig"
 )
 
-// ParseAuth parses an Auth's name.
-func ParseAuth(s string) (Auth, error) {
-	switch a := Auth(s); a {
-	case AuthServiceAccount, AuthKubeconfig:
-		return a, nil
-	}
-	return "", fmt.Errorf("%q is not %s or %s", s, AuthServiceAccount, AuthKubeconfig)
+var auths = config.Names[Auth]{
+	{Value: AuthServiceAccount, Name: "serviceAccount"},
+	{Value: AuthKubeconfig, Name: "kubeConfig"},
+}
+
+func (a Auth) MarshalText() ([]byte, error) { return auths.Text(a) }
+
+func (a *Auth) UnmarshalText(text []byte) (err error) {
+	*a, err = auths.Parse(text)
+	return err
 }
 
 // Config configures a Watcher.
@@ -65,17 +70,17 @@ func DefaultConfig(node string) Config {
 	}
 }
 
-// Validate reports the first invalid field, as a *FieldError when a
-// shell can set it.
+// Validate reports the first invalid field, as a *config.FieldError when
+// a shell can set it.
 func (c *Config) Validate() error {
-	if _, err := ParseAuth(string(c.Auth)); err != nil {
-		return &FieldError{Field: "Auth", Err: err}
+	if err := auths.Check(c.Auth); err != nil {
+		return &config.FieldError{Field: "Auth", Err: err}
 	}
 	if c.Kubeconfig != "" && c.Auth != AuthKubeconfig {
-		return &FieldError{Field: "Kubeconfig", Err: fmt.Errorf("only with auth %s", AuthKubeconfig)}
+		return &config.FieldError{Field: "Kubeconfig", Err: fmt.Errorf("only with auth %s", AuthKubeconfig)}
 	}
 	if c.NodeName == "" {
-		return &FieldError{Field: "NodeName", Err: errors.New("required (the pods of which node to watch; NODE_NAME from the downward API in a DaemonSet)")}
+		return &config.FieldError{Field: "NodeName", Err: errors.New("required (the pods of which node to watch; NODE_NAME from the downward API in a DaemonSet)")}
 	}
 	if c.Resync <= 0 || c.Retain <= 0 || c.RequestTimeout <= 0 {
 		return fmt.Errorf("resync, retain and request timeout: must be positive, got %s, %s, %s", c.Resync, c.Retain, c.RequestTimeout)

@@ -1,12 +1,14 @@
 package tracer
 
 import (
-	"fmt"
-	"slices"
-	"strings"
-
+	"github.com/capprof/capprof/bpf"
 	"github.com/capprof/capprof/internal/caps"
+	"github.com/capprof/capprof/internal/config"
 )
+
+// The settings below decode themselves (UnmarshalText), so that no shell
+// parses them; controller.Config.Validate holds every other rule of a
+// Config, and Open trusts it.
 
 // Method is a way of attaching to cap_capable.
 type Method string
@@ -23,59 +25,88 @@ const (
 // Methods lists the concrete methods in the order Auto tries them.
 var Methods = []Method{TPBTF, RawTracepoint, Tracepoint, Fexit, Kprobe}
 
-// ParseMethod parses an --attach value.
-func ParseMethod(s string) (Method, error) {
-	if m := Method(s); m == Auto || slices.Contains(Methods, m) {
-		return m, nil
-	}
-	return "", fmt.Errorf("unknown attach method %q (want auto, %s)", s, joinMethods())
+var methods = config.Names[Method]{
+	{Value: Auto, Name: "auto"},
+	{Value: TPBTF, Name: "tp_btf"},
+	{Value: RawTracepoint, Name: "raw_tracepoint"},
+	{Value: Tracepoint, Name: "tracepoint"},
+	{Value: Fexit, Name: "fexit"},
+	{Value: Kprobe, Name: "kprobe"},
 }
+
+func (m Method) MarshalText() ([]byte, error) { return methods.Text(m) }
+
+func (m *Method) UnmarshalText(text []byte) (err error) {
+	*m, err = methods.Parse(text)
+	return err
+}
+
+// Validate reports whether m is auto or a method.
+func (m Method) Validate() error { return methods.Check(m) }
 
 // SeesOpts reports whether the method reads cap_capable's opts, and so knows
 // CAP_OPT_NOAUDIT without classifying the call site.
 func (m Method) SeesOpts() bool { return m == Fexit || m == Kprobe }
 
-// Mode says how checks are reported.
-type Mode string
+// Mode says how checks are reported; its values are enum mode's.
+type Mode uint8
 
 const (
 	// Stream sends one event per check.
-	Stream Mode = "stream"
+	Stream = Mode(bpf.CapprofModeMODE_STREAM)
 	// Unique sends a key's first check at once and counts the rest in the kernel.
-	Unique Mode = "unique"
+	Unique = Mode(bpf.CapprofModeMODE_UNIQUE)
 )
 
-// ParseMode parses a --mode value.
-func ParseMode(s string) (Mode, error) {
-	switch Mode(s) {
-	case Stream, Unique:
-		return Mode(s), nil
-	}
-	return "", fmt.Errorf("unknown mode %q (want stream or unique)", s)
+var modes = config.Names[Mode]{{Value: Stream, Name: "stream"}, {Value: Unique, Name: "unique"}}
+
+func (m Mode) String() string { return modes.Format(m) }
+
+func (m Mode) MarshalText() ([]byte, error) { return modes.Text(m) }
+
+func (m *Mode) UnmarshalText(text []byte) (err error) {
+	*m, err = modes.Parse(text)
+	return err
 }
 
-// Verdict selects checks by their result.
-type Verdict string
+// Validate reports whether m is a mode.
+func (m Mode) Validate() error { return modes.Check(m) }
+
+// Verdict selects checks by their result; its values are enum
+// verdict_filter's.
+type Verdict uint8
 
 const (
-	AllVerdicts Verdict = "all"
-	Denied      Verdict = "denied"
-	Granted     Verdict = "granted"
+	AllVerdicts = Verdict(bpf.CapprofVerdictFilterVERDICT_ALL)
+	Denied      = Verdict(bpf.CapprofVerdictFilterVERDICT_DENIED)
+	Granted     = Verdict(bpf.CapprofVerdictFilterVERDICT_GRANTED)
 )
 
-// ParseVerdict parses a --verdict value.
-func ParseVerdict(s string) (Verdict, error) {
-	switch Verdict(s) {
-	case AllVerdicts, Denied, Granted:
-		return Verdict(s), nil
-	}
-	return "", fmt.Errorf("unknown verdict %q (want all, denied or granted)", s)
+var verdicts = config.Names[Verdict]{
+	{Value: AllVerdicts, Name: "all"},
+	{Value: Denied, Name: "denied"},
+	{Value: Granted, Name: "granted"},
 }
 
-// MaxCgroupFilters is how many include (and exclude) subtrees the kernel side holds.
+func (v Verdict) String() string { return verdicts.Format(v) }
+
+func (v Verdict) MarshalText() ([]byte, error) { return verdicts.Text(v) }
+
+func (v *Verdict) UnmarshalText(text []byte) (err error) {
+	*v, err = verdicts.Parse(text)
+	return err
+}
+
+// Validate reports whether v is a verdict filter.
+func (v Verdict) Validate() error { return verdicts.Check(v) }
+
+// MaxCgroupFilters is how many include (and exclude) subtrees the kernel
+// side holds: MAX_CGROUP_FILTERS, the entries of the cgroup_include and
+// cgroup_exclude maps (a test reads them from the object).
 const MaxCgroupFilters = 8
 
-// Config is what Open needs. The zero value is not valid: start from DefaultConfig.
+// Config is what Open needs. Start from DefaultConfig; Open expects a
+// Config that controller.Config.Validate accepts.
 type Config struct {
 	Method  Method
 	Mode    Mode
@@ -89,15 +120,17 @@ type Config struct {
 	CgroupExclude []string
 	// PIDs, when set, keeps only these processes and their future children.
 	PIDs []uint32
-	// RingBufferSize is the ring buffer's size in bytes: a power of two, at least a page.
-	RingBufferSize uint32
+	// RingBufferSize is the ring buffer's size in bytes: a power of two, at
+	// least a page.
+	RingBufferSize int
 	// WakeupBytes is how much data waits in the ring buffer before the reader is woken.
 	WakeupBytes uint64
 	// DedupEntries bounds unique mode's LRU map of keys.
 	DedupEntries uint32
 	// HostMountNS is pid 1's mount namespace inode; processes in it are host processes.
 	HostMountNS uint32
-	// NoauditRanges are kernel text ranges of NOAUDIT callers (tracepoint methods only).
+	// NoauditRanges are kernel text ranges of NOAUDIT callers (tracepoint
+	// methods only), at most maxNoauditRanges.
 	NoauditRanges []AddrRange
 }
 
@@ -112,38 +145,4 @@ func DefaultConfig() Config {
 		WakeupBytes:    64 << 10,
 		DedupEntries:   32768,
 	}
-}
-
-// Validate reports the first invalid field, named as the user knows it.
-func (c *Config) Validate() error {
-	if _, err := ParseMethod(string(c.Method)); err != nil {
-		return fmt.Errorf("attach: %w", err)
-	}
-	if _, err := ParseMode(string(c.Mode)); err != nil {
-		return fmt.Errorf("mode: %w", err)
-	}
-	if _, err := ParseVerdict(string(c.Verdict)); err != nil {
-		return fmt.Errorf("verdict: %w", err)
-	}
-	if n := c.RingBufferSize; n < 4096 || n&(n-1) != 0 {
-		return fmt.Errorf("ring buffer size: %d is not a power of two of at least 4096", n)
-	}
-	if c.DedupEntries == 0 {
-		return fmt.Errorf("dedup entries: must be positive")
-	}
-	if len(c.CgroupInclude) > MaxCgroupFilters || len(c.CgroupExclude) > MaxCgroupFilters {
-		return fmt.Errorf("cgroups: at most %d include and %d exclude subtrees", MaxCgroupFilters, MaxCgroupFilters)
-	}
-	if len(c.NoauditRanges) > maxNoauditRanges {
-		return fmt.Errorf("noaudit ranges: at most %d", maxNoauditRanges)
-	}
-	return nil
-}
-
-func joinMethods() string {
-	s := make([]string, len(Methods))
-	for i, m := range Methods {
-		s[i] = string(m)
-	}
-	return strings.Join(s, ", ")
 }

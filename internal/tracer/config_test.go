@@ -1,202 +1,158 @@
 package tracer
 
 import (
+	"encoding"
+	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/capprof/capprof/bpf"
+	"github.com/capprof/capprof/internal/config"
 )
 
-func TestDefaultConfigIsValid(t *testing.T) {
-	cfg := DefaultConfig()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("DefaultConfig().Validate() = %v", err)
-	}
+// setting is what the shells need of a typed setting: it decodes itself
+// (confmap, flag.TextVar) and encodes itself (a flag's default, a printed
+// configuration).
+type setting interface {
+	encoding.TextMarshaler
+	encoding.TextUnmarshaler
+	Validate() error
 }
 
-func TestConfigValidate(t *testing.T) {
+func TestSettingsText(t *testing.T) {
 	tests := []struct {
 		name    string
-		modify  func(*Config)
-		wantErr string // "" = valid; otherwise the field's name as the user knows it
+		decode  func() setting // a fresh value to decode into
+		text    string
+		wantErr string // "" = text names a value that encodes back to text
 	}{
-		{name: "default", modify: func(*Config) {}},
-		{name: "concrete method", modify: func(c *Config) { c.Method = Kprobe }},
-		{name: "unique mode", modify: func(c *Config) { c.Mode = Unique }},
-		{name: "denied only", modify: func(c *Config) { c.Verdict = Denied }},
-		{name: "granted only", modify: func(c *Config) { c.Verdict = Granted }},
-		{name: "smallest ring buffer", modify: func(c *Config) { c.RingBufferSize = 4096 }},
-		{name: "largest ring buffer", modify: func(c *Config) { c.RingBufferSize = 1 << 31 }},
-		{name: "one dedup entry", modify: func(c *Config) { c.DedupEntries = 1 }},
-		{name: "no wakeup threshold", modify: func(c *Config) { c.WakeupBytes = 0 }},
-		{name: "all filters at their limit", modify: func(c *Config) {
-			c.CgroupInclude = make([]string, MaxCgroupFilters)
-			c.CgroupExclude = make([]string, MaxCgroupFilters)
-			c.NoauditRanges = make([]AddrRange, maxNoauditRanges)
-		}},
-
-		{name: "zero config", modify: func(c *Config) { *c = Config{} }, wantErr: "attach"},
-		{name: "empty method", modify: func(c *Config) { c.Method = "" }, wantErr: "attach"},
-		{name: "unknown method", modify: func(c *Config) { c.Method = "uprobe" }, wantErr: "attach"},
-		{name: "method in upper case", modify: func(c *Config) { c.Method = "KPROBE" }, wantErr: "attach"},
-		{name: "empty mode", modify: func(c *Config) { c.Mode = "" }, wantErr: "mode"},
-		{name: "unknown mode", modify: func(c *Config) { c.Mode = "batch" }, wantErr: "mode"},
-		{name: "empty verdict", modify: func(c *Config) { c.Verdict = "" }, wantErr: "verdict"},
-		{name: "unknown verdict", modify: func(c *Config) { c.Verdict = "maybe" }, wantErr: "verdict"},
-		{name: "zero ring buffer", modify: func(c *Config) { c.RingBufferSize = 0 }, wantErr: "ring buffer size"},
-		{name: "ring buffer below a page", modify: func(c *Config) { c.RingBufferSize = 2048 }, wantErr: "ring buffer size"},
-		{name: "ring buffer not a power of two", modify: func(c *Config) { c.RingBufferSize = 4097 }, wantErr: "ring buffer size"},
-		{name: "ring buffer a multiple of pages only", modify: func(c *Config) { c.RingBufferSize = 3 << 20 }, wantErr: "ring buffer size"},
-		{name: "zero dedup entries", modify: func(c *Config) { c.DedupEntries = 0 }, wantErr: "dedup entries"},
-		{name: "too many include cgroups", modify: func(c *Config) {
-			c.CgroupInclude = make([]string, MaxCgroupFilters+1)
-		}, wantErr: "cgroups"},
-		{name: "too many exclude cgroups", modify: func(c *Config) {
-			c.CgroupExclude = make([]string, MaxCgroupFilters+1)
-		}, wantErr: "cgroups"},
-		{name: "too many noaudit ranges", modify: func(c *Config) {
-			c.NoauditRanges = make([]AddrRange, maxNoauditRanges+1)
-		}, wantErr: "noaudit ranges"},
+		{name: "auto", decode: func() setting { return new(Method) }, text: "auto"},
+		{name: "tp_btf", decode: func() setting { return new(Method) }, text: "tp_btf"},
+		{name: "raw_tracepoint", decode: func() setting { return new(Method) }, text: "raw_tracepoint"},
+		{name: "tracepoint", decode: func() setting { return new(Method) }, text: "tracepoint"},
+		{name: "fexit", decode: func() setting { return new(Method) }, text: "fexit"},
+		{name: "kprobe", decode: func() setting { return new(Method) }, text: "kprobe"},
+		{name: "kretprobe is not a method", decode: func() setting { return new(Method) }, text: "kretprobe",
+			wantErr: `"kretprobe" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
+		{name: "method in upper case", decode: func() setting { return new(Method) }, text: "KPROBE",
+			wantErr: `"KPROBE" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
+		{name: "stream", decode: func() setting { return new(Mode) }, text: "stream"},
+		{name: "unique", decode: func() setting { return new(Mode) }, text: "unique"},
+		{name: "empty mode", decode: func() setting { return new(Mode) }, text: "", wantErr: `"" is not stream or unique`},
+		{name: "all", decode: func() setting { return new(Verdict) }, text: "all"},
+		{name: "denied", decode: func() setting { return new(Verdict) }, text: "denied"},
+		{name: "granted", decode: func() setting { return new(Verdict) }, text: "granted"},
+		{name: "singular verdict", decode: func() setting { return new(Verdict) }, text: "deny", wantErr: `"deny" is not all, denied or granted`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultConfig()
-			tt.modify(&cfg)
-			err := cfg.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
+			v := tt.decode()
+			err := v.UnmarshalText([]byte(tt.text))
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("UnmarshalText(%q) = %v, want %q", tt.text, err, tt.wantErr)
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("Validate() = nil, want an error about %s", tt.wantErr)
+			if err != nil {
+				t.Fatalf("UnmarshalText(%q) = %v", tt.text, err)
 			}
-			if !strings.HasPrefix(err.Error(), tt.wantErr+":") {
-				t.Errorf("Validate() = %q, want it to start with %q", err, tt.wantErr+":")
+			if err := v.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
 			}
-		})
-	}
-}
-
-// TestConfigValidateAllMethods checks every method ParseMethod accepts is
-// valid in a Config.
-func TestConfigValidateAllMethods(t *testing.T) {
-	for _, m := range append([]Method{Auto}, Methods...) {
-		t.Run(string(m), func(t *testing.T) {
-			cfg := DefaultConfig()
-			cfg.Method = m
-			if err := cfg.Validate(); err != nil {
-				t.Errorf("Validate() with method %s = %v", m, err)
+			if got, err := v.MarshalText(); err != nil || string(got) != tt.text {
+				t.Errorf("MarshalText() = %q, %v; want %q", got, err, tt.text)
 			}
 		})
 	}
 }
 
-func TestParseMethod(t *testing.T) {
+func TestSettingsValidate(t *testing.T) {
 	tests := []struct {
-		name    string
-		in      string
-		want    Method
-		wantErr bool
+		name  string
+		value interface {
+			encoding.TextMarshaler
+			Validate() error
+		}
+		wantErr string
 	}{
-		{name: "auto", in: "auto", want: Auto},
-		{name: "tp_btf", in: "tp_btf", want: TPBTF},
-		{name: "raw_tracepoint", in: "raw_tracepoint", want: RawTracepoint},
-		{name: "tracepoint", in: "tracepoint", want: Tracepoint},
-		{name: "fexit", in: "fexit", want: Fexit},
-		{name: "kprobe", in: "kprobe", want: Kprobe},
-		{name: "empty", in: "", wantErr: true},
-		{name: "upper case", in: "Auto", wantErr: true},
-		{name: "kretprobe is not a method", in: "kretprobe", wantErr: true},
-		{name: "fentry", in: "fentry", wantErr: true},
-		{name: "padded", in: " kprobe", wantErr: true},
+		{name: "empty method", value: Method(""), wantErr: `"" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
+		{name: "unknown mode", value: Mode(7), wantErr: "0x7 is not stream or unique"},
+		{name: "unknown verdict", value: Verdict(3), wantErr: "0x3 is not all, denied or granted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMethod(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("ParseMethod(%q) = %q, want an error", tt.in, got)
-				}
-				want := `unknown attach method "` + tt.in + `" (want auto, tp_btf, raw_tracepoint, tracepoint, fexit, kprobe)`
-				if err.Error() != want {
-					t.Errorf("error = %q, want %q", err, want)
-				}
-				if got != "" {
-					t.Errorf("ParseMethod(%q) returned %q with its error", tt.in, got)
-				}
-				return
+			if err := tt.value.Validate(); err == nil || err.Error() != tt.wantErr {
+				t.Errorf("Validate() = %v, want %q", err, tt.wantErr)
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("ParseMethod(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			if _, err := tt.value.MarshalText(); err == nil {
+				t.Errorf("MarshalText() of an unnamed value succeeded")
 			}
 		})
 	}
 }
 
-func TestParseMode(t *testing.T) {
+// TestSettingsAreTheProgramsEnums checks the names of Mode and Verdict
+// against the C enums whose values they are: each member has the Go name
+// its C name ends in, and no Go name lacks a member.
+func TestSettingsAreTheProgramsEnums(t *testing.T) {
+	spec, err := bpf.LoadCapprof()
+	if err != nil {
+		t.Fatalf("load spec: %v", err)
+	}
 	tests := []struct {
-		name    string
-		in      string
-		want    Mode
-		wantErr bool
+		name   string
+		enum   string
+		prefix string
+		names  map[uint64]string
 	}{
-		{name: "stream", in: "stream", want: Stream},
-		{name: "unique", in: "unique", want: Unique},
-		{name: "empty", in: "", wantErr: true},
-		{name: "upper case", in: "UNIQUE", wantErr: true},
-		{name: "unknown", in: "batch", wantErr: true},
+		{name: "mode", enum: "mode", prefix: "MODE_", names: namesOf(modes)},
+		{name: "verdict", enum: "verdict_filter", prefix: "VERDICT_", names: namesOf(verdicts)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMode(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("ParseMode(%q) = %q, want an error", tt.in, got)
-				}
-				want := `unknown mode "` + tt.in + `" (want stream or unique)`
-				if err.Error() != want {
-					t.Errorf("error = %q, want %q", err, want)
-				}
-				return
+			var enum *btf.Enum
+			if err := spec.Types.TypeByName(tt.enum, &enum); err != nil {
+				t.Fatalf("enum %s: %v", tt.enum, err)
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("ParseMode(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			if len(enum.Values) != len(tt.names) {
+				t.Errorf("enum %s has %d members, Go names %d", tt.enum, len(enum.Values), len(tt.names))
+			}
+			for _, m := range enum.Values {
+				want := strings.ToLower(strings.TrimPrefix(m.Name, tt.prefix))
+				if got := tt.names[m.Value]; got != want {
+					t.Errorf("%s = %d is named %q in Go, want %q", m.Name, m.Value, got, want)
+				}
 			}
 		})
 	}
 }
 
-func TestParseVerdict(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    Verdict
-		wantErr bool
-	}{
-		{name: "all", in: "all", want: AllVerdicts},
-		{name: "denied", in: "denied", want: Denied},
-		{name: "granted", in: "granted", want: Granted},
-		{name: "empty", in: "", wantErr: true},
-		{name: "singular", in: "deny", wantErr: true},
-		{name: "upper case", in: "ALL", wantErr: true},
+func namesOf[T Mode | Verdict](ns config.Names[T]) map[uint64]string {
+	out := map[uint64]string{}
+	for _, n := range ns {
+		out[uint64(n.Value)] = n.Name
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseVerdict(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatalf("ParseVerdict(%q) = %q, want an error", tt.in, got)
-				}
-				want := `unknown verdict "` + tt.in + `" (want all, denied or granted)`
-				if err.Error() != want {
-					t.Errorf("error = %q, want %q", err, want)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("ParseVerdict(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-			}
-		})
+	return out
+}
+
+// TestLimitsAreTheObjects checks the limits the Go side mirrors against the
+// object: the cgroup filter maps' entries and noaudit_ranges' length.
+func TestLimitsAreTheObjects(t *testing.T) {
+	spec, err := bpf.LoadCapprof()
+	if err != nil {
+		t.Fatalf("load spec: %v", err)
+	}
+	for _, name := range []string{bpf.CapprofMapCgroupInclude, bpf.CapprofMapCgroupExclude} {
+		if got := spec.Maps[name].MaxEntries; got != MaxCgroupFilters {
+			t.Errorf("map %s holds %d cgroups, MaxCgroupFilters is %d", name, got, MaxCgroupFilters)
+		}
+	}
+	size := spec.Variables[bpf.CapprofVarNoauditRanges].Size()
+	if got := int(size) / binary.Size(AddrRange{}); got != maxNoauditRanges {
+		t.Errorf("noaudit_ranges holds %d ranges, maxNoauditRanges is %d", got, maxNoauditRanges)
 	}
 }
 

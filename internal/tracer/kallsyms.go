@@ -13,7 +13,9 @@ import (
 	"github.com/capprof/capprof/bpf"
 )
 
-// maxNoauditRanges matches MAX_NOAUDIT_RANGES in capprof.bpf.c.
+// maxNoauditRanges is MAX_NOAUDIT_RANGES, the length of the program's
+// noaudit_ranges (a test reads it from the object). noauditCallers has at
+// most as many entries, so that no range is left out.
 const maxNoauditRanges = 8
 
 // AddrRange is a kernel function's text, [Start, End), and what a check made

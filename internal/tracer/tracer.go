@@ -54,11 +54,9 @@ type cgroupSlot struct {
 
 // Open loads the program with cfg and attaches it. With Method Auto it tries
 // each method in order and keeps the first that attaches; the errors of the
-// others are returned joined when none does.
+// others are returned joined when none does. cfg is not checked again:
+// controller.Config.Validate holds the rules.
 func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
@@ -152,14 +150,9 @@ func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer,
 
 // configure writes cfg into the program's constants and map sizes.
 func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
-	spec.Maps[bpf.CapprofMapEvents].MaxEntries = cfg.RingBufferSize
+	spec.Maps[bpf.CapprofMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
 	spec.Maps[bpf.CapprofMapDedup].MaxEntries = cfg.DedupEntries
 
-	mode := uint8(0)
-	if cfg.Mode == Unique {
-		mode = 1
-	}
-	verdict := map[Verdict]uint8{AllVerdicts: 0, Denied: 1, Granted: 2}[cfg.Verdict]
 	capMask := ^uint64(0)
 	if cfg.Caps != 0 {
 		capMask = uint64(cfg.Caps)
@@ -173,8 +166,8 @@ func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
 		name  string
 		value any
 	}{
-		{bpf.CapprofVarCfgMode, mode},
-		{bpf.CapprofVarCfgVerdict, verdict},
+		{bpf.CapprofVarCfgMode, uint8(cfg.Mode)},
+		{bpf.CapprofVarCfgVerdict, uint8(cfg.Verdict)},
 		{bpf.CapprofVarCfgCaps, capMask},
 		{bpf.CapprofVarCfgIncludeHost, boolByte(cfg.IncludeHost)},
 		{bpf.CapprofVarCfgHostMntns, cfg.HostMountNS},
@@ -275,7 +268,7 @@ func (t *Tracer) attach(m Method) error {
 	if len(names) == 2 {
 		ret = progs[names[1]]
 	}
-	links, err := attachCheck(m, progs[names[0]], ret)
+	links, err := AttachCheck(m, progs[names[0]], ret)
 	t.links = append(t.links, links...)
 	if err != nil {
 		return err
@@ -304,10 +297,11 @@ func (t *Tracer) attachCgroupMkdir(log *slog.Logger) {
 	t.learnsCgroups = true
 }
 
-// attachCheck attaches prog to cap_capable the way m does; for Kprobe, ret
+// AttachCheck attaches prog to cap_capable the way m does; for Kprobe, ret
 // (when not nil) is attached as the kretprobe. On error the links made so
-// far are returned for the caller to close.
-func attachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
+// far are returned for the caller to close. Open uses it, and so does the
+// kernel benchmark for its empty programs (test/benchkernel).
+func AttachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
 	var links []link.Link
 	add := func(l link.Link, err error) error {
 		if err == nil {

@@ -3,19 +3,24 @@ package capabilitiesreceiver
 import (
 	"os"
 	"time"
+
+	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/tracer"
 )
 
-// Config is the receiver's configuration. It mirrors `capprof record`'s flags.
+// Config is the receiver's configuration. It mirrors `capprof record`'s
+// flags and names the fields of the controller's configuration, which
+// holds their rules; the typed values decode themselves.
 type Config struct {
 	// Mode is "stream" (a record per check) or "unique" (a key's first check
 	// at once, then counts every flush_interval).
-	Mode string `mapstructure:"mode"`
+	Mode tracer.Mode `mapstructure:"mode"`
 	// FlushInterval is how often unique-mode counts are reported.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	// Attach is "auto" or one of tp_btf, raw_tracepoint, tracepoint, fexit, kprobe.
-	Attach string `mapstructure:"attach"`
+	Attach tracer.Method `mapstructure:"attach"`
 	// Verdict keeps "all", "denied" or "granted" checks.
-	Verdict string `mapstructure:"verdict"`
+	Verdict tracer.Verdict `mapstructure:"verdict"`
 	// Capabilities keeps only these (CAP_SYSLOG, sys_admin, 21); empty keeps all.
 	Capabilities []string `mapstructure:"capabilities"`
 	// IncludeHost records processes outside containers (in pid 1's mount namespace).
@@ -46,7 +51,7 @@ type CgroupsConfig struct {
 type KubernetesConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 	// AuthType is serviceAccount (in the cluster) or kubeConfig.
-	AuthType string `mapstructure:"auth_type"`
+	AuthType kube.Auth `mapstructure:"auth_type"`
 	// Kubeconfig is the kubeconfig file with auth_type kubeConfig ("":
 	// $KUBECONFIG or ~/.kube/config).
 	Kubeconfig string `mapstructure:"kubeconfig"`
@@ -71,16 +76,16 @@ func (c *Config) Validate() error {
 
 func createDefaultConfig() *Config {
 	return &Config{
-		Mode:           "stream",
+		Mode:           tracer.Stream,
 		FlushInterval:  10 * time.Second,
-		Attach:         "auto",
-		Verdict:        "all",
+		Attach:         tracer.Auto,
+		Verdict:        tracer.AllVerdicts,
 		IncludeHost:    true,
 		RingBufferSize: 8 << 20,
 		MaxBatchSize:   1000,
 		MaxBatchDelay:  time.Second,
 		Kubernetes: KubernetesConfig{
-			AuthType:   "serviceAccount",
+			AuthType:   kube.AuthServiceAccount,
 			NodeName:   os.Getenv("NODE_NAME"),
 			Labels:     []string{"none"},
 			MaxWait:    5 * time.Second,

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/tracer"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadata"
 )
 
@@ -29,10 +31,10 @@ func TestLoadConfig(t *testing.T) {
 			name: "every field",
 			id:   component.NewIDWithName(metadata.Type, "custom"),
 			want: &Config{
-				Mode:           "unique",
+				Mode:           tracer.Unique,
 				FlushInterval:  30 * time.Second,
-				Attach:         "tp_btf",
-				Verdict:        "denied",
+				Attach:         tracer.TPBTF,
+				Verdict:        tracer.Denied,
 				Capabilities:   []string{"CAP_SYS_ADMIN", "net_raw", "34"},
 				IncludeHost:    false,
 				Cgroups:        CgroupsConfig{Include: []string{"/kubepods"}, Exclude: []string{"/kubepods/besteffort"}},
@@ -40,7 +42,7 @@ func TestLoadConfig(t *testing.T) {
 				MaxBatchSize:   500,
 				MaxBatchDelay:  200 * time.Millisecond,
 				Kubernetes: KubernetesConfig{
-					Enabled: true, AuthType: "kubeConfig", Kubeconfig: "/etc/capprof/kubeconfig", NodeName: "node-7",
+					Enabled: true, AuthType: kube.AuthKubeconfig, Kubeconfig: "/etc/capprof/kubeconfig", NodeName: "node-7",
 					Labels: []string{"app", "tier"}, MaxWait: 2 * time.Second, MaxPending: 500,
 				},
 			},
@@ -66,37 +68,59 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// TestValidateNamesTheField checks that an error of the controller's rules
+// names the field by its YAML key, one row per key; the rules themselves
+// are the controller's to test.
 func TestValidateNamesTheField(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		modify func(*Config)
-		field  string
+		key    string
 	}{
-		{"unknown mode", func(c *Config) { c.Mode = "bogus" }, "mode:"},
-		{"unknown attach", func(c *Config) { c.Attach = "uprobe" }, "attach:"},
-		{"unknown verdict", func(c *Config) { c.Verdict = "maybe" }, "verdict:"},
-		{"unknown capability", func(c *Config) { c.Capabilities = []string{"CAP_BOGUS"} }, "capabilities:"},
-		{"empty capability list", func(c *Config) { c.Capabilities = []string{" "} }, "capabilities:"},
-		{"negative flush interval", func(c *Config) { c.FlushInterval = -time.Second }, "flush_interval:"},
-		{"zero flush interval", func(c *Config) { c.FlushInterval = 0 }, "flush_interval:"},
-		{"ring buffer not a power of two", func(c *Config) { c.RingBufferSize = 5000 }, "ring_buffer_size:"},
-		{"ring buffer too small", func(c *Config) { c.RingBufferSize = 1024 }, "ring_buffer_size:"},
-		{"no batch", func(c *Config) { c.MaxBatchSize = 0 }, "max_batch_size:"},
-		{"negative batch delay", func(c *Config) { c.MaxBatchDelay = -time.Millisecond }, "max_batch_delay:"},
-		{"too many cgroups", func(c *Config) { c.Cgroups.Include = make([]string, 9) }, "cgroups:"},
-		{"unknown auth type", func(c *Config) { kubernetesOn(c); c.Kubernetes.AuthType = "token" }, "kubernetes.auth_type:"},
-		{"kubeconfig with service account", func(c *Config) { kubernetesOn(c); c.Kubernetes.Kubeconfig = "/k" }, "kubernetes.kubeconfig:"},
-		{"no node name", func(c *Config) { kubernetesOn(c); c.Kubernetes.NodeName = "" }, "kubernetes.node_name:"},
-		{"all and keys", func(c *Config) { kubernetesOn(c); c.Kubernetes.Labels = []string{"all", "app"} }, "kubernetes.labels:"},
-		{"no max wait", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxWait = 0 }, "kubernetes.max_wait:"},
-		{"no max pending", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxPending = -1 }, "kubernetes.max_pending:"},
+		{"mode", func(c *Config) { c.Mode = 9 }, "mode"},
+		{"attach", func(c *Config) { c.Attach = "uprobe" }, "attach"},
+		{"verdict", func(c *Config) { c.Verdict = 9 }, "verdict"},
+		{"capabilities", func(c *Config) { c.Capabilities = []string{" "} }, "capabilities"},
+		{"flush interval", func(c *Config) { c.FlushInterval = 0 }, "flush_interval"},
+		{"ring buffer", func(c *Config) { c.RingBufferSize = 5000 }, "ring_buffer_size"},
+		{"batch size", func(c *Config) { c.MaxBatchSize = 0 }, "max_batch_size"},
+		{"batch delay", func(c *Config) { c.MaxBatchDelay = -time.Millisecond }, "max_batch_delay"},
+		{"cgroups included", func(c *Config) { c.Cgroups.Include = make([]string, 9) }, "cgroups.include"},
+		{"cgroups excluded", func(c *Config) { c.Cgroups.Exclude = make([]string, 9) }, "cgroups.exclude"},
+		{"auth type", func(c *Config) { kubernetesOn(c); c.Kubernetes.AuthType = "token" }, "kubernetes.auth_type"},
+		{"kubeconfig", func(c *Config) { kubernetesOn(c); c.Kubernetes.Kubeconfig = "/k" }, "kubernetes.kubeconfig"},
+		{"node name", func(c *Config) { kubernetesOn(c); c.Kubernetes.NodeName = "" }, "kubernetes.node_name"},
+		{"labels", func(c *Config) { kubernetesOn(c); c.Kubernetes.Labels = []string{"all", "app"} }, "kubernetes.labels"},
+		{"max wait", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxWait = 0 }, "kubernetes.max_wait"},
+		{"max pending", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxPending = -1 }, "kubernetes.max_pending"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := createDefaultConfig()
 			tt.modify(cfg)
 			err := confmap.Validate(cfg)
 			require.Error(t, err)
-			require.True(t, strings.Contains(err.Error(), tt.field), "error %q does not name %s", err, tt.field)
+			require.True(t, strings.HasPrefix(err.Error(), tt.key+": "), "error %q does not start with %s", err, tt.key)
+		})
+	}
+}
+
+// TestUnmarshalNamesTheKey checks that the typed settings decode
+// themselves from YAML, and confmap names the key of one that does not.
+func TestUnmarshalNamesTheKey(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		conf map[string]any
+		want string
+	}{
+		{"mode", map[string]any{"mode": "batch"}, `'mode' "batch" is not stream or unique`},
+		{"attach", map[string]any{"attach": "uprobe"}, `'attach' "uprobe" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
+		{"verdict", map[string]any{"verdict": "deny"}, `'verdict' "deny" is not all, denied or granted`},
+		{"auth type", map[string]any{"kubernetes": map[string]any{"auth_type": "token"}}, `'kubernetes.auth_type' "token" is not serviceAccount or kubeConfig`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := confmap.NewFromStringMap(tt.conf).Unmarshal(createDefaultConfig())
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.want)
 		})
 	}
 }
@@ -118,7 +142,7 @@ func TestKubernetesDisabledIsNotChecked(t *testing.T) {
 func TestKubernetesBlockReachesTheController(t *testing.T) {
 	cfg := createDefaultConfig()
 	kubernetesOn(cfg)
-	cfg.Kubernetes.AuthType, cfg.Kubernetes.Kubeconfig = "kubeConfig", "/k"
+	cfg.Kubernetes.AuthType, cfg.Kubernetes.Kubeconfig = kube.AuthKubeconfig, "/k"
 	cfg.Kubernetes.Labels = []string{"app", "tier"}
 	rc, err := cfg.recorderConfig()
 	require.NoError(t, err)

@@ -129,7 +129,7 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 	defer rec.Close()
 	r.rec.Store(&rec)
 	defer r.rec.Store(nil)
-	r.settings.Logger.Info("recording capability checks", zap.String("method", string(rec.Method())), zap.String("mode", r.cfg.Mode))
+	r.settings.Logger.Info("recording capability checks", zap.String("method", string(rec.Method())), zap.Stringer("mode", r.cfg.Mode))
 	if err := rec.Run(ctx, sink{r, ctx.Done()}); err != nil {
 		r.settings.Logger.Error("recording stopped", zap.Error(err))
 		componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))

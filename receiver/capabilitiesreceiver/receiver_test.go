@@ -195,7 +195,7 @@ func TestLoadFailureIsReportedAsFatalStatus(t *testing.T) {
 
 func TestStartRejectsAnInvalidConfig(t *testing.T) {
 	cfg := createDefaultConfig()
-	cfg.Mode = "bogus"
+	cfg.Mode = 9
 	r, err := newReceiver(metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop(),
 		func(controller.Config) (recorder, error) { return newFake(), nil })
 	require.NoError(t, err)

@@ -39,7 +39,8 @@ func main() {
 	worker := flag.Bool("worker", false, "internal: run the measured loop")
 	n := flag.Int("n", 200000, "checks per measurement")
 	rounds := flag.Int("rounds", 7, "rounds; every configuration is measured once per round")
-	attach := flag.String("attach", "auto", "attach method to measure")
+	method := tracer.Auto
+	flag.TextVar(&method, "attach", method, "attach method to measure")
 	flag.Parse()
 	if *worker {
 		if err := work(*n); err != nil {
@@ -48,7 +49,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*n, *rounds, *attach, os.Stdout); err != nil {
+	if err := bench(*n, *rounds, method, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchkernel:", err)
 		os.Exit(1)
 	}
@@ -94,11 +95,8 @@ type config struct {
 	start func() (stop func() (lost uint64, err error), err error)
 }
 
-func bench(n, rounds int, attach string, out io.Writer) error {
-	method, err := tracer.ParseMethod(attach)
-	if err != nil {
-		return err
-	}
+func bench(n, rounds int, method tracer.Method, out io.Writer) error {
+	var err error
 	if method == tracer.Auto {
 		if method, err = firstWorkingMethod(); err != nil {
 			return err
@@ -107,7 +105,7 @@ func bench(n, rounds int, attach string, out io.Writer) error {
 	configs := []config{
 		{"none", func() (func() (uint64, error), error) { return func() (uint64, error) { return 0, nil }, nil }},
 		{"floor", func() (func() (uint64, error), error) {
-			f, err := tracer.OpenFloor(method)
+			f, err := openFloor(method)
 			if err != nil {
 				return nil, err
 			}

@@ -81,8 +81,8 @@ func parseMethods(s string) ([]tracer.Method, error) {
 	}
 	var out []tracer.Method
 	for f := range strings.SplitSeq(s, ",") {
-		m, err := tracer.ParseMethod(strings.TrimSpace(f))
-		if err != nil {
+		var m tracer.Method
+		if err := m.UnmarshalText([]byte(strings.TrimSpace(f))); err != nil {
 			return nil, fmt.Errorf("attach: %w", err)
 		}
 		if !slices.Contains(out, m) {

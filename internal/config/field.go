@@ -1,4 +1,4 @@
-package kube
+package config
 
 import (
 	"errors"
@@ -6,9 +6,9 @@ import (
 )
 
 // FieldError is a configuration error about one field. Field is the Go
-// field's name in Config (or controller.KubernetesConfig, whose Watch is a
-// Config), so that each shell can name the field in its own vocabulary —
-// a YAML key, a flag — while the rule itself is checked in one place.
+// field's name in the core's configuration (controller.Config and the
+// configurations it holds; the names are unique across them), so that a
+// shell can name the field as its user writes it: a YAML key, a flag.
 type FieldError struct {
 	Field string
 	Err   error
