@@ -195,7 +195,7 @@ bench-kernel:
 # plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.
 bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
-	$(GO) test -run '^$$' -bench 'ChecksToLogs' -benchtime 3s ./receiver/capabilitiesreceiver/
+	$(GO) test -run '^$$' -bench 'Logs' -benchtime 3s ./checklogs/
 	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
 
 fuzz:

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
@@ -226,8 +227,11 @@ func (f *recordFlags) openSink(format output.Format, stdout io.Writer) (output.W
 		}
 		w = file
 	}
-	out, err := output.New(format, w)
-	if err != nil {
+	var out output.Writer
+	var err error
+	if format == output.FormatOTLPJSON {
+		out = checklogs.NewJSONWriter(w, versionString())
+	} else if out, err = output.New(format, w); err != nil {
 		if file != nil {
 			file.Close()
 		}

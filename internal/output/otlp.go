@@ -195,7 +195,7 @@ func (o *otlpWriter) logger(c *check.Check) (log.Logger, error) {
 	}
 	res := resource.NewSchemaless(otelKeyValues(c.Resource())...)
 	p := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(o.shared))
-	e := &providerEntry{key: key, provider: p, logger: p.Logger(scopeName)}
+	e := &providerEntry{key: key, provider: p, logger: p.Logger(check.ScopeName)}
 	o.providers[key] = o.lru.PushFront(e)
 	return e.logger, err
 }

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
+	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
@@ -59,7 +60,7 @@ type capabilitiesReceiver struct {
 
 	rec       atomic.Pointer[recorder] // set while recording, for the metrics
 	kubeState atomic.Int32             // kube.State+1 with kubernetes enabled, else 0
-	attrs     []check.Attr             // mapping scratch, used by Write only
+	mapper    checklogs.Mapper         // used by Write only
 
 	mu     sync.Mutex // guards cancel and done across Start and Shutdown
 	cancel context.CancelFunc
@@ -81,6 +82,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs, newReco
 		return nil, err
 	}
 	r := &capabilitiesReceiver{cfg: cfg, settings: set, next: next, obsrecv: obsrecv, telemetry: tb, newRecorder: newRecorder}
+	r.mapper.Version = set.BuildInfo.Version
 	if err := r.registerMetrics(); err != nil {
 		tb.Shutdown()
 		return nil, err
@@ -168,7 +170,7 @@ func (r *capabilitiesReceiver) Shutdown(ctx context.Context) error {
 // Write is the controller's sink: it maps a batch to plog.Logs and passes it
 // on. A refused batch is retried, then counted as refused; recording goes on.
 func (r *capabilitiesReceiver) Write(checks []check.Check) error {
-	logs := checksToLogs(checks, r.settings.BuildInfo.Version, &r.attrs)
+	logs := r.mapper.Logs(checks)
 	n := logs.LogRecordCount()
 	ctx := r.obsrecv.StartLogsOp(context.Background())
 	err := r.consume(ctx, logs)
