@@ -198,10 +198,11 @@ bench-pipeline:
 	$(GO) test -run '^$$' -bench 'Logs' -benchtime 3s ./checklogs/
 	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
 
-# Resident memory of otelcol-capprof with its default config, idle and at
-# RATE checks/s, split into binary, BPF maps and anonymous. Needs root.
+# Resident memory of otelcol-capprof with its default config (recording only
+# the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE
+# checks/s, split into binary, BPF maps and anonymous. Needs root.
 bench-memory: build-otelcol
-	$(GO) run ./test/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000}
+	$(GO) run ./test/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./internal/cgroup/

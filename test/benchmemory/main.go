@@ -8,9 +8,12 @@
 //
 // The collector runs in a private network namespace, so its health_check
 // and telemetry ports do not collide with anything on the machine, and
-// writes its file exporter's output into a temporary directory. Needs root.
+// writes its file exporter's output into a temporary directory. Unless
+// -host, it records only the worker's cgroup (cgroups.include, the one
+// setting changed), so that the machine's other checks do not make idle
+// busy. Needs root.
 //
-//	sudo go run ./test/benchmemory -bin bin/otelcol-capprof [-idle 30s] [-load 30s] [-rate 50000]
+//	sudo go run ./test/benchmemory -bin bin/otelcol-capprof [-idle 30s] [-load 30s] [-rate 50000] [-host]
 package main
 
 import (
@@ -30,6 +33,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capprof/capprof/internal/cgroup"
 )
 
 func main() {
@@ -38,12 +43,13 @@ func main() {
 	idle := flag.Duration("idle", 30*time.Second, "how long to sample the idle collector")
 	load := flag.Duration("load", 30*time.Second, "how long to sample it under load")
 	rate := flag.Int("rate", 50000, "capability checks a second under load")
+	host := flag.Bool("host", false, "record every check on the machine, not only the worker's")
 	flag.Parse()
 	var err error
 	if *worker {
 		err = work(*rate, *load)
 	} else {
-		err = bench(*bin, *idle, *load, *rate, os.Stdout)
+		err = bench(*bin, *idle, *load, *rate, *host, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchmemory:", err)
@@ -73,7 +79,7 @@ func work(rate int, d time.Duration) error {
 // sample is one reading of the collector's resident memory, in KiB.
 type sample struct{ total, binary, bpf, anon int }
 
-func bench(bin string, idle, load time.Duration, rate int, out io.Writer) error {
+func bench(bin string, idle, load time.Duration, rate int, host bool, out io.Writer) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -83,6 +89,19 @@ func bench(bin string, idle, load time.Duration, rate int, out io.Writer) error 
 		return err
 	}
 	defer os.RemoveAll(dir)
+	r, err := cgroup.NewResolver(cgroup.Options{})
+	if err != nil {
+		return err
+	}
+	cg, err := r.Create("benchmemory")
+	if err != nil {
+		return err
+	}
+	defer cg.Remove() // after the worker has exited: it is empty
+	var args []string
+	if !host {
+		args = append(args, "--set=receivers.capabilities.cgroups.include=["+cg.Rel+"]")
+	}
 	logPath := filepath.Join(dir, "collector.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -90,13 +109,15 @@ func bench(bin string, idle, load time.Duration, rate int, out io.Writer) error 
 	}
 	defer logFile.Close()
 	// unshare without --fork execs, so the collector keeps cmd's pid.
-	cmd := exec.Command("unshare", "-n", "sh", "-c", `ip link set lo up && exec "$0"`, bin)
+	cmd := exec.Command("unshare", append([]string{"-n", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, bin}, args...)...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start collector: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	defer cmd.Process.Kill()
-	if err := waitFor(logPath, "recording capability checks", 2*time.Minute); err != nil {
+	if err := waitFor(logPath, "recording capability checks", exited); err != nil {
 		return err
 	}
 	pid := cmd.Process.Pid
@@ -110,7 +131,10 @@ func bench(bin string, idle, load time.Duration, rate int, out io.Writer) error 
 		return err
 	}
 	w := exec.Command(self, "-worker", "-rate", strconv.Itoa(rate), "-load", load.String())
-	w.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	w.SysProcAttr = &syscall.SysProcAttr{
+		Credential:  &syscall.Credential{Uid: 65534, Gid: 65534},
+		UseCgroupFD: true, CgroupFD: int(cg.File.Fd()),
+	}
 	var made bytes.Buffer
 	w.Stdout, w.Stderr = &made, os.Stderr
 	if err := w.Start(); err != nil {
@@ -133,19 +157,31 @@ func bench(bin string, idle, load time.Duration, rate int, out io.Writer) error 
 	fmt.Fprintf(out, "otelcol-capprof, default config, RSS in MiB (median of one sample a second): total = binary + bpf maps + anonymous\n")
 	report(out, "idle", idleSamples)
 	report(out, fmt.Sprintf("%d checks/s", rate), loadSamples)
-	fmt.Fprintf(out, "the worker made %s checks in %s; the receiver logged %d ring-buffer-full warnings (the host's other checks count too)\n",
-		strings.TrimSpace(made.String()), load, bytes.Count(log, []byte("ring buffer full")))
+	scope := "the worker's cgroup"
+	if host {
+		scope = "the whole machine"
+	}
+	fmt.Fprintf(out, "recording %s; the worker made %s checks in %s; the receiver logged %d ring-buffer-full warnings\n",
+		scope, strings.TrimSpace(made.String()), load, bytes.Count(log, []byte("ring buffer full")))
 	return nil
 }
 
-func waitFor(path, text string, timeout time.Duration) error {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+// waitFor waits until the collector logs text; loading the BPF program on
+// a busy machine can take a minute.
+func waitFor(path, text string, exited <-chan struct{}) error {
+	const timeout = 2 * time.Minute
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
 		if bytes.Contains(b, []byte(text)) {
 			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("the collector exited before logging %q:\n%s", text, b)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	b, _ := os.ReadFile(path)
