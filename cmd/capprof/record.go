@@ -216,7 +216,7 @@ func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
 func (f *recordFlags) openSink(format output.Format, stdout io.Writer) (output.Writer, error) {
 	if f.otlpEndpoint != "" {
 		// Not ctx: the exporter must outlive the recording to flush at Close.
-		return output.NewOTLP(context.Background(), f.otlpEndpoint)
+		return output.NewOTLP(context.Background(), f.otlpEndpoint, versionString())
 	}
 	w := stdout
 	var file *os.File
