@@ -1,6 +1,3 @@
-// Package checktest holds the checks that the tests and benchmarks of the
-// OTLP mapping and of the receiver feed in, so that they all map the same
-// records.
 package checktest
 
 import (
