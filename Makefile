@@ -230,8 +230,15 @@ bench-kernel:
 .PHONY: bench-pipeline
 bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
-	$(GO) test -run '^$$' -bench 'ChecksToLogs' -benchtime 3s ./receiver/capabilitiesreceiver/
+	$(GO) test -run '^$$' -bench 'Logs' -benchtime 3s ./checklogs/
 	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
+
+# Resident memory of otelcol-capprof with its default config (recording only
+# the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE
+# checks/s, split into binary, BPF maps and anonymous. Needs root.
+.PHONY: bench-memory
+bench-memory: build-otelcol
+	$(GO) run ./test/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
 
 .PHONY: fuzz
 fuzz:

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/check"
-	"github.com/capprof/capprof/internal/output"
 	"github.com/capprof/capprof/internal/proc"
 )
 
@@ -18,10 +18,7 @@ import (
 func writeRecording(t *testing.T, checks []check.Check) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := output.New(output.FormatOTLPJSON, &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := checklogs.NewJSONWriter(&buf, "")
 	for i := range checks {
 		if err := w.Write(checks[i : i+1]); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
@@ -197,7 +198,7 @@ func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
 func (f *recordFlags) openSink(format output.Format, stdout io.Writer) (output.Writer, error) {
 	if f.otlpEndpoint != "" {
 		// Not ctx: the exporter must outlive the recording to flush at Close.
-		return output.NewOTLP(context.Background(), f.otlpEndpoint)
+		return output.NewOTLP(context.Background(), f.otlpEndpoint, versionString())
 	}
 	w := stdout
 	var file *os.File
@@ -208,8 +209,11 @@ func (f *recordFlags) openSink(format output.Format, stdout io.Writer) (output.W
 		}
 		w = file
 	}
-	out, err := output.New(format, w)
-	if err != nil {
+	var out output.Writer
+	var err error
+	if format == output.FormatOTLPJSON {
+		out = checklogs.NewJSONWriter(w, versionString())
+	} else if out, err = output.New(format, w); err != nil {
 		if file != nil {
 			file.Close()
 		}

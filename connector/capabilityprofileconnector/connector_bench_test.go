@@ -18,7 +18,7 @@ func BenchmarkConsumeLogs(b *testing.B) {
 	for w := range 10 {
 		for node := range 4 {
 			res := workload("node-"+strconv.Itoa(node), "web-"+strconv.Itoa(node))
-			res["k8s.deployment.name"] = "web-" + strconv.Itoa(w)
+			res.Kubernetes.Deployment = "web-" + strconv.Itoa(w)
 			checks := make([]check.Check, 25)
 			for i := range checks {
 				checks[i] = grant(capChown, "/bin/chown", "fchownat", i)

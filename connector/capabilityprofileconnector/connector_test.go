@@ -88,9 +88,8 @@ func TestOtherRecordsIgnored(t *testing.T) {
 	other := records.AppendEmpty()
 	other.SetEventName("k8s.event")
 	attrOnly := records.AppendEmpty()
+	checkAttributes(attrOnly.Attributes(), grant(capNetBindService, "/bin/srv", "bind", 1))
 	attrOnly.Attributes().PutStr("event.name", check.EventName)
-	srv := grant(capNetBindService, "/bin/srv", "bind", 1)
-	putCheckAttributes(attrOnly.Attributes(), srv.Attributes())
 	require.NoError(t, c.ConsumeLogs(context.Background(), logs))
 	require.NoError(t, c.Shutdown(context.Background()))
 
@@ -166,7 +165,7 @@ func TestMaxProfiles(t *testing.T) {
 	require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
 	for i, name := range []string{"a", "b", "c"} {
 		res := workload("node-1", name+"-1")
-		res["k8s.deployment.name"] = name
+		res.Kubernetes.Deployment = name
 		logs := plog.NewLogs()
 		checkRecords(logs, res, grant(capChown, "/bin/chown", "fchownat", i))
 		require.NoError(t, c.ConsumeLogs(context.Background(), logs))
@@ -235,7 +234,7 @@ func TestProfilesSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	first := plog.NewLogs()
 	checkRecords(first, workload("node-1", "web-1"), grant(capChown, "/bin/chown", "fchownat", 0), grant(capChown, "/bin/chown", "fchownat", 1))
-	checkRecords(first, map[string]string{check.AttrHostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 2))
+	checkRecords(first, check.ResourceFields{HostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 2))
 	sink, _ := runWithStorage(t, dir, first, nil)
 	require.Len(t, profileRecords(sink.AllLogs()), 2)
 
@@ -267,7 +266,7 @@ func TestRefusedAtShutdownEmittedAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	logs := plog.NewLogs()
 	checkRecords(logs, workload("node-1", "web-1"), grant(capChown, "/bin/chown", "fchownat", 0))
-	checkRecords(logs, map[string]string{check.AttrHostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 1))
+	checkRecords(logs, check.ResourceFields{HostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 1))
 	refused := &refusing{failures: 1}
 	runWithStorageTo(t, dir, refused, logs, nil)
 	require.Empty(t, refused.AllLogs())

@@ -6,9 +6,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/proc"
-	"github.com/capprof/capprof/internal/profile"
 )
 
 // t0 is the time of the first test check.
@@ -23,14 +23,21 @@ const (
 
 // workload is the resource of replica pod on node: one Deployment's
 // container, so every replica shares the profile.
-func workload(node, pod string) map[string]string {
-	return map[string]string{
-		profile.AttrNamespace:      "shop",
-		profile.AttrDeploymentName: "web",
-		profile.AttrContainerName:  "app",
-		profile.AttrPodName:        pod,
-		check.AttrHostName:         node,
+func workload(node, pod string) check.ResourceFields {
+	return check.ResourceFields{HostName: node, Kubernetes: &check.Kubernetes{
+		Namespace: "shop", Deployment: "web", ContainerName: "app", PodName: pod,
+	}}
+}
+
+// resourceOf is res's resource attributes, as a profile observation takes
+// them.
+func resourceOf(res check.ResourceFields) map[string]string {
+	c := check.Check{HostName: res.HostName, Container: res.Container, Kubernetes: res.Kubernetes}
+	out := map[string]string{}
+	for _, a := range c.Resource() {
+		out[a.Key] = a.Str
 	}
+	return out
 }
 
 // grant is a granted, audited own check of capID by exe at t0+sec.
@@ -43,38 +50,20 @@ func grant(capID int, exe, syscall string, sec int) check.Check {
 	}
 }
 
-// checkRecords makes one ResourceLogs of check records as the capabilities
-// receiver emits them (LogRecord.EventName, check attributes).
-func checkRecords(logs plog.Logs, resource map[string]string, checks ...check.Check) {
-	rl := logs.ResourceLogs().AppendEmpty()
-	for k, v := range resource {
-		rl.Resource().Attributes().PutStr(k, v)
-	}
-	records := rl.ScopeLogs().AppendEmpty().LogRecords()
+// checkRecords appends checks made in res to logs, as the capabilities
+// receiver emits them.
+func checkRecords(logs plog.Logs, res check.ResourceFields, checks ...check.Check) {
 	for i := range checks {
-		lr := records.AppendEmpty()
-		lr.SetEventName(check.EventName)
-		lr.SetTimestamp(pcommon.NewTimestampFromTime(checks[i].Time))
-		putCheckAttributes(lr.Attributes(), checks[i].Attributes())
+		checks[i].HostName, checks[i].Container, checks[i].Kubernetes = res.HostName, res.Container, res.Kubernetes
 	}
+	new(checklogs.Mapper).Append(logs, checks)
 }
 
-func putCheckAttributes(m pcommon.Map, attrs []check.Attr) {
-	for _, a := range attrs {
-		switch a.Kind {
-		case check.KindInt:
-			m.PutInt(a.Key, a.Int)
-		case check.KindBool:
-			m.PutBool(a.Key, a.Bool)
-		case check.KindStrings:
-			s := m.PutEmptySlice(a.Key)
-			for _, v := range a.Strings {
-				s.AppendEmpty().SetStr(v)
-			}
-		default:
-			m.PutStr(a.Key, a.Str)
-		}
-	}
+// checkAttributes puts c's record attributes into m, as the receiver
+// maps them.
+func checkAttributes(m pcommon.Map, c check.Check) {
+	logs := new(checklogs.Mapper).Logs([]check.Check{c})
+	logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes().CopyTo(m)
 }
 
 // records returns the profile records among logs, by profile id.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/profile"
 )
@@ -20,7 +21,9 @@ import (
 // image, and a host process.
 func goldenProfiles() []profile.Profile {
 	b := profile.NewBuilder()
-	add := func(res map[string]string, c check.Check) { b.Add(profile.Observation{Resource: res, Check: c}) }
+	add := func(res check.ResourceFields, c check.Check) {
+		b.Add(profile.Observation{Resource: resourceOf(res), Check: c})
+	}
 
 	add(workload("node-1", "web-1"), grant(capChown, "/bin/chown", "fchownat", 0))
 	add(workload("node-2", "web-2"), grant(capChown, "/bin/chown", "fchownat", 5))
@@ -35,10 +38,10 @@ func goldenProfiles() []profile.Profile {
 	ns.EUID = 1000
 	add(workload("node-1", "web-1"), ns)
 
-	add(map[string]string{profile.AttrImageName: "registry.example/tools", profile.AttrImageTag: "2.1", check.AttrHostName: "node-3"},
+	add(check.ResourceFields{HostName: "node-3", Kubernetes: &check.Kubernetes{ImageName: "registry.example/tools", ImageTag: "2.1"}},
 		grant(capNetBindService, "/usr/bin/tool", "bind", 1))
-	add(map[string]string{check.AttrContainerID: "3f1c", check.AttrHostName: "node-3"}, grant(capChown, "/bin/chown", "chown", 2))
-	add(map[string]string{check.AttrHostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 3))
+	add(check.ResourceFields{HostName: "node-3", Container: cgroup.Container{ID: "3f1c"}}, grant(capChown, "/bin/chown", "chown", 2))
+	add(check.ResourceFields{HostName: "node-1"}, grant(capNetBindService, "/usr/sbin/chronyd", "bind", 3))
 	return b.Profiles()
 }
 

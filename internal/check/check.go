@@ -12,6 +12,10 @@ import (
 // EventName is the OpenTelemetry event name of a capability check record.
 const EventName = "linux.capability.check"
 
+// ScopeName is the instrumentation scope of every record capprof emits,
+// whichever output or Collector component emits it.
+const ScopeName = "github.com/capprof/capprof"
+
 // Audit says whether a check was an audited one (CAP_OPT_NOAUDIT unset).
 type Audit uint8
 

@@ -67,6 +67,7 @@ type otlpWriter struct {
 	mu        sync.Mutex // Write and Close may come from different goroutines
 	processor *sdklog.BatchProcessor
 	shared    sdklog.Processor
+	version   string                              // the records' scope version
 	limit     int                                 // most providers kept; maxProviders outside tests
 	providers map[check.ResourceKey]*list.Element // of *providerEntry
 	lru       list.List                           // front is the most recently used
@@ -79,7 +80,8 @@ type providerEntry struct {
 	logger   log.Logger
 }
 
-// NewOTLP exports checks through OTLP gRPC to endpoint ("host:port").
+// NewOTLP exports checks through OTLP gRPC to endpoint ("host:port"), in
+// the scope check.ScopeName at version.
 //
 // An empty endpoint leaves it to the standard OTEL_EXPORTER_OTLP_ENDPOINT /
 // OTEL_EXPORTER_OTLP_LOGS_ENDPOINT variables (default https://localhost:4317).
@@ -97,8 +99,8 @@ type providerEntry struct {
 // The SDK merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME into each
 // container's resource, so operators can tag a node's records (the file
 // formats carry only the check's own resource attributes).
-func NewOTLP(ctx context.Context, endpoint string) (Writer, error) {
-	return newOTLP(ctx, maxProviders, exporterOptions(endpoint, os.Getenv)...)
+func NewOTLP(ctx context.Context, endpoint, version string) (Writer, error) {
+	return newOTLP(ctx, maxProviders, version, exporterOptions(endpoint, os.Getenv)...)
 }
 
 // exporterOptions returns the otlploggrpc options for endpoint; getenv is
@@ -129,7 +131,7 @@ func securityFromEnv(getenv func(string) string) bool {
 	return false
 }
 
-func newOTLP(ctx context.Context, limit int, opts ...otlploggrpc.Option) (*otlpWriter, error) {
+func newOTLP(ctx context.Context, limit int, version string, opts ...otlploggrpc.Option) (*otlpWriter, error) {
 	exp, err := otlploggrpc.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create otlp grpc log exporter: %w", err)
@@ -138,6 +140,7 @@ func newOTLP(ctx context.Context, limit int, opts ...otlploggrpc.Option) (*otlpW
 	return &otlpWriter{
 		processor: bp,
 		shared:    sharedProcessor{bp},
+		version:   version,
 		limit:     limit,
 		providers: make(map[check.ResourceKey]*list.Element),
 	}, nil
@@ -195,7 +198,7 @@ func (o *otlpWriter) logger(c *check.Check) (log.Logger, error) {
 	}
 	res := resource.NewSchemaless(otelKeyValues(c.Resource())...)
 	p := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(o.shared))
-	e := &providerEntry{key: key, provider: p, logger: p.Logger(scopeName)}
+	e := &providerEntry{key: key, provider: p, logger: p.Logger(check.ScopeName, log.WithInstrumentationVersion(o.version))}
 	o.providers[key] = o.lru.PushFront(e)
 	return e.logger, err
 }

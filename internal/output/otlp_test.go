@@ -37,9 +37,13 @@ func (s *logsServer) Export(_ context.Context, req *collogspb.ExportLogsServiceR
 	return &collogspb.ExportLogsServiceResponse{}, nil
 }
 
+// testVersion is the capprof version the tests' records carry.
+const testVersion = "v1.2.3"
+
 // received is one record as the server saw it, with its resource.
 type received struct {
 	resource map[string]string
+	scope    string // name@version
 	record   *logspb.LogRecord
 }
 
@@ -54,7 +58,8 @@ func (s *logsServer) records() []received {
 		}
 		for _, sl := range rl.GetScopeLogs() {
 			for _, r := range sl.GetLogRecords() {
-				out = append(out, received{resource: res, record: r})
+				scope := sl.GetScope().GetName() + "@" + sl.GetScope().GetVersion()
+				out = append(out, received{resource: res, scope: scope, record: r})
 			}
 		}
 	}
@@ -142,6 +147,9 @@ func checkReceived(t *testing.T, got []received) {
 		if r.record.GetEventName() != check.EventName {
 			t.Errorf("eventName = %q, want %q", r.record.GetEventName(), check.EventName)
 		}
+		if want := check.ScopeName + "@" + testVersion; r.scope != want {
+			t.Errorf("scope = %s, want %s", r.scope, want)
+		}
 		if r.record.GetTimeUnixNano() == 0 || r.record.GetObservedTimeUnixNano() == 0 {
 			t.Errorf("record without timestamps: %v", r.record)
 		}
@@ -183,7 +191,7 @@ func TestOTLPRoundTrip(t *testing.T) {
 			srv := &logsServer{}
 			addr := startLogsServer(t, srv)
 
-			w, err := NewOTLP(t.Context(), tt.endpoint(addr))
+			w, err := NewOTLP(t.Context(), tt.endpoint(addr), testVersion)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +222,7 @@ func TestOTLPEviction(t *testing.T) {
 	cleanOTelEnv(t)
 	srv := &logsServer{}
 	addr := startLogsServer(t, srv)
-	w, err := newOTLP(t.Context(), 1, exporterOptions(addr, func(string) string { return "" })...)
+	w, err := newOTLP(t.Context(), 1, testVersion, exporterOptions(addr, func(string) string { return "" })...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +247,7 @@ func TestOTLPCloseReportsExportError(t *testing.T) {
 	t.Setenv("OTEL_BLRP_SCHEDULE_DELAY", "3600000")
 	srv := &logsServer{fail: status.Error(codes.InvalidArgument, "rejected by test")}
 	addr := startLogsServer(t, srv)
-	w, err := NewOTLP(t.Context(), addr)
+	w, err := NewOTLP(t.Context(), addr, testVersion)
 	if err != nil {
 		t.Fatal(err)
 	}

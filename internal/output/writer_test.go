@@ -47,6 +47,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{name: "unknown format", format: "xml", wantErr: "valid: pretty, json, otlp-json"},
 		{name: "nil writer", format: FormatJSON, nilW: true, wantErr: "nil io.Writer"},
+		{name: "otlp-json is not written here", format: FormatOTLPJSON, wantErr: "package checklogs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,8 +66,11 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// written are the formats New writes.
+var written = []Format{FormatPretty, FormatJSON}
+
 func TestFileWriterLifecycle(t *testing.T) {
-	for _, f := range formats {
+	for _, f := range written {
 		t.Run(string(f), func(t *testing.T) {
 			var buf bytes.Buffer
 			w, err := New(f, &buf)
@@ -100,7 +104,7 @@ var errBrokenPipe = errors.New("broken pipe")
 func (failingWriter) Write([]byte) (int, error) { return 0, errBrokenPipe }
 
 func TestFileWriterWriteError(t *testing.T) {
-	for _, f := range formats {
+	for _, f := range written {
 		t.Run(string(f), func(t *testing.T) {
 			w, err := New(f, failingWriter{})
 			if err != nil {

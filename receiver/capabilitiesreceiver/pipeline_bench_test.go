@@ -21,6 +21,7 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // the otlp exporter compresses by default
 
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/check/checktest"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/tracer"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadatatest"
@@ -104,11 +105,7 @@ func benchmarkPipeline(b *testing.B, compression string) {
 		b.Fatal(err)
 	}
 	cfg := createDefaultConfig()
-	checks := make([]check.Check, 0, cfg.MaxBatchSize)
-	for len(checks) < cfg.MaxBatchSize {
-		checks = append(checks, testChecks()...)
-	}
-	flood := &floodRecorder{n: b.N, batch: cfg.MaxBatchSize, checks: checks[:cfg.MaxBatchSize]}
+	flood := &floodRecorder{n: b.N, batch: cfg.MaxBatchSize, checks: checktest.Batch(cfg.MaxBatchSize)}
 	recv, err := newReceiver(metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, proc,
 		func(controller.Config) (recorder, error) { return flood, nil })
 	if err != nil {

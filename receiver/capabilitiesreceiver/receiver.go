@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 
+	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
@@ -61,7 +62,7 @@ type capabilitiesReceiver struct {
 
 	rec       atomic.Pointer[recorder] // set while recording, for the metrics
 	kubeState atomic.Int32             // kube.State+1 with kubernetes enabled, else 0
-	attrs     []check.Attr             // mapping scratch, used by write only
+	mapper    checklogs.Mapper         // used by sink.Write only
 
 	// statusMu guards the conditions the component status reports, and
 	// orders the reports.
@@ -90,6 +91,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs, newReco
 	}
 	r := &capabilitiesReceiver{cfg: cfg, settings: set, next: next, obsrecv: obsrecv, telemetry: tb,
 		newRecorder: newRecorder, backoff: consumeBackoff}
+	r.mapper.Version = set.BuildInfo.Version
 	if err := r.registerMetrics(); err != nil {
 		tb.Shutdown()
 		return nil, err
@@ -218,7 +220,7 @@ type sink struct {
 // retried, then counted as refused; recording goes on.
 func (s sink) Write(checks []check.Check) error {
 	r := s.r
-	logs := checksToLogs(checks, r.settings.BuildInfo.Version, &r.attrs)
+	logs := r.mapper.Logs(checks)
 	n := logs.LogRecordCount()
 	ctx := r.obsrecv.StartLogsOp(context.Background())
 	err := r.consume(ctx, s.stop, logs)

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/check/checktest"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/tracer"
@@ -76,8 +77,8 @@ func TestRecordsArriveGroupedByContainer(t *testing.T) {
 	tt := componenttest.NewTelemetry()
 	defer tt.Shutdown(context.Background())
 	sink := new(consumertest.LogsSink)
-	fake := newFake(testChecks())
-	fake.final = testChecks()[:1] // what the last flush at shutdown writes
+	fake := newFake(checktest.Checks())
+	fake.final = checktest.Checks()[:1] // what the last flush at shutdown writes
 	r := startFake(t, fake, sink, tt)
 	require.NoError(t, r.Shutdown(context.Background()))
 
@@ -140,7 +141,7 @@ func TestRefusedBatchesAreRetriedThenCounted(t *testing.T) {
 			tt := componenttest.NewTelemetry()
 			defer tt.Shutdown(context.Background())
 			next := &flakyConsumer{err: tc.err, failures: tc.failures}
-			r := startFake(t, newFake(testChecks()), next, tt)
+			r := startFake(t, newFake(checktest.Checks()), next, tt)
 			require.NoError(t, r.Shutdown(context.Background()))
 			assert.Equal(t, tc.wantCalls, next.calls.Load())
 			assert.Equal(t, tc.wantAccepted, metricSum(t, tt, "otelcol_receiver_accepted_log_records"))

@@ -1,13 +1,7 @@
-package capabilitiesreceiver
+package checktest
 
 import (
-	"path/filepath"
-	"testing"
 	"time"
-
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
-	"github.com/stretchr/testify/require"
 
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
@@ -15,8 +9,10 @@ import (
 	"github.com/capprof/capprof/internal/proc"
 )
 
-// testChecks are a host check and two checks of one container.
-func testChecks() []check.Check {
+// Checks returns a host check and two checks of one container: denied and
+// audited with a known process, denied NOAUDIT counted 3 times, granted in
+// a child user namespace outside a syscall.
+func Checks() []check.Check {
 	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	dmesg := proc.Info{
 		PID: 4242, PPID: 4200, ExecutablePath: "/usr/bin/dmesg", Args: []string{"dmesg"},
@@ -51,30 +47,12 @@ func testChecks() []check.Check {
 	}
 }
 
-func TestChecksToLogsGolden(t *testing.T) {
-	var scratch []check.Attr
-	got := checksToLogs(testChecks(), "v1.2.3", &scratch)
-	require.Equal(t, 2, got.ResourceLogs().Len(), "one ResourceLogs for the host, one for the container")
-	require.Equal(t, 3, got.LogRecordCount())
-
-	path := filepath.Join("testdata", "checks.yaml")
-	// golden.WriteLogs(t, path, got) // uncomment to rewrite the golden file
-	want, err := golden.ReadLogs(path)
-	require.NoError(t, err)
-	require.NoError(t, plogtest.CompareLogs(want, got))
-}
-
-func BenchmarkChecksToLogs(b *testing.B) {
-	checks := make([]check.Check, 0, 1000)
-	for len(checks) < cap(checks) {
-		checks = append(checks, testChecks()...)
+// Batch returns n checks, Checks repeated: a batch as the controller
+// writes it, for benchmarks.
+func Batch(n int) []check.Check {
+	checks := make([]check.Check, 0, n+3)
+	for len(checks) < n {
+		checks = append(checks, Checks()...)
 	}
-	checks = checks[:1000]
-	var scratch []check.Attr
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		_ = checksToLogs(checks, "v1", &scratch)
-	}
-	b.ReportMetric(float64(b.N*len(checks))/b.Elapsed().Seconds(), "records/s")
+	return checks[:n]
 }

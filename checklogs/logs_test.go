@@ -1,0 +1,102 @@
+package checklogs
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/check/checktest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func writeJSON(t *testing.T, batches ...[]check.Check) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewJSONWriter(&buf, "v1.2.3")
+	for _, b := range batches {
+		require.NoError(t, w.Write(b))
+	}
+	require.NoError(t, w.Close())
+	require.ErrorIs(t, w.Write(checktest.Checks()), errClosed)
+	return buf.Bytes()
+}
+
+// TestGolden compares the mapping, as the OTLP/JSON people read, with
+// testdata/checks.otlp.jsonl (go test -update rewrites it).
+func TestGolden(t *testing.T) {
+	got := writeJSON(t, checktest.Checks())
+	path := filepath.Join("testdata", "checks.otlp.jsonl")
+	if *update {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
+}
+
+func TestLogsShape(t *testing.T) {
+	checks := checktest.Checks()
+	logs := (&Mapper{Version: "v9"}).Logs(checks)
+	rls := logs.ResourceLogs()
+	require.Equal(t, 2, rls.Len(), "one ResourceLogs for the host, one for the container")
+	for _, tt := range []struct {
+		name      string
+		resource  int
+		records   int
+		firstTime int // index in checks of the resource's first record
+		attrs     map[string]any
+	}{
+		{name: "host", resource: 0, records: 1, firstTime: 0, attrs: map[string]any{check.AttrHostName: "node-1"}},
+		{name: "container", resource: 1, records: 2, firstTime: 1, attrs: map[string]any{
+			check.AttrHostName:         "node-1",
+			check.AttrContainerID:      checks[1].Container.ID,
+			check.AttrContainerRuntime: "containerd",
+			check.AttrPodUID:           checks[1].Container.PodUID,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rl := rls.At(tt.resource)
+			require.Equal(t, tt.attrs, rl.Resource().Attributes().AsRaw())
+			require.Equal(t, 1, rl.ScopeLogs().Len())
+			sl := rl.ScopeLogs().At(0)
+			require.Equal(t, check.ScopeName, sl.Scope().Name())
+			require.Equal(t, "v9", sl.Scope().Version())
+			require.Equal(t, tt.records, sl.LogRecords().Len())
+			lr := sl.LogRecords().At(0)
+			c := checks[tt.firstTime]
+			require.Equal(t, check.EventName, lr.EventName())
+			require.Equal(t, c.Time, lr.Timestamp().AsTime())
+			require.Equal(t, c.Body(), lr.Body().Str())
+			require.Equal(t, int(c.Severity()), int(lr.SeverityNumber()))
+			require.Len(t, c.Attributes(), lr.Attributes().Len())
+		})
+	}
+}
+
+// TestAppendKeepsWhatIsThere: the connector's tests build one plog.Logs
+// from several workloads' batches.
+func TestAppendKeepsWhatIsThere(t *testing.T) {
+	var m Mapper
+	checks := checktest.Checks()
+	logs := m.Logs(checks[:1])
+	m.Append(logs, checks[1:])
+	m.Append(logs, nil)
+	require.Equal(t, 2, logs.ResourceLogs().Len())
+	require.Equal(t, len(checks), logs.LogRecordCount())
+}
+
+func BenchmarkLogs(b *testing.B) {
+	checks := checktest.Batch(1000)
+	var m Mapper
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.Logs(checks)
+	}
+	b.ReportMetric(float64(b.N*len(checks))/b.Elapsed().Seconds(), "records/s")
+}
