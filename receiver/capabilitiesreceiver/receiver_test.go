@@ -263,7 +263,7 @@ func TestShutdownEndsTheRetryOfARefusedBatch(t *testing.T) {
 	tt := componenttest.NewTelemetry()
 	defer tt.Shutdown(context.Background())
 	next := &flakyConsumer{err: errors.New("backpressure"), failures: math.MaxInt}
-	fake := newFake(testChecks())
+	fake := newFake(checktest.Checks())
 	r, err := newReceiver(metadatatest.NewSettings(tt), createDefaultConfig(), next,
 		func(controller.Config) (recorder, error) { return fake, nil })
 	require.NoError(t, err)
