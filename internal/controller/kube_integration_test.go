@@ -46,6 +46,9 @@ func TestContainerChecksCarryPodMetadata(t *testing.T) {
 	cfg := controller.DefaultConfig()
 	cfg.FlushInterval = 200 * time.Millisecond
 	cfg.MaxBatchDelay = 200 * time.Millisecond
+	// This test's pods only: other packages' containers, unknown to this
+	// API server, would be held too and keep Pending above zero.
+	cfg.CgroupInclude = []string{cd.Kubepods()}
 	kc := controller.DefaultKubernetesConfig("node-1")
 	kc.Watch.Auth, kc.Watch.Kubeconfig = kube.AuthKubeconfig, k.WriteKubeconfig(k.Config)
 	kc.Watch.Labels = kube.Labels{All: true}
@@ -136,6 +139,7 @@ func TestUniqueModeLastCountsOfAnUnknownPodAreNotLost(t *testing.T) {
 	cfg := controller.DefaultConfig()
 	cfg.Tracer.Mode = tracer.Unique
 	cfg.FlushInterval = time.Hour // only the final flush reads the counts
+	cfg.CgroupInclude = []string{cd.Kubepods()} // this test's pods only
 	kc := controller.DefaultKubernetesConfig("node-1")
 	kc.Watch.Auth, kc.Watch.Kubeconfig = kube.AuthKubeconfig, k.WriteKubeconfig(k.Config)
 	kc.MaxWait = time.Hour
