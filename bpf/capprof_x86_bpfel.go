@@ -163,6 +163,7 @@ const (
 	CapprofMapEvents               = "events"
 	CapprofMapKprobeInflight       = "kprobe_inflight"
 	CapprofMapLost                 = "lost"
+	CapprofMapNoauditSkipped       = "noaudit_skipped"
 	CapprofMapTrackedPids          = "tracked_pids"
 	CapprofProgCgroupMkdir         = "cgroup_mkdir"
 	CapprofProgFexitCapCapable     = "fexit_cap_capable"
@@ -174,6 +175,7 @@ const (
 	CapprofProgSchedProcessFork    = "sched_process_fork"
 	CapprofProgTpBtfCapCapable     = "tp_btf_cap_capable"
 	CapprofProgTpCapCapable        = "tp_cap_capable"
+	CapprofVarCfgAuditedOnly       = "cfg_audited_only"
 	CapprofVarCfgCaps              = "cfg_caps"
 	CapprofVarCfgCgroupExclude     = "cfg_cgroup_exclude"
 	CapprofVarCfgCgroupInclude     = "cfg_cgroup_include"
@@ -263,6 +265,7 @@ type CapprofMapSpecs struct {
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	KprobeInflight *ebpf.MapSpec `ebpf:"kprobe_inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
+	NoauditSkipped *ebpf.MapSpec `ebpf:"noaudit_skipped"`
 	TrackedPids    *ebpf.MapSpec `ebpf:"tracked_pids"`
 }
 
@@ -270,6 +273,7 @@ type CapprofMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CapprofVariableSpecs struct {
+	CfgAuditedOnly    *ebpf.VariableSpec `ebpf:"cfg_audited_only"`
 	CfgCaps           *ebpf.VariableSpec `ebpf:"cfg_caps"`
 	CfgCgroupExclude  *ebpf.VariableSpec `ebpf:"cfg_cgroup_exclude"`
 	CfgCgroupInclude  *ebpf.VariableSpec `ebpf:"cfg_cgroup_include"`
@@ -321,6 +325,7 @@ type CapprofMaps struct {
 	Events         *ebpf.Map `ebpf:"events"`
 	KprobeInflight *ebpf.Map `ebpf:"kprobe_inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
+	NoauditSkipped *ebpf.Map `ebpf:"noaudit_skipped"`
 	TrackedPids    *ebpf.Map `ebpf:"tracked_pids"`
 }
 
@@ -333,6 +338,7 @@ func (m *CapprofMaps) Close() error {
 		m.Events,
 		m.KprobeInflight,
 		m.Lost,
+		m.NoauditSkipped,
 		m.TrackedPids,
 	)
 }
@@ -341,6 +347,7 @@ func (m *CapprofMaps) Close() error {
 //
 // It can be passed to LoadCapprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CapprofVariables struct {
+	CfgAuditedOnly    *ebpf.Variable `ebpf:"cfg_audited_only"`
 	CfgCaps           *ebpf.Variable `ebpf:"cfg_caps"`
 	CfgCgroupExclude  *ebpf.Variable `ebpf:"cfg_cgroup_exclude"`
 	CfgCgroupInclude  *ebpf.Variable `ebpf:"cfg_cgroup_include"`

@@ -72,6 +72,32 @@ func ParseVerdict(s string) (Verdict, error) {
 	return "", fmt.Errorf("unknown verdict %q (want all, denied or granted)", s)
 }
 
+// Audit selects checks by whether the kernel audits them.
+type Audit string
+
+const (
+	// AllAudit keeps every check.
+	AllAudit Audit = "all"
+	// Audited drops the checks the kernel makes with CAP_OPT_NOAUDIT (every
+	// memory commit of a non-root process, ns_capable_noaudit()) in the
+	// kernel, and counts them per capability. A check whose flag cannot be
+	// told is kept.
+	Audited Audit = "audited"
+)
+
+// UnmarshalText parses an --audit value.
+func (a *Audit) UnmarshalText(text []byte) error {
+	switch v := Audit(text); v {
+	case AllAudit, Audited:
+		*a = v
+		return nil
+	}
+	return fmt.Errorf("unknown audit setting %q (want all or audited)", text)
+}
+
+// MarshalText returns the setting's name.
+func (a Audit) MarshalText() ([]byte, error) { return []byte(a), nil }
+
 // MaxCgroupFilters is how many include (and exclude) subtrees the kernel side holds.
 const MaxCgroupFilters = 8
 
@@ -80,6 +106,7 @@ type Config struct {
 	Method  Method
 	Mode    Mode
 	Verdict Verdict
+	Audit   Audit
 	// Caps keeps only these capabilities; 0 keeps all.
 	Caps        caps.Set
 	IncludeHost bool
@@ -107,6 +134,7 @@ func DefaultConfig() Config {
 		Method:         Auto,
 		Mode:           Stream,
 		Verdict:        AllVerdicts,
+		Audit:          AllAudit,
 		IncludeHost:    true,
 		RingBufferSize: 4 << 20,
 		WakeupBytes:    64 << 10,
@@ -124,6 +152,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseVerdict(string(c.Verdict)); err != nil {
 		return fmt.Errorf("verdict: %w", err)
+	}
+	if err := new(Audit).UnmarshalText([]byte(c.Audit)); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	if n := c.RingBufferSize; n < 4096 || n&(n-1) != 0 {
 		return fmt.Errorf("ring buffer size: %d is not a power of two of at least 4096", n)

@@ -23,6 +23,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "unique mode", modify: func(c *Config) { c.Mode = Unique }},
 		{name: "denied only", modify: func(c *Config) { c.Verdict = Denied }},
 		{name: "granted only", modify: func(c *Config) { c.Verdict = Granted }},
+		{name: "audited only", modify: func(c *Config) { c.Audit = Audited }},
 		{name: "smallest ring buffer", modify: func(c *Config) { c.RingBufferSize = 4096 }},
 		{name: "largest ring buffer", modify: func(c *Config) { c.RingBufferSize = 1 << 31 }},
 		{name: "one dedup entry", modify: func(c *Config) { c.DedupEntries = 1 }},
@@ -41,6 +42,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "unknown mode", modify: func(c *Config) { c.Mode = "batch" }, wantErr: "mode"},
 		{name: "empty verdict", modify: func(c *Config) { c.Verdict = "" }, wantErr: "verdict"},
 		{name: "unknown verdict", modify: func(c *Config) { c.Verdict = "maybe" }, wantErr: "verdict"},
+		{name: "empty audit", modify: func(c *Config) { c.Audit = "" }, wantErr: "audit"},
+		{name: "unknown audit", modify: func(c *Config) { c.Audit = "noaudit" }, wantErr: "audit"},
 		{name: "zero ring buffer", modify: func(c *Config) { c.RingBufferSize = 0 }, wantErr: "ring buffer size"},
 		{name: "ring buffer below a page", modify: func(c *Config) { c.RingBufferSize = 2048 }, wantErr: "ring buffer size"},
 		{name: "ring buffer not a power of two", modify: func(c *Config) { c.RingBufferSize = 4097 }, wantErr: "ring buffer size"},
@@ -218,6 +221,39 @@ func TestMethodSeesOpts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.method.SeesOpts(); got != tt.want {
 				t.Errorf("%q.SeesOpts() = %v, want %v", tt.method, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuditText(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    Audit
+		wantErr bool
+	}{
+		{name: "all", in: "all", want: AllAudit},
+		{name: "audited", in: "audited", want: Audited},
+		{name: "empty", in: "", wantErr: true},
+		{name: "upper case", in: "AUDITED", wantErr: true},
+		{name: "the kernel's word", in: "noaudit", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Audit("unchanged")
+			err := got.UnmarshalText([]byte(tt.in))
+			if tt.wantErr {
+				if err == nil || got != "unchanged" {
+					t.Fatalf("UnmarshalText(%q) = %v, value %q; want an error, value unchanged", tt.in, err, got)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("UnmarshalText(%q) = %v, value %q; want %q", tt.in, err, got, tt.want)
+			}
+			if text, err := got.MarshalText(); err != nil || string(text) != tt.in {
+				t.Errorf("MarshalText() = %q, %v; want %q", text, err, tt.in)
 			}
 		})
 	}

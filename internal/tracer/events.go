@@ -106,6 +106,37 @@ func (t *Tracer) Lost() (Losses, error) {
 	return l, nil
 }
 
+// CapCounts counts checks per capability id.
+type CapCounts [64]uint64
+
+// Total is the sum over all capabilities.
+func (c *CapCounts) Total() uint64 {
+	var n uint64
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+// NoauditSkipped reads how many NOAUDIT checks the kernel dropped per
+// capability, summed over CPUs, since the program was loaded (Audited).
+func (t *Tracer) NoauditSkipped() (CapCounts, error) {
+	var (
+		counts CapCounts
+		perCPU []uint64
+	)
+	m := t.coll.Maps[bpf.CapprofMapNoauditSkipped]
+	for id := range counts {
+		if err := m.Lookup(uint32(id), &perCPU); err != nil {
+			return CapCounts{}, fmt.Errorf("read noaudit skipped counter: %w", err)
+		}
+		for _, v := range perCPU {
+			counts[id] += v
+		}
+	}
+	return counts, nil
+}
+
 // DedupCounts calls fn for every key in unique mode's map with its count
 // since the key was inserted.
 func (t *Tracer) DedupCounts(fn func(key bpf.CapprofDedupKey, value bpf.CapprofDedupValue)) error {

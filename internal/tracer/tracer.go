@@ -158,6 +158,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
 	}{
 		{bpf.CapprofVarCfgMode, mode},
 		{bpf.CapprofVarCfgVerdict, verdict},
+		{bpf.CapprofVarCfgAuditedOnly, boolByte(cfg.Audit == Audited)},
 		{bpf.CapprofVarCfgCaps, capMask},
 		{bpf.CapprofVarCfgIncludeHost, boolByte(cfg.IncludeHost)},
 		{bpf.CapprofVarCfgHostMntns, cfg.HostMountNS},
