@@ -3,6 +3,8 @@ package capabilitiesreceiver
 import (
 	"os"
 	"time"
+
+	"github.com/capprof/capprof/internal/tracer"
 )
 
 // Config is the receiver's configuration. It mirrors `capprof record`'s flags.
@@ -16,6 +18,9 @@ type Config struct {
 	Attach string `mapstructure:"attach"`
 	// Verdict keeps "all", "denied" or "granted" checks.
 	Verdict string `mapstructure:"verdict"`
+	// Audit is "all", or "audited" to drop the NOAUDIT checks in the kernel
+	// (counted in otelcol_receiver_capabilities_noaudit_skipped).
+	Audit tracer.Audit `mapstructure:"audit"`
 	// Capabilities keeps only these (CAP_SYSLOG, sys_admin, 21); empty keeps all.
 	Capabilities []string `mapstructure:"capabilities"`
 	// IncludeHost records processes outside containers (in pid 1's mount namespace).
@@ -75,6 +80,7 @@ func createDefaultConfig() *Config {
 		FlushInterval:  10 * time.Second,
 		Attach:         "auto",
 		Verdict:        "all",
+		Audit:          tracer.AllAudit,
 		IncludeHost:    true,
 		RingBufferSize: 8 << 20,
 		MaxBatchSize:   1000,

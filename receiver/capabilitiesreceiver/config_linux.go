@@ -49,6 +49,7 @@ func (c *Config) recorderConfig() (controller.Config, error) {
 	if len(c.Cgroups.Include) > tracer.MaxCgroupFilters || len(c.Cgroups.Exclude) > tracer.MaxCgroupFilters {
 		return cfg, fmt.Errorf("cgroups: at most %d include and %d exclude paths", tracer.MaxCgroupFilters, tracer.MaxCgroupFilters)
 	}
+	t.Audit = c.Audit
 	t.IncludeHost = c.IncludeHost
 	t.RingBufferSize = uint32(c.RingBufferSize)
 	cfg.FlushInterval = c.FlushInterval

@@ -33,6 +33,7 @@ func TestLoadConfig(t *testing.T) {
 				FlushInterval:  30 * time.Second,
 				Attach:         "tp_btf",
 				Verdict:        "denied",
+				Audit:          "audited",
 				Capabilities:   []string{"CAP_SYS_ADMIN", "net_raw", "34"},
 				IncludeHost:    false,
 				Cgroups:        CgroupsConfig{Include: []string{"/kubepods"}, Exclude: []string{"/kubepods/besteffort"}},
@@ -75,6 +76,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"unknown mode", func(c *Config) { c.Mode = "bogus" }, "mode:"},
 		{"unknown attach", func(c *Config) { c.Attach = "uprobe" }, "attach:"},
 		{"unknown verdict", func(c *Config) { c.Verdict = "maybe" }, "verdict:"},
+		{"unknown audit", func(c *Config) { c.Audit = "noaudit" }, "audit:"},
 		{"unknown capability", func(c *Config) { c.Capabilities = []string{"CAP_BOGUS"} }, "capabilities:"},
 		{"empty capability list", func(c *Config) { c.Capabilities = []string{" "} }, "capabilities:"},
 		{"negative flush interval", func(c *Config) { c.FlushInterval = -time.Second }, "flush_interval:"},
@@ -130,4 +132,10 @@ func TestKubernetesBlockReachesTheController(t *testing.T) {
 	require.Equal(t, 5*time.Second, rc.Kubernetes.MaxWait)
 	require.Equal(t, 10000, rc.Kubernetes.MaxPending)
 	require.Equal(t, "node-1", rc.HostName, "host.name is the node, not the agent pod's hostname")
+}
+
+func TestUnknownAuditFailsWhenUnmarshaled(t *testing.T) {
+	cfg := createDefaultConfig()
+	err := confmap.NewFromStringMap(map[string]any{"audit": "noaudit"}).Unmarshal(cfg)
+	require.ErrorContains(t, err, `unknown audit setting "noaudit"`)
 }
