@@ -16,6 +16,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"bad mode", []string{"record", "--mode", "bogus"}, `--mode: unknown mode "bogus"`},
 		{"bad verdict", []string{"record", "--verdict", "maybe"}, "--verdict"},
+		{"bad audit", []string{"record", "--audit", "noaudit"}, `unknown audit setting "noaudit"`},
 		{"bad capability", []string{"record", "--caps", "CAP_BOGUS"}, "--caps"},
 		{"empty capability list", []string{"record", "--caps", ","}, "--caps: the list is empty"},
 		{"bad format", []string{"record", "--format", "xml"}, "--format"},

@@ -29,6 +29,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type recordFlags struct {
 	format, outputPath, otlpEndpoint string
 	mode, verdict, capsList, attach  string
+	audit                            tracer.Audit
 	flushInterval, duration          time.Duration
 	pid                              uint
 	cgroups, excludeCgroups          listFlag
@@ -48,6 +49,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.mode, "mode", "stream", "stream (one record per check) or unique (first check per key, then counts)")
 	fs.DurationVar(&f.flushInterval, "flush-interval", time.Second, "how often counts are flushed and the ring buffer drained")
 	fs.StringVar(&f.verdict, "verdict", "all", "keep all, denied or granted checks")
+	fs.TextVar(&f.audit, "audit", tracer.DefaultConfig().Audit, "all, or audited: drop NOAUDIT checks in the kernel, counting them")
 	fs.StringVar(&f.capsList, "caps", "", "keep only these capabilities (`LIST`: CAP_SYSLOG,sys_admin,21)")
 	fs.UintVar(&f.pid, "pid", 0, "record only process `N` and its descendants")
 	fs.Var(&f.cgroups, "cgroup", "record only this cgroup v2 `PATH`'s subtree (repeatable)")
@@ -106,6 +108,9 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	s := ctl.Stats()
 	cfg.Logger.Info("recording stopped", "method", ctl.Method(), "records", s.Records, "checks", s.Checks,
 		"lost_events", s.Lost, "evicted_keys", s.EvictedKeys, "held_for_pod_metadata", s.Held, "unbound", s.Unbound)
+	if cfg.Tracer.Audit == tracer.Audited {
+		cfg.Logger.Info("NOAUDIT checks skipped in the kernel", "total", s.NoauditSkipped.Total(), "per_capability", &s.NoauditSkipped)
+	}
 	if s.Lost > 0 {
 		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full), %d of them checks; raise --ring-buffer-size or use --mode unique\n", s.Lost, s.LostChecks)
 	}
@@ -153,6 +158,7 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 	if f.ringBufferSize > 1<<30 {
 		return cfg, "", fmt.Errorf("--ring-buffer-size: %d is over 1 GiB", f.ringBufferSize)
 	}
+	t.Audit = f.audit
 	t.RingBufferSize = uint32(f.ringBufferSize)
 	t.IncludeHost = f.host
 	cfg.FlushInterval = f.flushInterval

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/capprof/capprof/bpf"
+	"github.com/capprof/capprof/internal/caps"
 )
 
 // Event is one ring-buffer record; exactly one field is set. The pointers
@@ -116,6 +118,24 @@ func (c *CapCounts) Total() uint64 {
 		n += v
 	}
 	return n
+}
+
+// String lists the counted capabilities by name, "CAP_SYS_ADMIN=18708 CAP_SYSLOG=3",
+// or "none".
+func (c *CapCounts) String() string {
+	var b strings.Builder
+	for id, n := range c {
+		if n > 0 {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s=%d", caps.Name(id), n)
+		}
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
 }
 
 // NoauditSkipped reads how many NOAUDIT checks the kernel dropped per
