@@ -189,7 +189,7 @@ vmlinux-arm64:
 # stream, side by side. ROUNDS and N tune the run.
 bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
-	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000}
+	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000} -mixed $${MIXED:-20s}
 
 # Records per second: decoding and attributing a check, mapping checks to
 # plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.

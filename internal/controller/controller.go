@@ -238,6 +238,10 @@ func (c *Controller) Method() tracer.Method { return c.tracer.Method() }
 // container (false on kernels without the cgroup_mkdir tracepoint's BTF).
 func (c *Controller) LearnsCgroups() bool { return c.tracer.LearnsCgroups() }
 
+// CheckRuns reports how often the check program ran and its total run
+// time, while BPF run-time statistics are on (ebpf.EnableStats).
+func (c *Controller) CheckRuns() (uint64, time.Duration, error) { return c.tracer.CheckRuns() }
+
 // Stats returns the counters so far; safe while Run runs.
 func (c *Controller) Stats() Stats {
 	s := &c.stats
