@@ -49,7 +49,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.mode, "mode", "stream", "stream (one record per check) or unique (first check per key, then counts)")
 	fs.DurationVar(&f.flushInterval, "flush-interval", time.Second, "how often counts are flushed and the ring buffer drained")
 	fs.StringVar(&f.verdict, "verdict", "all", "keep all, denied or granted checks")
-	fs.TextVar(&f.audit, "audit", tracer.DefaultConfig().Audit, "all, or audited: drop NOAUDIT checks in the kernel, counting them")
+	fs.TextVar(&f.audit, "audit", tracer.Audited, "audited (drop NOAUDIT checks in the kernel, counting them) or all")
 	fs.StringVar(&f.capsList, "caps", "", "keep only these capabilities (`LIST`: CAP_SYSLOG,sys_admin,21)")
 	fs.UintVar(&f.pid, "pid", 0, "record only process `N` and its descendants")
 	fs.Var(&f.cgroups, "cgroup", "record only this cgroup v2 `PATH`'s subtree (repeatable)")

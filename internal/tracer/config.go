@@ -128,7 +128,8 @@ type Config struct {
 	NoauditRanges []AddrRange
 }
 
-// DefaultConfig returns the configuration `capprof record` starts from.
+// DefaultConfig returns the configuration a recording starts from: every
+// check (AllAudit); the shells choose their own audit default.
 func DefaultConfig() Config {
 	return Config{
 		Method:         Auto,

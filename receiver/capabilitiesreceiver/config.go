@@ -80,7 +80,7 @@ func createDefaultConfig() *Config {
 		FlushInterval:  10 * time.Second,
 		Attach:         "auto",
 		Verdict:        "all",
-		Audit:          tracer.AllAudit,
+		Audit:          tracer.Audited, // see the README's "Defaults: audit and mode"
 		IncludeHost:    true,
 		RingBufferSize: 8 << 20,
 		MaxBatchSize:   1000,
