@@ -218,12 +218,13 @@ vmlinux-arm64:
 	  bpftool btf dump file "$$tmp/vmlinux.btf" format c > "$$tmp/vmlinux_arm64.h" && \
 	  mv "$$tmp/vmlinux_arm64.h" bpf/vmlinux_arm64.h && echo "bpf/vmlinux_arm64.h from $$kernel"
 
-# Per-check cost: nothing attached vs an empty program vs capprof unique and
-# stream, side by side. ROUNDS and N tune the run.
+# Per-check cost of an audited and a NOAUDIT check: nothing attached vs an empty
+# program vs capprof unique and stream with audit all and audited, side by side;
+# then a mixed non-root workload (MIXED long). ROUNDS and N tune the run.
 .PHONY: bench-kernel
 bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
-	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000}
+	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000} -mixed $${MIXED:-20s}
 
 # Records per second: decoding and attributing a check, mapping checks to
 # plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.

@@ -26,6 +26,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_CGROUP_FILTERS 8
 #define CLASS_CACHE_SLOTS 64 /* a power of two */
 #define MAX_CGROUP_PATH 512
+#define MAX_CAPS 64 /* cap ids the filters and counters index: 0..63 */
 
 enum event_type {
 	EVENT_CHECK = 1,
@@ -178,6 +179,9 @@ struct kprobe_args {
 // verifier prune what a configuration does not use.
 volatile const u8 cfg_mode = MODE_STREAM;
 volatile const u8 cfg_verdict = VERDICT_ALL;
+// Drop the checks known to be NOAUDIT before any map or ring-buffer work
+// but the classification's own, counting them in noaudit_skipped.
+volatile const u8 cfg_audited_only = 0;
 volatile const u64 cfg_caps = ~0ULL;
 volatile const u8 cfg_include_host = 1;
 volatile const u32 cfg_host_mntns = 0; /* mount namespace of pid 1 */
@@ -202,6 +206,14 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } lost SEC(".maps");
+
+// NOAUDIT checks dropped by cfg_audited_only, per capability and CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_CAPS);
+	__type(key, u32);
+	__type(value, u64);
+} noaudit_skipped SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -394,22 +406,50 @@ static __always_inline u8 classify_call_site(void *ctx)
 	return AUDIT_YES;
 }
 
+// class_slot_of returns this CPU's slot of the direct-mapped cache of
+// recent call-site classifications that key maps to.
+static __always_inline struct class_slot *class_slot_of(struct dedup_key *key)
+{
+	u64 *k = (u64 *)key;
+	u32 idx = (u32)((k[0] * 0x9E3779B97F4A7C15ULL ^ k[1] * 0xC2B2AE3D27D4EB4FULL ^
+			 k[3] * 0x165667B19E3779F9ULL ^ k[4]) >> 40) & (CLASS_CACHE_SLOTS - 1);
+	return bpf_map_lookup_elem(&class_cache, &idx);
+}
+
+// slot_holds reports whether slot caches key's classification. A zeroed
+// slot matches no key: no cgroup has id 0.
+static __always_inline bool slot_holds(struct class_slot *slot, struct dedup_key *key)
+{
+	u64 *k = (u64 *)key, *s = (u64 *)&slot->key;
+	return s[0] == k[0] && s[1] == k[1] && s[2] == k[2] && s[3] == k[3] && s[4] == k[4];
+}
+
+static __always_inline void slot_fill(struct class_slot *slot, struct dedup_key *key, u8 audit)
+{
+	if (slot) {
+		slot->key = *key;
+		slot->audit = audit;
+	}
+}
+
+static __always_inline int skip_noaudit(int cap)
+{
+	u32 k = cap;
+	u64 *n = bpf_map_lookup_elem(&noaudit_skipped, &k);
+	if (n)
+		*n += 1;
+	return 0;
+}
+
 // stream_audit_class classifies a stream-mode tracepoint check: first from
 // this CPU's small direct-mapped cache of recent keys (an array lookup and
 // a compare), then from the dedup map, which holds every key's
 // classification, and only for a key new to both by walking the stack.
 static __always_inline u8 stream_audit_class(void *ctx, struct dedup_key *key)
 {
-	u64 *k = (u64 *)key;
-	u32 idx = (u32)((k[0] * 0x9E3779B97F4A7C15ULL ^ k[1] * 0xC2B2AE3D27D4EB4FULL ^
-			 k[3] * 0x165667B19E3779F9ULL ^ k[4]) >> 40) & (CLASS_CACHE_SLOTS - 1);
-	struct class_slot *slot = bpf_map_lookup_elem(&class_cache, &idx);
-	if (slot) {
-		u64 *s = (u64 *)&slot->key;
-		// A zeroed slot matches no key: no cgroup has id 0.
-		if (s[0] == k[0] && s[1] == k[1] && s[2] == k[2] && s[3] == k[3] && s[4] == k[4])
-			return slot->audit;
-	}
+	struct class_slot *slot = class_slot_of(key);
+	if (slot && slot_holds(slot, key))
+		return slot->audit;
 
 	u8 audit;
 	struct dedup_value *v = bpf_map_lookup_elem(&dedup, key);
@@ -420,10 +460,7 @@ static __always_inline u8 stream_audit_class(void *ctx, struct dedup_key *key)
 		struct dedup_value nv = { .count = 1, .first_ns = bpf_ktime_get_boot_ns(), .audit = audit };
 		bpf_map_update_elem(&dedup, key, &nv, BPF_NOEXIST);
 	}
-	if (slot) {
-		slot->key = *key;
-		slot->audit = audit;
-	}
+	slot_fill(slot, key, audit);
 	return audit;
 }
 
@@ -437,7 +474,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 {
 	bool denied = ret != 0;
 
-	if (cap < 0 || cap > 63 || !(cfg_caps & (1ULL << cap)))
+	if (cap < 0 || cap >= MAX_CAPS || !(cfg_caps & (1ULL << cap)))
 		return 0;
 	if ((cfg_verdict == VERDICT_DENIED && !denied) ||
 	    (cfg_verdict == VERDICT_GRANTED && denied))
@@ -448,6 +485,9 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	u32 tgid = pid_tgid >> 32;
 	if (!task_selected(task, tgid))
 		return 0;
+	// fexit and kprobe know from opts: drop before any other work.
+	if (cfg_audited_only && audit == AUDIT_NO)
+		return skip_noaudit(cap);
 
 	struct dedup_key key = {
 		.cgroup_id = bpf_get_current_cgroup_id(),
@@ -466,25 +506,48 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	bool new_key = false;
 	u64 now = 0;
 	if (cfg_mode == MODE_UNIQUE) {
+		// On the tracepoint a NOAUDIT key is recognised from this CPU's
+		// classification cache before the dedup map is touched; the map
+		// keeps such a key with count 0, for its classification only.
+		struct class_slot *slot = NULL;
+		if (cfg_audited_only && audit == AUDIT_UNKNOWN) {
+			slot = class_slot_of(&key);
+			if (slot && slot_holds(slot, &key) && slot->audit == AUDIT_NO)
+				return skip_noaudit(cap);
+		}
 		struct dedup_value *v = bpf_map_lookup_elem(&dedup, &key);
+		if (!v) {
+			if (audit == AUDIT_UNKNOWN)
+				audit = classify_call_site(ctx);
+			now = bpf_ktime_get_boot_ns();
+			struct dedup_value nv = { .count = 1, .first_ns = now, .audit = audit };
+			if (cfg_audited_only && audit == AUDIT_NO)
+				nv.count = 0;
+			if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) == 0) {
+				if (!nv.count) {
+					slot_fill(slot, &key, AUDIT_NO);
+					return skip_noaudit(cap);
+				}
+				new_key = true;
+			} else {
+				// Another CPU inserted the key meanwhile: count there.
+				v = bpf_map_lookup_elem(&dedup, &key);
+				if (!v)
+					return 0;
+			}
+		}
 		if (v) {
+			if (cfg_audited_only && v->audit == AUDIT_NO) {
+				slot_fill(slot, &key, AUDIT_NO);
+				return skip_noaudit(cap);
+			}
 			__sync_fetch_and_add(&v->count, 1);
 			return 0;
 		}
-		if (audit == AUDIT_UNKNOWN)
-			audit = classify_call_site(ctx);
-		now = bpf_ktime_get_boot_ns();
-		struct dedup_value nv = { .count = 1, .first_ns = now, .audit = audit };
-		// Another CPU may have inserted the key meanwhile: count there.
-		if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) != 0) {
-			v = bpf_map_lookup_elem(&dedup, &key);
-			if (v)
-				__sync_fetch_and_add(&v->count, 1);
-			return 0;
-		}
-		new_key = true;
 	} else if (audit == AUDIT_UNKNOWN) {
 		audit = stream_audit_class(ctx, &key);
+		if (cfg_audited_only && audit == AUDIT_NO)
+			return skip_noaudit(cap);
 	}
 
 	struct check_event *e = reserve(sizeof(*e), LOST_CHECKS);

@@ -180,6 +180,7 @@ const (
 	CapprofMapEvents               = "events"
 	CapprofMapKprobeInflight       = "kprobe_inflight"
 	CapprofMapLost                 = "lost"
+	CapprofMapNoauditSkipped       = "noaudit_skipped"
 	CapprofMapTrackedPids          = "tracked_pids"
 	CapprofProgCgroupMkdir         = "cgroup_mkdir"
 	CapprofProgFexitCapCapable     = "fexit_cap_capable"
@@ -191,6 +192,7 @@ const (
 	CapprofProgSchedProcessFork    = "sched_process_fork"
 	CapprofProgTpBtfCapCapable     = "tp_btf_cap_capable"
 	CapprofProgTpCapCapable        = "tp_cap_capable"
+	CapprofVarCfgAuditedOnly       = "cfg_audited_only"
 	CapprofVarCfgCaps              = "cfg_caps"
 	CapprofVarCfgCgroupExclude     = "cfg_cgroup_exclude"
 	CapprofVarCfgCgroupInclude     = "cfg_cgroup_include"
@@ -282,6 +284,7 @@ type CapprofMapSpecs struct {
 	Events         *ebpf.MapSpec `ebpf:"events"`
 	KprobeInflight *ebpf.MapSpec `ebpf:"kprobe_inflight"`
 	Lost           *ebpf.MapSpec `ebpf:"lost"`
+	NoauditSkipped *ebpf.MapSpec `ebpf:"noaudit_skipped"`
 	TrackedPids    *ebpf.MapSpec `ebpf:"tracked_pids"`
 }
 
@@ -289,6 +292,7 @@ type CapprofMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CapprofVariableSpecs struct {
+	CfgAuditedOnly      *ebpf.VariableSpec `ebpf:"cfg_audited_only"`
 	CfgCaps             *ebpf.VariableSpec `ebpf:"cfg_caps"`
 	CfgCgroupExclude    *ebpf.VariableSpec `ebpf:"cfg_cgroup_exclude"`
 	CfgCgroupInclude    *ebpf.VariableSpec `ebpf:"cfg_cgroup_include"`
@@ -342,6 +346,7 @@ type CapprofMaps struct {
 	Events         *ebpf.Map `ebpf:"events"`
 	KprobeInflight *ebpf.Map `ebpf:"kprobe_inflight"`
 	Lost           *ebpf.Map `ebpf:"lost"`
+	NoauditSkipped *ebpf.Map `ebpf:"noaudit_skipped"`
 	TrackedPids    *ebpf.Map `ebpf:"tracked_pids"`
 }
 
@@ -354,6 +359,7 @@ func (m *CapprofMaps) Close() error {
 		m.Events,
 		m.KprobeInflight,
 		m.Lost,
+		m.NoauditSkipped,
 		m.TrackedPids,
 	)
 }
@@ -362,6 +368,7 @@ func (m *CapprofMaps) Close() error {
 //
 // It can be passed to LoadCapprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CapprofVariables struct {
+	CfgAuditedOnly      *ebpf.Variable `ebpf:"cfg_audited_only"`
 	CfgCaps             *ebpf.Variable `ebpf:"cfg_caps"`
 	CfgCgroupExclude    *ebpf.Variable `ebpf:"cfg_cgroup_exclude"`
 	CfgCgroupInclude    *ebpf.Variable `ebpf:"cfg_cgroup_include"`

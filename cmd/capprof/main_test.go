@@ -16,6 +16,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"bad mode", []string{"record", "--mode", "bogus"}, `flag -mode: "bogus" is not stream or unique`},
 		{"bad verdict", []string{"record", "--verdict", "maybe"}, "flag -verdict"},
+		{"bad audit", []string{"record", "--audit", "noaudit"}, `flag -audit: "noaudit" is not all or audited`},
 		{"bad capability", []string{"record", "--caps", "CAP_BOGUS"}, "flag -caps"},
 		{"empty capability list", []string{"record", "--caps", ","}, "flag -caps: the list names no capability"},
 		{"bad format", []string{"record", "--format", "xml"}, "--format"},

@@ -49,6 +49,10 @@ func newRecordFlags(fs *flag.FlagSet) *recordFlags {
 	fs.TextVar(&t.Mode, "mode", t.Mode, "stream (one record per check) or unique (first check per key, then counts)")
 	fs.DurationVar(&f.cfg.FlushInterval, "flush-interval", f.cfg.FlushInterval, "how often counts are flushed and the ring buffer drained")
 	fs.TextVar(&t.Verdict, "verdict", t.Verdict, "keep all, denied or granted checks")
+	// NOAUDIT checks are mostly memory commits of non-root processes, which
+	// no advice uses: see the README's "Defaults: audit and mode".
+	t.Audit = tracer.Audited
+	fs.TextVar(&t.Audit, "audit", t.Audit, "audited (drop NOAUDIT checks in the kernel, counting them) or all")
 	fs.TextVar(&t.Caps, "caps", t.Caps, "keep only these capabilities (`LIST`: CAP_SYSLOG,sys_admin,21)")
 	fs.Func("pid", "record only process `N` and its descendants", func(s string) error {
 		n, err := strconv.ParseUint(s, 10, 32)
@@ -117,6 +121,9 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	s := ctl.Stats()
 	cfg.Logger.Info("recording stopped", "method", ctl.Method(), "records", s.Records, "checks", s.Checks,
 		"lost_events", s.Lost, "evicted_keys", s.EvictedKeys, "held_for_pod_metadata", s.Held, "unbound", s.Unbound)
+	if cfg.Tracer.Audit == tracer.Audited {
+		cfg.Logger.Info("NOAUDIT checks skipped in the kernel", "total", s.NoauditSkipped.Total(), "per_capability", &s.NoauditSkipped)
+	}
 	if s.Lost > 0 {
 		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full), %d of them checks; raise --ring-buffer-size or use --mode unique\n", s.Lost, s.LostChecks)
 	}
@@ -134,6 +141,7 @@ var flagNames = map[string]string{
 	"Method":         "--attach",
 	"Mode":           "--mode",
 	"Verdict":        "--verdict",
+	"Audit":          "--audit",
 	"RingBufferSize": "--ring-buffer-size",
 	"Kubeconfig":     "--kubeconfig",
 	"NodeName":       "--node-name",

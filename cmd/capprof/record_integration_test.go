@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +19,9 @@ import (
 )
 
 // recordWhile runs `capprof record args...` for about three seconds while a
-// non-root dmesg runs in the middle, and returns stdout and the dmesg pid.
-func recordWhile(t *testing.T, args ...string) (string, int) {
+// non-root dmesg runs in the middle, and returns stdout, stderr and the
+// dmesg pid.
+func recordWhile(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "setpriv", "dmesg")
@@ -34,11 +36,11 @@ func recordWhile(t *testing.T, args ...string) (string, int) {
 	if code := <-done; code != 0 {
 		t.Fatalf("record exited %d:\n%s", code, stderr.String())
 	}
-	return stdout.String(), cmd.Process.Pid
+	return stdout.String(), stderr.String(), cmd.Process.Pid
 }
 
 func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
-	out, pid := recordWhile(t, "--format", "json", "--caps", "CAP_SYSLOG")
+	out, _, pid := recordWhile(t, "--format", "json", "--caps", "CAP_SYSLOG")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +90,34 @@ func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no record for dmesg pid %d in:\n%s", pid, out)
+	}
+}
+
+// TestRecordAuditedDropsNoaudit: dmesg as nobody commits memory (NOAUDIT
+// CAP_SYS_ADMIN) and is denied CAP_SYSLOG (audited); only the denial is
+// recorded, and the summary counts the skipped checks per capability.
+func TestRecordAuditedDropsNoaudit(t *testing.T) {
+	out, stderr, pid := recordWhile(t, "--format", "json", "--audit", "audited")
+	sawSyslog := false
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("not a JSON line: %v\n%s", err, sc.Text())
+		}
+		if rec["linux.capability.audit"] == false {
+			t.Errorf("NOAUDIT check recorded: %s", sc.Text())
+		}
+		if rec["process.pid"] == float64(pid) && rec["linux.capability.name"] == "CAP_SYSLOG" && rec["linux.capability.verdict"] == "denied" {
+			sawSyslog = true
+		}
+	}
+	if !sawSyslog {
+		t.Errorf("no denied CAP_SYSLOG record of dmesg pid %d", pid)
+	}
+	if !regexp.MustCompile(`NOAUDIT checks skipped in the kernel" total=[1-9][0-9]* per_capability=".*CAP_SYS_ADMIN=[1-9]`).MatchString(stderr) {
+		t.Errorf("the summary does not count skipped CAP_SYS_ADMIN checks:\n%s", stderr)
 	}
 }
 
@@ -161,7 +191,7 @@ func TestDoctorTellsTheTruth(t *testing.T) {
 	if chosen == "" {
 		t.Fatalf("doctor named no method:\n%s", out)
 	}
-	rec, pid := recordWhile(t, "--format", "json", "--attach", chosen, "--caps", "CAP_SYSLOG")
+	rec, _, pid := recordWhile(t, "--format", "json", "--attach", chosen, "--caps", "CAP_SYSLOG")
 	if !strings.Contains(rec, fmt.Sprintf(`"process.pid":%d,`, pid)) {
 		t.Errorf("record --attach %s saw no check of dmesg pid %d", chosen, pid)
 	}

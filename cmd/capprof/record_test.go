@@ -35,7 +35,7 @@ func TestRecordFlagsSetTheConfig(t *testing.T) {
 	}
 	want := controller.DefaultConfig()
 	tc := &want.Tracer
-	tc.Mode, tc.Verdict, tc.Method = tracer.Unique, tracer.Denied, tracer.Fexit
+	tc.Mode, tc.Verdict, tc.Method, tc.Audit = tracer.Unique, tracer.Denied, tracer.Fexit, tracer.Audited
 	tc.Caps = caps.Set(0).With(21).With(13)
 	tc.IncludeHost, tc.RingBufferSize = false, 65536
 	want.FlushInterval, want.MaxBatchDelay, want.PIDTree = 3*time.Second, 3*time.Second, 42
@@ -52,6 +52,7 @@ func TestRecordFlagsDefaultsAreTheControllers(t *testing.T) {
 	}
 	want := controller.DefaultConfig()
 	want.MaxBatchDelay = want.FlushInterval
+	want.Tracer.Audit = tracer.Audited // record's own default: the README's "Defaults: audit and mode"
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v\nwant %+v", cfg, want)
 	}

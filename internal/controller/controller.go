@@ -134,6 +134,7 @@ func (c *Config) Validate() error {
 		{"Method", t.Method.Validate()},
 		{"Mode", t.Mode.Validate()},
 		{"Verdict", t.Verdict.Validate()},
+		{"Audit", t.Audit.Validate()},
 		{"RingBufferSize", ringBufferSize(t.RingBufferSize)},
 		{"DedupEntries", positive(t.DedupEntries)},
 	} {
@@ -192,6 +193,9 @@ type Stats struct {
 	// binding); Unbound those of them emitted without their container's
 	// metadata, past the wait or the memory bound; Pending those held now.
 	Held, Unbound, Pending uint64
+	// NoauditSkipped counts, per capability, the NOAUDIT checks the kernel
+	// dropped (tracer.Audited); read every flush interval.
+	NoauditSkipped tracer.CapCounts
 }
 
 // Controller is one recording. Close may be called at any time, from any
@@ -226,6 +230,7 @@ type Controller struct {
 type stats struct {
 	events, records, checks, lost, lostChecks, evictedKeys, undecodable atomic.Uint64
 	held, unbound, pending                                              atomic.Uint64
+	noauditSkipped                                                      atomic.Pointer[tracer.CapCounts]
 }
 
 // New prepares a recording: it scans /proc, resolves the filters and loads
@@ -267,7 +272,11 @@ func New(cfg Config) (*Controller, error) {
 	if tc.Method != tracer.Fexit && tc.Method != tracer.Kprobe {
 		ranges, err := tracer.NoauditRanges()
 		if err != nil {
-			log.Warn("NOAUDIT checks cannot be told apart on the tracepoint: the audit flag will be omitted", "error", err)
+			msg := "NOAUDIT checks cannot be told apart on the tracepoint: the audit flag will be omitted"
+			if tc.Audit == tracer.Audited {
+				msg += " and none are dropped"
+			}
+			log.Warn(msg, "error", err)
 		}
 		tc.NoauditRanges = ranges
 	}
@@ -311,14 +320,22 @@ func (c *Controller) Method() tracer.Method { return c.tracer.Method() }
 // container (false on kernels without the cgroup_mkdir tracepoint's BTF).
 func (c *Controller) LearnsCgroups() bool { return c.tracer.LearnsCgroups() }
 
+// CheckRuns reports how often the check program ran and its total run
+// time, while BPF run-time statistics are on (ebpf.EnableStats).
+func (c *Controller) CheckRuns() (uint64, time.Duration, error) { return c.tracer.CheckRuns() }
+
 // Stats returns the counters so far; safe while Run runs.
 func (c *Controller) Stats() Stats {
 	s := &c.stats
-	return Stats{
+	st := Stats{
 		Events: s.events.Load(), Records: s.records.Load(), Checks: s.checks.Load(),
 		Lost: s.lost.Load(), LostChecks: s.lostChecks.Load(), EvictedKeys: s.evictedKeys.Load(),
 		Undecodable: s.undecodable.Load(), Held: s.held.Load(), Unbound: s.unbound.Load(), Pending: s.pending.Load(),
 	}
+	if n := s.noauditSkipped.Load(); n != nil {
+		st.NoauditSkipped = *n
+	}
+	return st
 }
 
 // Run records until ctx is done or Close is called, then detaches, drains
@@ -493,6 +510,9 @@ func (c *Controller) periodic(sink Sink, final bool) error {
 		c.releasePending(true)
 	}
 	c.checkLost()
+	if c.cfg.Tracer.Audit == tracer.Audited {
+		c.readNoauditSkipped()
+	}
 	return c.write(sink)
 }
 
@@ -545,6 +565,15 @@ func (c *Controller) checkLost() {
 		c.log.Warn("ring buffer full: events lost in the kernel", "lost", n-before, "lost_total", n,
 			"lost_checks_total", l.Checks, "lost_process_events_total", l.ProcessEvents)
 	}
+}
+
+func (c *Controller) readNoauditSkipped() {
+	n, err := c.tracer.NoauditSkipped()
+	if err != nil {
+		c.log.Warn("read noaudit-skipped counters", "error", err)
+		return
+	}
+	c.stats.noauditSkipped.Store(&n)
 }
 
 // Close ends a running Run and waits for it (its last batch is written),

@@ -138,7 +138,7 @@ func TestUniqueModeLastCountsOfAnUnknownPodAreNotLost(t *testing.T) {
 	cd := testenv.StartContainerd(t)
 	cfg := controller.DefaultConfig()
 	cfg.Tracer.Mode = tracer.Unique
-	cfg.FlushInterval = time.Hour // only the final flush reads the counts
+	cfg.FlushInterval = time.Hour               // only the final flush reads the counts
 	cfg.CgroupInclude = []string{cd.Kubepods()} // this test's pods only
 	kc := controller.DefaultKubernetesConfig("node-1")
 	kc.Watch.Auth, kc.Watch.Kubeconfig = kube.AuthKubeconfig, k.WriteKubeconfig(k.Config)

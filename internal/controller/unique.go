@@ -108,6 +108,9 @@ func (u *uniqueTable) sweep() {
 func (c *Controller) flushUnique(final bool) error {
 	now := time.Now()
 	err := c.tracer.DedupCounts(func(key bpf.CapprofDedupKey, value bpf.CapprofDedupValue) {
+		if value.Count == 0 {
+			return // a NOAUDIT key kept for its classification only (tracer.Audited)
+		}
 		e, hits := c.unique.observe(key, value, final, func() check.Check { return c.checkOfKey(key, value) })
 		if hits == 0 {
 			return

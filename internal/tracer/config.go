@@ -100,6 +100,31 @@ func (v *Verdict) UnmarshalText(text []byte) (err error) {
 // Validate reports whether v is a verdict filter.
 func (v Verdict) Validate() error { return verdicts.Check(v) }
 
+// Audit selects checks by whether the kernel audits them.
+type Audit string
+
+const (
+	// AllAudit keeps every check.
+	AllAudit Audit = "all"
+	// Audited drops the checks the kernel makes with CAP_OPT_NOAUDIT (every
+	// memory commit of a non-root process, ns_capable_noaudit()) in the
+	// kernel, and counts them per capability. A check whose flag cannot be
+	// told is kept.
+	Audited Audit = "audited"
+)
+
+var audits = config.Names[Audit]{{Value: AllAudit, Name: "all"}, {Value: Audited, Name: "audited"}}
+
+func (a Audit) MarshalText() ([]byte, error) { return audits.Text(a) }
+
+func (a *Audit) UnmarshalText(text []byte) (err error) {
+	*a, err = audits.Parse(text)
+	return err
+}
+
+// Validate reports whether a is an audit setting.
+func (a Audit) Validate() error { return audits.Check(a) }
+
 // MaxCgroupFilters is how many include (and exclude) subtrees the kernel
 // side holds: MAX_CGROUP_FILTERS, the entries of the cgroup_include and
 // cgroup_exclude maps (a test reads them from the object).
@@ -111,6 +136,7 @@ type Config struct {
 	Method  Method
 	Mode    Mode
 	Verdict Verdict
+	Audit   Audit
 	// Caps keeps only these capabilities; 0 keeps all.
 	Caps        caps.Set
 	IncludeHost bool
@@ -134,12 +160,14 @@ type Config struct {
 	NoauditRanges []AddrRange
 }
 
-// DefaultConfig returns the configuration `capprof record` starts from.
+// DefaultConfig returns the configuration a recording starts from: every
+// check (AllAudit); the shells choose their own audit default.
 func DefaultConfig() Config {
 	return Config{
 		Method:         Auto,
 		Mode:           Stream,
 		Verdict:        AllVerdicts,
+		Audit:          AllAudit,
 		IncludeHost:    true,
 		RingBufferSize: 4 << 20,
 		WakeupBytes:    64 << 10,

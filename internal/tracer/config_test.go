@@ -45,6 +45,11 @@ func TestSettingsText(t *testing.T) {
 		{name: "denied", decode: func() setting { return new(Verdict) }, text: "denied"},
 		{name: "granted", decode: func() setting { return new(Verdict) }, text: "granted"},
 		{name: "singular verdict", decode: func() setting { return new(Verdict) }, text: "deny", wantErr: `"deny" is not all, denied or granted`},
+		{name: "all", decode: func() setting { return new(Audit) }, text: "all"},
+		{name: "audited", decode: func() setting { return new(Audit) }, text: "audited"},
+		{name: "noaudit is not a setting", decode: func() setting { return new(Audit) }, text: "noaudit", wantErr: `"noaudit" is not all or audited`},
+		{name: "audit in upper case", decode: func() setting { return new(Audit) }, text: "AUDITED", wantErr: `"AUDITED" is not all or audited`},
+		{name: "empty audit", decode: func() setting { return new(Audit) }, text: "", wantErr: `"" is not all or audited`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

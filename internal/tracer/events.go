@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/capprof/capprof/bpf"
+	"github.com/capprof/capprof/internal/caps"
 )
 
 // Event is one ring-buffer record; exactly one field is set. The pointers
@@ -104,6 +106,55 @@ func (t *Tracer) Lost() (Losses, error) {
 		}
 	}
 	return l, nil
+}
+
+// CapCounts counts checks per capability id.
+type CapCounts [64]uint64
+
+// Total is the sum over all capabilities.
+func (c *CapCounts) Total() uint64 {
+	var n uint64
+	for _, v := range c {
+		n += v
+	}
+	return n
+}
+
+// String lists the counted capabilities by name, "CAP_SYS_ADMIN=18708 CAP_SYSLOG=3",
+// or "none".
+func (c *CapCounts) String() string {
+	var b strings.Builder
+	for id, n := range c {
+		if n > 0 {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s=%d", caps.Name(id), n)
+		}
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+// NoauditSkipped reads how many NOAUDIT checks the kernel dropped per
+// capability, summed over CPUs, since the program was loaded (Audited).
+func (t *Tracer) NoauditSkipped() (CapCounts, error) {
+	var (
+		counts CapCounts
+		perCPU []uint64
+	)
+	m := t.coll.Maps[bpf.CapprofMapNoauditSkipped]
+	for id := range counts {
+		if err := m.Lookup(uint32(id), &perCPU); err != nil {
+			return CapCounts{}, fmt.Errorf("read noaudit skipped counter: %w", err)
+		}
+		for _, v := range perCPU {
+			counts[id] += v
+		}
+	}
+	return counts, nil
 }
 
 // DedupCounts calls fn for every key in unique mode's map with its count

@@ -474,3 +474,32 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCapCountsString(t *testing.T) {
+	tests := []struct {
+		name   string
+		counts map[int]uint64
+		want   string
+	}{
+		{name: "none", want: "none"},
+		{name: "one", counts: map[int]uint64{21: 18708}, want: "CAP_SYS_ADMIN=18708"},
+		{name: "in id order", counts: map[int]uint64{34: 3, 0: 1, 21: 2}, want: "CAP_CHOWN=1 CAP_SYS_ADMIN=2 CAP_SYSLOG=3"},
+		{name: "unknown id", counts: map[int]uint64{63: 5}, want: "CAP_63=5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c CapCounts
+			var total uint64
+			for id, n := range tt.counts {
+				c[id] = n
+				total += n
+			}
+			if got := c.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+			if got := c.Total(); got != total {
+				t.Errorf("Total() = %d, want %d", got, total)
+			}
+		})
+	}
+}

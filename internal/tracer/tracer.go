@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -168,6 +169,7 @@ func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
 	}{
 		{bpf.CapprofVarCfgMode, uint8(cfg.Mode)},
 		{bpf.CapprofVarCfgVerdict, uint8(cfg.Verdict)},
+		{bpf.CapprofVarCfgAuditedOnly, boolByte(cfg.Audit == Audited)},
 		{bpf.CapprofVarCfgCaps, capMask},
 		{bpf.CapprofVarCfgIncludeHost, boolByte(cfg.IncludeHost)},
 		{bpf.CapprofVarCfgHostMntns, cfg.HostMountNS},
@@ -332,6 +334,23 @@ func AttachCheck(m Method, prog, ret *ebpf.Program) ([]link.Link, error) {
 		return links, fmt.Errorf("attach %s to cap_capable: %w", m, err)
 	}
 	return links, nil
+}
+
+// CheckRuns reports how often the check programs ran and for how long in
+// total, as the kernel counts while BPF run-time statistics are on
+// (ebpf.EnableStats, Linux 5.8+). kprobe's two programs add up to one run.
+func (t *Tracer) CheckRuns() (runs uint64, total time.Duration, err error) {
+	for i, name := range checkPrograms[t.method] {
+		s, err := t.coll.Programs[name].Stats()
+		if err != nil {
+			return 0, 0, fmt.Errorf("read %s statistics: %w", name, err)
+		}
+		if i == 0 {
+			runs = s.RunCount
+		}
+		total += s.Runtime
+	}
+	return runs, total, nil
 }
 
 // Method is the attach method in use.

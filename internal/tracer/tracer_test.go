@@ -14,7 +14,7 @@ import (
 // the collection spec (parsing the ELF needs no privilege).
 type programConfig struct {
 	ringBuffer, dedup        uint32
-	mode, verdict            uint8
+	mode, verdict, audited   uint8
 	caps                     uint64
 	includeHost, pidFilter   uint8
 	hostMntns                uint32
@@ -36,6 +36,7 @@ func readProgramConfig(t *testing.T, spec *ebpf.CollectionSpec) programConfig {
 	}{
 		{bpf.CapprofVarCfgMode, &pc.mode},
 		{bpf.CapprofVarCfgVerdict, &pc.verdict},
+		{bpf.CapprofVarCfgAuditedOnly, &pc.audited},
 		{bpf.CapprofVarCfgCaps, &pc.caps},
 		{bpf.CapprofVarCfgIncludeHost, &pc.includeHost},
 		{bpf.CapprofVarCfgHostMntns, &pc.hostMntns},
@@ -95,6 +96,18 @@ func TestConfigure(t *testing.T) {
 			method: TPBTF,
 			modify: func(c *Config) { c.Verdict = Granted },
 			want:   func(p *programConfig) { p.verdict = 2 },
+		},
+		{
+			name:   "audited only",
+			method: TPBTF,
+			modify: func(c *Config) { c.Audit = Audited },
+			want:   func(p *programConfig) { p.audited = 1 },
+		},
+		{
+			name:   "audited only, read from opts",
+			method: Fexit,
+			modify: func(c *Config) { c.Audit = Audited },
+			want:   func(p *programConfig) { p.audited = 1 },
 		},
 		{
 			name:   "capability filter",
@@ -199,6 +212,18 @@ func TestProgramTables(t *testing.T) {
 			t.Errorf("auto has check programs")
 		}
 	})
+}
+
+// TestCapCountsFitTheMap checks CapCounts against the kernel's per-capability
+// counter, so that every capability the program counts is read.
+func TestCapCountsFitTheMap(t *testing.T) {
+	spec, err := bpf.LoadCapprof()
+	if err != nil {
+		t.Fatalf("load capprof spec: %v", err)
+	}
+	if got, want := spec.Maps[bpf.CapprofMapNoauditSkipped].MaxEntries, uint32(len(CapCounts{})); got != want {
+		t.Errorf("noaudit_skipped holds %d capabilities, CapCounts %d", got, want)
+	}
 }
 
 func TestAttachCheckUnknownMethod(t *testing.T) {

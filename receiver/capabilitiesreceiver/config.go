@@ -21,6 +21,9 @@ type Config struct {
 	Attach tracer.Method `mapstructure:"attach"`
 	// Verdict keeps "all", "denied" or "granted" checks.
 	Verdict tracer.Verdict `mapstructure:"verdict"`
+	// Audit is "all", or "audited" to drop the NOAUDIT checks in the kernel
+	// (counted in otelcol_receiver_capabilities_noaudit_skipped).
+	Audit tracer.Audit `mapstructure:"audit"`
 	// Capabilities keeps only these (CAP_SYSLOG, sys_admin, 21); empty keeps all.
 	Capabilities []string `mapstructure:"capabilities"`
 	// IncludeHost records processes outside containers (in pid 1's mount namespace).
@@ -80,6 +83,7 @@ func createDefaultConfig() *Config {
 		FlushInterval:  10 * time.Second,
 		Attach:         tracer.Auto,
 		Verdict:        tracer.AllVerdicts,
+		Audit:          tracer.Audited, // see the README's "Defaults: audit and mode"
 		IncludeHost:    true,
 		RingBufferSize: 8 << 20,
 		MaxBatchSize:   1000,

@@ -19,6 +19,7 @@ var yamlKeys = map[string]string{
 	"Method":         "attach",
 	"Mode":           "mode",
 	"Verdict":        "verdict",
+	"Audit":          "audit",
 	"RingBufferSize": "ring_buffer_size",
 	"Auth":           "kubernetes.auth_type",
 	"Kubeconfig":     "kubernetes.kubeconfig",
@@ -33,7 +34,7 @@ var yamlKeys = map[string]string{
 func (c *Config) recorderConfig() (controller.Config, error) {
 	cfg := controller.DefaultConfig()
 	t := &cfg.Tracer
-	t.Mode, t.Method, t.Verdict = c.Mode, c.Attach, c.Verdict
+	t.Mode, t.Method, t.Verdict, t.Audit = c.Mode, c.Attach, c.Verdict, c.Audit
 	if len(c.Capabilities) > 0 {
 		if err := t.Caps.UnmarshalText([]byte(strings.Join(c.Capabilities, ","))); err != nil {
 			return cfg, fmt.Errorf("capabilities: %w", err)

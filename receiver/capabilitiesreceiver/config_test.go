@@ -35,6 +35,7 @@ func TestLoadConfig(t *testing.T) {
 				FlushInterval:  30 * time.Second,
 				Attach:         tracer.TPBTF,
 				Verdict:        tracer.Denied,
+				Audit:          tracer.Audited,
 				Capabilities:   []string{"CAP_SYS_ADMIN", "net_raw", "34"},
 				IncludeHost:    false,
 				Cgroups:        CgroupsConfig{Include: []string{"/kubepods"}, Exclude: []string{"/kubepods/besteffort"}},
@@ -80,6 +81,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"mode", func(c *Config) { c.Mode = 9 }, "mode"},
 		{"attach", func(c *Config) { c.Attach = "uprobe" }, "attach"},
 		{"verdict", func(c *Config) { c.Verdict = 9 }, "verdict"},
+		{"audit", func(c *Config) { c.Audit = "noaudit" }, "audit"},
 		{"capabilities", func(c *Config) { c.Capabilities = []string{" "} }, "capabilities"},
 		{"flush interval", func(c *Config) { c.FlushInterval = 0 }, "flush_interval"},
 		{"ring buffer", func(c *Config) { c.RingBufferSize = 5000 }, "ring_buffer_size"},
@@ -154,4 +156,10 @@ func TestKubernetesBlockReachesTheController(t *testing.T) {
 	require.Equal(t, 5*time.Second, rc.Kubernetes.MaxWait)
 	require.Equal(t, 10000, rc.Kubernetes.MaxPending)
 	require.Equal(t, "node-1", rc.HostName, "host.name is the node, not the agent pod's hostname")
+}
+
+func TestUnknownAuditFailsWhenUnmarshaled(t *testing.T) {
+	cfg := createDefaultConfig()
+	err := confmap.NewFromStringMap(map[string]any{"audit": "noaudit"}).Unmarshal(cfg)
+	require.ErrorContains(t, err, `'audit' "noaudit" is not all or audited`)
 }

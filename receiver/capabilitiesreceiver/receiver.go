@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/capprof/capprof/checklogs"
+	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
@@ -131,7 +132,7 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 	defer rec.Close()
 	r.rec.Store(&rec)
 	defer r.rec.Store(nil)
-	r.settings.Logger.Info("recording capability checks", zap.String("method", string(rec.Method())), zap.Stringer("mode", r.cfg.Mode))
+	r.settings.Logger.Info("recording capability checks", zap.String("method", string(rec.Method())), zap.Stringer("mode", r.cfg.Mode), zap.String("audit", string(r.cfg.Audit)))
 	if err := rec.Run(ctx, sink{r, ctx.Done()}); err != nil {
 		r.settings.Logger.Error("recording stopped", zap.Error(err))
 		componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
@@ -139,7 +140,8 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 	s := rec.Stats()
 	r.settings.Logger.Info("recording stopped", zap.Uint64("records", s.Records), zap.Uint64("checks", s.Checks),
 		zap.Uint64("lost_events", s.Lost), zap.Uint64("evicted_keys", s.EvictedKeys),
-		zap.Uint64("held_for_pod_metadata", s.Held), zap.Uint64("unbound", s.Unbound))
+		zap.Uint64("held_for_pod_metadata", s.Held), zap.Uint64("unbound", s.Unbound),
+		zap.Uint64("noaudit_skipped", s.NoauditSkipped.Total()))
 }
 
 // reportKubeState reports the API server's state as component status: a
@@ -265,6 +267,16 @@ func (r *capabilitiesReceiver) registerMetrics() error {
 		r.telemetry.RegisterReceiverCapabilitiesEventsLostCallback(stat(func(s controller.Stats) uint64 { return s.Lost })),
 		r.telemetry.RegisterReceiverCapabilitiesEventsDecodedCallback(stat(func(s controller.Stats) uint64 { return s.Events })),
 		r.telemetry.RegisterReceiverCapabilitiesChecksUnboundCallback(stat(func(s controller.Stats) uint64 { return s.Unbound })),
+		r.telemetry.RegisterReceiverCapabilitiesNoauditSkippedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			if rec := r.rec.Load(); rec != nil {
+				for id, n := range (*rec).Stats().NoauditSkipped {
+					if n > 0 {
+						o.Observe(int64(n), metric.WithAttributes(attribute.String("capability", caps.Name(id))))
+					}
+				}
+			}
+			return nil
+		}),
 		r.telemetry.RegisterReceiverCapabilitiesKubernetesAPIReachableCallback(func(_ context.Context, o metric.Int64Observer) error {
 			if s := r.kubeState.Load(); s != 0 {
 				reachable := int64(0)

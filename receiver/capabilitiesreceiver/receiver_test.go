@@ -209,6 +209,8 @@ func TestOwnMetrics(t *testing.T) {
 	defer tt.Shutdown(context.Background())
 	fake := newFake()
 	fake.stats = controller.Stats{Events: 1234, Lost: 56}
+	fake.stats.NoauditSkipped[21] = 9000
+	fake.stats.NoauditSkipped[34] = 7
 	r := startFake(t, fake, consumertest.NewNop(), tt)
 	defer r.Shutdown(context.Background())
 
@@ -219,6 +221,10 @@ func TestOwnMetrics(t *testing.T) {
 	metadatatest.AssertEqualReceiverCapabilitiesAttached(t, tt,
 		[]metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(attribute.String("method", "tp_btf"))}},
 		metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualReceiverCapabilitiesNoauditSkipped(t, tt, []metricdata.DataPoint[int64]{
+		{Value: 9000, Attributes: attribute.NewSet(attribute.String("capability", "CAP_SYS_ADMIN"))},
+		{Value: 7, Attributes: attribute.NewSet(attribute.String("capability", "CAP_SYSLOG"))},
+	}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestKubernetesStateIsReportedAsStatusAndMetric(t *testing.T) {

@@ -33,6 +33,7 @@ type TelemetryBuilder struct {
 	ReceiverCapabilitiesEventsDecoded          metric.Int64ObservableCounter
 	ReceiverCapabilitiesEventsLost             metric.Int64ObservableCounter
 	ReceiverCapabilitiesKubernetesAPIReachable metric.Int64ObservableGauge
+	ReceiverCapabilitiesNoauditSkipped         metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -121,6 +122,21 @@ func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesKubernetesAPIReacha
 	return nil
 }
 
+// RegisterReceiverCapabilitiesNoauditSkippedCallback sets callback for observable ReceiverCapabilitiesNoauditSkipped metric.
+func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesNoauditSkippedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesNoauditSkipped, obs: o})
+		return nil
+	}, builder.ReceiverCapabilitiesNoauditSkipped)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 type observerInt64 struct {
 	embedded.Int64Observer
 	inst metric.Int64Observable
@@ -177,6 +193,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_receiver_capabilities_kubernetes_api_reachable",
 		metric.WithDescription("With kubernetes enabled, 1 while the pod informer is in sync with the API server, 0 while it is syncing or the API server is unreachable (checks then keep the pod metadata already known). [Alpha]"),
 		metric.WithUnit("1"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCapabilitiesNoauditSkipped, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_capabilities_noaudit_skipped",
+		metric.WithDescription("With audit audited, the NOAUDIT checks dropped in the kernel, per capability (the capability attribute). [Alpha]"),
+		metric.WithUnit("{check}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

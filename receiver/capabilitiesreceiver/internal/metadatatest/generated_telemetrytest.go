@@ -96,3 +96,19 @@ func AssertEqualReceiverCapabilitiesKubernetesAPIReachable(t *testing.T, tt *com
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
+
+func AssertEqualReceiverCapabilitiesNoauditSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_capabilities_noaudit_skipped",
+		Description: "With audit audited, the NOAUDIT checks dropped in the kernel, per capability (the capability attribute). [Alpha]",
+		Unit:        "{check}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_capabilities_noaudit_skipped")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
