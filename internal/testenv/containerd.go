@@ -109,6 +109,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 // nothing outlives them.
 func (c *Containerd) Dir() string { return c.dir }
 
+// NodeRoot is this containerd's kubelet --cgroup-root, relative to the
+// cgroup2 mount.
+func (c *Containerd) NodeRoot() string { return c.nodeRoot }
+
 // Kubepods is the cgroup below which this containerd's pod containers
 // run, relative to the cgroup2 mount: a recording's include filter.
 func (c *Containerd) Kubepods() string { return path.Join(c.nodeRoot, "kubepods") }

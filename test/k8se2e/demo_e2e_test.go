@@ -25,11 +25,11 @@ import (
 	"github.com/capprof/capprof/test/collectortest"
 )
 
-// The two nodes of the demo. Both are this machine, with one kubelet's
-// pods under /kubepods (the default --cgroup-root) and the other's under a
-// cgroup root of its own, so that each node's agent can be given its own
-// node's pods (agentEnv.cgroupRoot). Node B's root is unique per run: other
-// tests on the machine may run containers too.
+// The two nodes of the demo. Both are this machine, each kubelet's pods
+// under a cgroup root of its own (--cgroup-root), so that each node's agent
+// can be given its own node's pods (agentEnv.cgroupRoot). Node A's is the
+// private containerd's (testenv.Containerd.NodeRoot), node B's another;
+// both are unique per run: other tests on the machine may run containers too.
 const (
 	nodeA = "capprof-e2e-node"
 	nodeB = "capprof-e2e-node-b"
@@ -104,7 +104,7 @@ func TestStarWarsDemo(t *testing.T) {
 	// account, sending to the gateway.
 	token := kube.ServiceAccountConfig(r.serviceAccount.Namespace, r.serviceAccount.Name).BearerToken
 	agentA := runAgent(t, ctrd, r.daemonSet, r.agentConfig, agentEnv{
-		nodeName: nodeA, podIP: "127.0.0.2", cgroupRoot: "/", gateway: gateway.OTLP, api: kube.Config, token: token,
+		nodeName: nodeA, podIP: "127.0.0.2", cgroupRoot: ctrd.NodeRoot(), gateway: gateway.OTLP, api: kube.Config, token: token,
 	})
 	checkAgentPrivileges(t, agentA, r)
 	left.pids = append(left.pids, agentA.pid)
