@@ -49,9 +49,7 @@ func newRecordFlags(fs *flag.FlagSet) *recordFlags {
 	fs.TextVar(&t.Mode, "mode", t.Mode, "stream (one record per check) or unique (first check per key, then counts)")
 	fs.DurationVar(&f.cfg.FlushInterval, "flush-interval", f.cfg.FlushInterval, "how often counts are flushed and the ring buffer drained")
 	fs.TextVar(&t.Verdict, "verdict", t.Verdict, "keep all, denied or granted checks")
-	// NOAUDIT checks are mostly memory commits of non-root processes, which
-	// no advice uses: see the README's "Defaults: audit and mode".
-	t.Audit = tracer.Audited
+	t.Audit = controller.ShellAudit
 	fs.TextVar(&t.Audit, "audit", t.Audit, "audited (drop NOAUDIT checks in the kernel, counting them) or all")
 	fs.TextVar(&t.Caps, "caps", t.Caps, "keep only these capabilities (`LIST`: CAP_SYSLOG,sys_admin,21)")
 	fs.Func("pid", "record only process `N` and its descendants", func(s string) error {

@@ -95,6 +95,13 @@ func (c *KubernetesConfig) Validate() error {
 	return c.Watch.Validate()
 }
 
+// ShellAudit is the audit setting of the shells that record for people and
+// pipelines, `capprof record` and the receiver: NOAUDIT checks, which no
+// advice uses, are dropped in the kernel and counted (README, "Defaults:
+// audit and mode"). DefaultConfig keeps them, for `capprof run` and the
+// checks of the recorder itself.
+const ShellAudit = tracer.Audited
+
 // DefaultConfig is the configuration `capprof record` starts from.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/tracer"
 )
@@ -83,7 +84,7 @@ func createDefaultConfig() *Config {
 		FlushInterval:  10 * time.Second,
 		Attach:         tracer.Auto,
 		Verdict:        tracer.AllVerdicts,
-		Audit:          tracer.Audited, // see the README's "Defaults: audit and mode"
+		Audit:          controller.ShellAudit,
 		IncludeHost:    true,
 		RingBufferSize: 8 << 20,
 		MaxBatchSize:   1000,
