@@ -226,13 +226,15 @@ bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
 	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000} -mixed $${MIXED:-20s}
 
-# Records per second: decoding and attributing a check, mapping checks to
-# plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.
+# Records per second: decoding and attributing a check; then, side by side
+# with PIPELINE_BASE (a git revision; by default the last one with process.*
+# on every record) in one run, records per CPU-second mapping checks to
+# plog.Logs and through receiver -> batch -> otlp exporter -> a local sink.
+PIPELINE_BASE ?= 8b24e92
 .PHONY: bench-pipeline
 bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
-	$(GO) test -run '^$$' -bench 'Logs' -benchtime 3s ./checklogs/
-	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
+	$(GO) run ./test/benchpipeline -base $(PIPELINE_BASE)
 
 # Resident memory of otelcol-capprof with its default config (recording only
 # the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE

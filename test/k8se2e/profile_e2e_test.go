@@ -137,8 +137,8 @@ func (d *deathstarDeployment) serve(t *testing.T, ctrd *testenv.Containerd, back
 			t.Errorf("deathstar on %s: resource %s = %v, want %v", node, k, rec.resource[k], v)
 		}
 	}
-	if rec.attrs["linux.capability.verdict"] != "granted" || rec.attrs["process.user.id"] != int64(0) {
-		t.Errorf("deathstar on %s: verdict %v, uid %v; want granted to uid 0", node, rec.attrs["linux.capability.verdict"], rec.attrs["process.user.id"])
+	if rec.attrs["linux.capability.verdict"] != "granted" || rec.resource["process.user.id"] != int64(0) {
+		t.Errorf("deathstar on %s: verdict %v, uid %v; want granted to uid 0", node, rec.attrs["linux.capability.verdict"], rec.resource["process.user.id"])
 	}
 	return rec
 }
