@@ -238,10 +238,13 @@ bench-pipeline:
 
 # Resident memory of otelcol-capprof with its default config (recording only
 # the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE
-# checks/s, split into binary, BPF maps and anonymous. Needs root.
+# checks/s, split into binary, BPF maps and anonymous. Needs root. Built
+# into $(BIN), not run by go run: its worker re-executes it as uid 65534,
+# which cannot read go run's private build directory.
 .PHONY: bench-memory
 bench-memory: build-otelcol
-	$(GO) run ./test/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
+	$(GO) build -o $(BIN)/benchmemory ./test/benchmemory
+	$(BIN)/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
 
 .PHONY: fuzz
 fuzz:
