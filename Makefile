@@ -8,9 +8,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 # ocb, the collector builder, at the collector release go.mod pins.
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
-# Debian packages the integration tests need, and those `make generate`
-# needs; test/install-debs.sh installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light
+# Debian packages the integration tests need (chromium: the HTML report's
+# tests load it in a real browser), and those `make generate` needs;
+# test/install-debs.sh installs what is missing.
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light chromium
 GEN_DEBS  := clang llvm libbpf-dev
 
 
@@ -233,6 +234,13 @@ bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
 	$(GO) test -run '^$$' -bench 'Logs' -benchtime 3s ./checklogs/
 	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
+
+# The HTML report at scale: 2,000 workloads x 41 capabilities, written and
+# loaded in headless Chromium beside the 3-workload demo page; page size and
+# render time against the budgets (5 MB, 2 s). Needs chromium (TEST_DEBS).
+.PHONY: bench-report
+bench-report:
+	$(GO) test -run '^$$' -bench 'ReportScale' -benchtime $${N:-3}x ./internal/report/
 
 # Resident memory of otelcol-capprof with its default config (recording only
 # the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE

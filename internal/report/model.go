@@ -30,6 +30,8 @@ type model struct {
 	Workloads []workload   `json:"workloads"`
 	Timeline  timelineData `json:"timeline"`
 	Caveats   caveats      `json:"caveats"`
+	// Strings are the executables and syscalls attempts name.
+	Strings []string `json:"strings"`
 }
 
 // Cell classes, indexes into model.Classes: the profile verdicts.
@@ -62,14 +64,37 @@ type workload struct {
 	AuditUnknown []string              `json:"audit_unknown"`
 }
 
-// attempt is a capability whose own or namespaced checks were denied.
+// attempt is a capability whose own or namespaced checks were denied. Keys
+// are short and names are indexes (into model.Caps, model.Classes and
+// model.Strings): a workload may have dozens (docs/report.md).
 type attempt struct {
-	Cap         string   `json:"cap"`
-	Verdict     string   `json:"verdict"`
-	Denied      uint64   `json:"denied"`
-	Executables []string `json:"exes"`
-	Syscalls    []string `json:"syscalls"`
-	Truncated   bool     `json:"truncated"`
+	Cap         int    `json:"c"`
+	Class       int    `json:"v"`
+	Denied      uint64 `json:"n"`
+	Executables []int  `json:"e"`
+	Syscalls    []int  `json:"s"`
+	Truncated   bool   `json:"t,omitempty"`
+}
+
+// stringTable numbers the executables and syscalls that attempts name:
+// each is written once however many workloads name it.
+type stringTable struct {
+	list  []string
+	index map[string]int
+}
+
+func (st *stringTable) ids(names []string) []int {
+	out := make([]int, len(names))
+	for i, n := range names {
+		id, ok := st.index[n]
+		if !ok {
+			id = len(st.list)
+			st.list = append(st.list, n)
+			st.index[n] = id
+		}
+		out[i] = id
+	}
+	return out
 }
 
 // caveats is what the recording cannot tell.
@@ -119,14 +144,16 @@ func (r *Report) newModel(meta Meta) (model, error) {
 	for id := 0; id <= last; id++ {
 		m.Caps = append(m.Caps, caps.KubernetesName(id))
 	}
+	strs := &stringTable{list: []string{}, index: map[string]int{}}
 	for i := range profiles {
-		w, err := newWorkload(&profiles[i])
+		w, err := newWorkload(&profiles[i], strs)
 		if err != nil {
 			return model{}, err
 		}
 		m.Workloads = append(m.Workloads, w)
 		addCaveats(&m.Caveats, &profiles[i])
 	}
+	m.Strings = strs.list
 	if !first.IsZero() {
 		m.Caveats.First, m.Caveats.Last = formatTime(first), formatTime(end)
 		m.Caveats.WindowSeconds = int64(end.Sub(first).Seconds())
@@ -134,7 +161,7 @@ func (r *Report) newModel(meta Meta) (model, error) {
 	return m, nil
 }
 
-func newWorkload(p *profile.Profile) (workload, error) {
+func newWorkload(p *profile.Profile, strs *stringTable) (workload, error) {
 	format := profile.FormatYAML
 	if p.Kind == profile.KeyHost {
 		format = profile.FormatSystemd
@@ -162,8 +189,8 @@ func newWorkload(p *profile.Profile) (workload, error) {
 				continue
 			}
 			w.Denied = append(w.Denied, attempt{
-				Cap: caps.KubernetesName(c.ID), Verdict: c.Verdict, Denied: e.Denied,
-				Executables: e.Executables, Syscalls: e.Syscalls,
+				Cap: c.ID, Class: classIndex(c.Verdict), Denied: e.Denied,
+				Executables: strs.ids(e.Executables), Syscalls: strs.ids(e.Syscalls),
 				Truncated: e.ExecutablesTruncated || e.SyscallsTruncated,
 			})
 		}
