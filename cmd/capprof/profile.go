@@ -20,8 +20,7 @@ var errMalformed = errors.New("some input lines were malformed and skipped (see 
 func runProfile(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
 	format := formatFlag(fs)
-	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
-	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
+	keep := keyFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof profile [flags] FILE...\n\n"+
 			"Reads recorded checks as OTLP/JSON lines (the Collector's file exporter, capprof record\n"+
@@ -45,7 +44,6 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keep := keyFilter(*namespace, *workload)
 	var profiles []profile.Profile
 	for _, p := range b.Profiles() {
 		if keep(p.Key) {
@@ -61,10 +59,13 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// keyFilter selects profiles by --namespace and --workload ("" matches all).
-func keyFilter(namespace, workload string) func(profile.Key) bool {
+// keyFlags defines --namespace and --workload, which select profiles by
+// their key; the function it returns tells whether they select a key ("" matches all).
+func keyFlags(fs *flag.FlagSet) func(profile.Key) bool {
+	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
+	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
 	return func(k profile.Key) bool {
-		return (namespace == "" || k.Namespace == namespace) && (workload == "" || k.Workload == workload)
+		return (*namespace == "" || k.Namespace == *namespace) && (*workload == "" || k.Workload == *workload)
 	}
 }
 

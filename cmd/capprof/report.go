@@ -15,8 +15,7 @@ import (
 func runReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	out := fs.String("o", "", "write the page to `FILE` (- for standard output); required")
-	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
-	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
+	keep := keyFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof report [flags] -o report.html FILE...\n\n"+
 			"Reads what capprof profile reads (OTLP/JSON lines of checks, gzip too; - is standard\n"+
@@ -35,7 +34,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return usageError{errors.New("name at least one file (- for standard input)")}
 	}
-	rep := report.New(keyFilter(*namespace, *workload))
+	rep := report.New(keep)
 	malformed, err := readInputs("report", fs.Args(), rep.Add, rep.AddProfiles, stderr)
 	if err != nil {
 		return err
