@@ -134,9 +134,10 @@ prepare-host:
 # unified), in a private mount namespace (test/other-cgroup-layout.sh).
 # Not the containerd tests (LAYOUT_SKIP): the resource controllers stay with
 # the host's layout, and runc cannot set up a container in a unified layout
-# whose controllers a hybrid host keeps in v1.
+# whose controllers a hybrid host keeps in v1; nor the HTML report's browser
+# test, which has nothing to do with cgroups.
 LAYOUT_PKGS := ./internal/cgroup/ ./cmd/capprof/
-LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata
+LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata|TestReportInChromium
 .PHONY: test-go
 test-go: prepare-host vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...

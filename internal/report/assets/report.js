@@ -89,7 +89,7 @@
   function heatmap() {
     var ws = data.workloads, ncap = data.caps.length;
     var longest = ws.reduce(function (m, w) { return Math.max(m, w.id.length); }, 8);
-    var left = Math.min(longest, 60) * 6.8 + 10, top = 110, width = left + ncap * STEP + 120;
+    var left = Math.min(longest, 60) * 6.8 + 10, top = 130, width = left + ncap * STEP + 120;
     var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"heat-head\" width=\"" + width + "\" height=\"" + top + "\">"];
     data.caps.forEach(function (name, i) {
       var tx = left + i * STEP + CELL / 2 + 3, ty = top - 4;
