@@ -299,7 +299,7 @@ func forwarded(t *testing.T, checks, attr, value string) string {
 }
 
 var reportFixture = flag.String("report-fixture", "", "also write the checks of namespace default the gateway forwarded to `FILE` "+
-	"(cmd/capprof/testdata/starwars-checks.jsonl is one)")
+	"(cmd/capprof/testdata/starwars-checks.jsonl.gz is one, gzipped)")
 
 // checkReport writes `capprof report --namespace default` of what the
 // gateway forwarded, loads it in headless Chromium and reads the heat map
