@@ -174,7 +174,7 @@
     if (!tl.rows.length) { note.textContent = "No check had a time."; return; }
     var t0 = Date.parse(tl.start), step = tl.bucket_seconds * 1000;
     var end = new Date(t0 + tl.buckets * step).toISOString().replace(".000", "");
-    note.textContent = "Checks per capability from " + tl.start + " to " + end + ", " + plural(tl.buckets, "bar") + " of " +
+    note.textContent = "Checks per capability, every class (ignored ones too), from " + tl.start + " to " + end + ", " + plural(tl.buckets, "bar") + " of " +
       plural(tl.bucket_seconds, "second") + "; each row scaled to its own maximum. Grey: granted, purple: denied.";
     var left = 150, bw = 10, rh = 22, width = left + tl.buckets * bw + 60, height = tl.rows.length * rh + 10;
     var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline-svg\" width=\"" + width + "\" height=\"" + height + "\">"];
