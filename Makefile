@@ -8,9 +8,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 # ocb, the collector builder, at the collector release go.mod pins.
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
-# Debian packages the integration tests need, and those `make generate`
-# needs; test/install-debs.sh installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light
+# Debian packages the integration tests need (chromium: the HTML report's
+# tests load it in a real browser), and those `make generate` needs;
+# test/install-debs.sh installs what is missing.
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light chromium
 GEN_DEBS  := clang llvm libbpf-dev
 
 
@@ -133,9 +134,10 @@ prepare-host:
 # unified), in a private mount namespace (test/other-cgroup-layout.sh).
 # Not the containerd tests (LAYOUT_SKIP): the resource controllers stay with
 # the host's layout, and runc cannot set up a container in a unified layout
-# whose controllers a hybrid host keeps in v1.
+# whose controllers a hybrid host keeps in v1; nor the HTML report's browser
+# test, which has nothing to do with cgroups.
 LAYOUT_PKGS := ./internal/cgroup/ ./cmd/capprof/
-LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata
+LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata|TestReportInChromium
 .PHONY: test-go
 test-go: prepare-host vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
@@ -235,6 +237,13 @@ PIPELINE_BASE ?= 8b24e92
 bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
 	$(GO) run ./test/benchpipeline -base $(PIPELINE_BASE)
+
+# The HTML report at scale: 2,000 workloads x 41 capabilities, written and
+# loaded in headless Chromium beside the 3-workload demo page; page size and
+# render time against the budgets (5 MB, 2 s). Needs chromium (TEST_DEBS).
+.PHONY: bench-report
+bench-report:
+	$(GO) test -run '^$$' -bench 'ReportScale' -benchtime $${N:-3}x ./internal/report/
 
 # Resident memory of otelcol-capprof with its default config (recording only
 # the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE
