@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capprof/capprof/internal/ociimage"
 	"github.com/capprof/capprof/internal/prereq"
@@ -29,15 +30,17 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// run runs a command in the repository root and fails the test with its
-// output if it fails.
+// run runs a command in the repository root, fails the test with its
+// output if it fails, and logs how long it took.
 func run(t *testing.T, name string, args ...string) {
 	t.Helper()
+	start := time.Now()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = repoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
+	t.Logf("%s %s: %s", name, args[0], time.Since(start).Round(time.Second))
 }
 
 func readImage(t *testing.T, tarball string) ociimage.Image {
