@@ -18,11 +18,11 @@
 # mounts (/go/pkg/mod, /root/.cache/go-build) are this machine's module and
 # build caches: buildah keeps a cache mount under $TMPDIR/buildah-cache/TARGET,
 # and a link there to the host's directory saves the download and most of the
-# compilation; the Dockerfile is unchanged.
+# compilation, with nothing in the Dockerfile for it.
 # Everything buildah stores lives in a temporary directory, removed at exit.
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 OUT.tar IMAGE VERSION" >&2; exit 2; }
-out=$1 image=$2 version=$3
+out=$(realpath -m "$1") image=$2 version=$3
 cd "$(dirname "$0")/../.."
 GO=${GO:-go}
 for cmd in buildah runc "$GO"; do
