@@ -185,7 +185,7 @@ test-crosscheck: prepare-host
 # local stand-ins for its base images (test/dockerfile/build.sh), compared
 # with `make image`'s tarball file by file, and run under containerd
 # (test/dockerfile). The build reuses this machine's Go module and build
-# caches: 153 s with warm caches here (a cold build cache: 19 min on a busy machine).
+# caches: 86-153 s with warm caches here (a cold build cache: 19 min on a busy machine).
 .PHONY: test-dockerfile
 test-dockerfile: prepare-host
 	$(GO) test -tags dockerfile -count=1 -v -timeout 30m ./test/dockerfile/
