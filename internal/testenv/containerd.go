@@ -162,6 +162,22 @@ func (c *Containerd) ImportImage(tarball string) {
 	c.ctr("image", "import", tarball)
 }
 
+// ImportNamedImage imports an OCI archive that names its image only by the
+// org.opencontainers.image.ref.name annotation, as `buildah push
+// oci-archive:FILE:NAME` writes it: ctr keeps such a full reference only
+// under --base-name, its repository. A missing image fails the test.
+func (c *Containerd) ImportNamedImage(tarball, name string) {
+	c.t.Helper()
+	repo := name
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		repo = name[:i]
+	}
+	c.ctr("image", "import", "--base-name", repo, tarball)
+	if !slices.Contains(strings.Fields(c.ctr("image", "ls", "-q")), name) {
+		c.t.Fatalf("ctr image import %s: no image %s", tarball, name)
+	}
+}
+
 // Run starts container id from image, detached, in cgroup (relative to the
 // cgroup root) with extra `ctr run` flags, and returns its init PID. args
 // replace the image's entrypoint and command, as `ctr run` does. Cleanup

@@ -31,13 +31,20 @@ func repoRoot() string {
 // its objects in order.
 func render(t testing.TB, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	cmd := exec.Command("go", "tool", "-modfile=internal/tools/kustomize/go.mod", "kustomize", "build", dir)
+	return renderWith(t, "internal/tools/kustomize/go.mod", "kustomize", "build", dir)
+}
+
+// renderWith runs a tool pinned in a tools module (go tool -modfile) in the
+// repository root and decodes the objects it prints, in order.
+func renderWith(t testing.TB, modfile string, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"tool", "-modfile=" + modfile}, args...)...)
 	cmd.Dir = repoRoot()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kustomize build %s: %v\n%s", dir, err, stderr.String())
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	var objs []*unstructured.Unstructured
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
@@ -47,7 +54,7 @@ func render(t testing.TB, dir string) []*unstructured.Unstructured {
 			if err.Error() == "EOF" {
 				return objs
 			}
-			t.Fatalf("kustomize output of %s: %v", dir, err)
+			t.Fatalf("output of %s: %v", strings.Join(args, " "), err)
 		}
 		if m != nil {
 			objs = append(objs, &unstructured.Unstructured{Object: m})
@@ -62,6 +69,7 @@ type rendered struct {
 	clusterRole    *rbacv1.ClusterRole
 	binding        *rbacv1.ClusterRoleBinding
 	daemonSet      *appsv1.DaemonSet
+	deployment     *appsv1.Deployment
 	agentConfig    *corev1.ConfigMap
 	pods           map[string]*corev1.Pod
 }
@@ -92,8 +100,11 @@ func decodeStrict(t testing.TB, objs []*unstructured.Unstructured) rendered {
 			r.binding = o
 		case *appsv1.DaemonSet:
 			r.daemonSet = o
+		case *appsv1.Deployment:
+			r.deployment = o
 		case *corev1.ConfigMap:
-			if strings.HasPrefix(o.Name, "capprof-agent-config-") {
+			// Kustomize's name carries a hash of the content, Helm's not.
+			if kustomizeHash.ReplaceAllString(o.Name, "") == "capprof-agent-config" {
 				r.agentConfig = o
 			}
 		case *corev1.Pod:
