@@ -20,7 +20,7 @@
 # Environment:
 #   CAPPROF_VM_CACHE   kernels (their package's boot/), busybox and the foreign
 #                      apt state, kept between runs (~/.cache/capprof-vm)
-#   CAPPROF_VM_OUT     initramfs, serial log and feature lines of the last run
+#   CAPPROF_VM_OUT     initramfs, serial log and table row of the last run
 #                      (_build/vm/ARCH-SUITE)
 #   CAPPROF_VM_ATTACH  methods the checker checks (amd64: fexit,kprobe,auto;
 #                      arm64: kprobe,auto)
@@ -44,6 +44,14 @@ timeout_s=${CAPPROF_VM_TIMEOUT:-900}
 go=${GO:-go}
 
 log() { echo "vm($arch $suite): $*" >&2; }
+
+# The label of the kernel's row in docs/recorder.md's table.
+case $suite in
+bullseye) label="Debian 11" ;;
+bookworm) label="Debian 12" ;;
+trixie) label="Debian 13" ;;
+*) label="Debian $suite" ;;
+esac
 
 # What differs by architecture: the emulator, the machine, the serial
 # console, and the kernel options that name arch-specific code.
@@ -78,15 +86,7 @@ esac
 
 # The host's tools: qemu for ARCH, and busybox-static, whose cpio packs the
 # initramfs (cpio is not installed).
-missing=()
-for p in $qemu_deb busybox-static; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ] && [ -z "$fetch_only" ]; then
-	log "installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+[ -n "$fetch_only" ] || test/install-debs.sh "$qemu_deb" busybox-static
 
 # apt for ARCH and SUITE: the host's for its own; for another, SUITE's
 # archive with a private state and cache under $cache, so that nothing on
@@ -219,7 +219,7 @@ mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo 1 > /proc/sys/kernel/dmesg_restrict
 echo "guest: kernel \$(uname -r) \$(uname -m), \$(nproc) CPUs"
-/kernelcheck -attach $attach
+/kernelcheck -attach $attach -label "$label"
 echo "guest: kernelcheck exited with status \$?"
 poweroff -f
 INIT
@@ -246,6 +246,8 @@ if [ "$rc" -ne 0 ]; then
 	log "FAIL: qemu exited with status $rc"
 	exit 1
 fi
+# The guest's row of the kernels × features table (test/vm/kernel-table.sh).
+tr -d '\r' <"$serial" | sed -n 's/^TABLE //p' >"$out/table-row.md"
 if grep -q '^KERNELCHECK PASS' <(tr -d '\r' <"$serial"); then
 	log "PASS: $pkg, ${elapsed}s from boot to power-off"
 	exit 0
