@@ -7,7 +7,7 @@
 // as uid and gid 65534 with the hidden -child flag.
 //
 // It prints capprof doctor's facts about the kernel, then one line per
-// scenario, "PASS <method> <scenario>" or "FAIL <method> <scenario>: <why>",
+// scenario, "PASS <method> <scenario> (<seconds>s)" or "FAIL <method> <scenario>: <why>",
 // then "COUNT fexit=<n> kprobe=<m>" (one workload seen by every checked
 // method at once: a difference is checks that one of them misses) with the
 // counts per kind of check, then "TABLE | ... |", this kernel's row of the
@@ -28,6 +28,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/capprof/capprof/internal/tracer"
 )
@@ -134,7 +135,9 @@ func (k *checker) run(methods []tracer.Method) bool {
 		failedBefore := k.failed
 		k.failed = false
 		for _, s := range scenariosFor(m) {
-			k.report(m, s.name, s.run(k, m))
+			start := time.Now()
+			err := s.run(k, m)
+			k.report(m, s.name, time.Since(start), err)
 		}
 		if !k.failed && m != tracer.Auto {
 			k.passed = append(k.passed, m)
@@ -150,9 +153,9 @@ func (k *checker) run(methods []tracer.Method) bool {
 		}
 	}
 	if len(counted) > 0 {
-		if err := k.count(counted); err != nil {
-			k.fail(joinMethods(counted, "+"), "count", err)
-		}
+		start := time.Now()
+		err := k.count(counted)
+		k.report(tracer.Method(joinMethods(counted, "+")), "count", time.Since(start), err)
 	}
 	return !k.failed
 }
@@ -231,12 +234,14 @@ func (k *checker) setup() error {
 	return nil
 }
 
-func (k *checker) report(m tracer.Method, scenario string, err error) {
+// report prints a scenario's verdict with its time, which shows where a
+// VM's minutes go.
+func (k *checker) report(m tracer.Method, scenario string, took time.Duration, err error) {
 	if err != nil {
 		k.fail(string(m), scenario, err)
 		return
 	}
-	fmt.Printf("PASS %s %s\n", m, scenario)
+	fmt.Printf("PASS %s %s (%.1fs)\n", m, scenario, took.Seconds())
 }
 
 func (k *checker) fail(method, scenario string, err error) {
