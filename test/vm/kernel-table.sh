@@ -22,8 +22,9 @@ trap 'rm -f "$table" "$table.new"' EXIT
 	echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
 	for row in "$@"; do
 		[ -s "$row" ] || { echo "kernel-table: no row in $row: did its VM run?" >&2; exit 1; }
-		cat "$row"
 	done
+	# By distribution and kernel, whatever order the guests ran in.
+	cat "$@" | sort
 } >"$table"
 grep -qx '<!-- kernel-table begin -->' "$file" && grep -qx '<!-- kernel-table end -->' "$file" ||
 	{ echo "kernel-table: $file has no kernel-table begin and end lines" >&2; exit 1; }
