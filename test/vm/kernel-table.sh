@@ -18,7 +18,7 @@ shift
 table=$(mktemp)
 trap 'rm -f "$table" "$table.new"' EXIT
 {
-	echo '| distribution | kernel | arch | attaches | record uses | all scenarios pass | syscall number | task fields | new cgroups'"'"' paths | run |'
+	echo '| distribution | kernel | arch | attaches | record uses | methods checked, every scenario passed | syscall number | task fields | new cgroups'"'"' paths | run |'
 	echo '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
 	for row in "$@"; do
 		[ -s "$row" ] || { echo "kernel-table: no row in $row: did its VM run?" >&2; exit 1; }
