@@ -14,8 +14,9 @@
 # busybox is the host's own (busybox-static) for the host's architecture,
 # and the host suite's busybox-static for another. Another architecture's
 # or suite's packages come through a private apt state under the cache (the
-# host's dpkg is told nothing). Boot to power-off took 89-121 s for amd64
-# and 57-83 s for arm64 on the project's machines (2 vCPUs, shared).
+# host's dpkg is told nothing). Boot to power-off took 199-283 s a guest
+# with two guests at a time on the project's machines (2 vCPUs, shared):
+# docs/recorder.md#kernels-and-architectures.
 #
 # Environment:
 #   CAPPROF_VM_CACHE   kernels (their package's boot/), busybox and the foreign
