@@ -84,11 +84,12 @@ func Environment() []Finding {
 	out = append(out, finding("privileges", err, fmt.Sprintf("uid %d, effective %s", os.Geteuid(), privilegeNames(eff))))
 	_, err = btf.LoadKernelSpec()
 	out = append(out, finding("btf", err, "/sys/kernel/btf/vmlinux"))
-	feats, err := ProbeFeatures()
-	if err != nil {
+	// Without privilege every probe fails: what the kernel has is unknown.
+	if feats, err := ProbeFeatures(); err != nil {
 		out = append(out, finding("feature probes", err, ""))
+	} else {
+		out = append(out, feats.Findings()...)
 	}
-	out = append(out, feats.Findings()...)
 	out = append(out, finding("ring buffer", features.HaveMapType(ebpf.RingBuf), "BPF_MAP_TYPE_RINGBUF (5.8+)"))
 	out = append(out, finding("cap_capable tracepoint", tracepointExists(), "capability:cap_capable (6.14+)"))
 	out = append(out, finding("cgroup_mkdir tracepoint", cgroupMkdirExists(), "cgroup:cgroup_mkdir: new cgroups' paths"))
