@@ -12,7 +12,7 @@
 # bullseye (5.10, the floor, from bullseye-security) or trixie (6.12). The
 # kernel is whatever linux-image-ARCH depends on in SUITE. The guest's
 # busybox is the host's own (busybox-static) for the host's architecture,
-# and the host suite's busybox-static for another. Another architecture's
+# and SUITE's busybox-static for another. Another architecture's
 # or suite's packages come through a private apt state under the cache (the
 # host's dpkg is told nothing). Boot to power-off took 199-283 s a guest
 # with two guests at a time on the project's machines (2 vCPUs, shared):
@@ -145,8 +145,8 @@ kroot=$cache/$arch-$suite
 mkdir -p "$kroot"
 kdir=$kroot/$pkg
 # The guest's busybox: the host's own where it runs in the guest (another
-# suite's may not be installable beside the host's packages), else the
-# host suite's busybox-static for ARCH, downloaded with the kernel.
+# suite's may not be installable beside the host's packages), else SUITE's
+# busybox-static for ARCH, downloaded (not installed) with the kernel.
 guest_busybox=$kdir/busybox
 [ "$arch" != "$host_arch" ] || guest_busybox=/bin/busybox
 # A cache entry is complete with both (older runs kept only boot/).
@@ -176,7 +176,8 @@ if [ ! -d "$kdir/boot" ] || [ ! -x "$guest_busybox" ]; then
 	mv "$kdir.tmp/root/boot" "$kdir/boot"
 	if [ "$guest_busybox" != /bin/busybox ]; then
 		dpkg-deb -x "$kdir.tmp"/busybox-static_*.deb "$kdir.tmp/busybox"
-		mv "$kdir.tmp/busybox/bin/busybox" "$kdir/busybox"
+		# /bin before trixie, /usr/bin since (merged /usr).
+		mv "$(ls "$kdir.tmp"/busybox/{bin,usr/bin}/busybox 2>/dev/null | head -n1)" "$kdir/busybox"
 	fi
 	rm -rf "$kdir.tmp"
 fi
