@@ -9,6 +9,11 @@
 //   fexit/cap_capable, kprobe+kretprobe/cap_capable
 //     (older kernels; they see opts, so they know CAP_OPT_NOAUDIT)
 // User space loads only the programs of the method it picked.
+//
+// The floor is Linux 5.10 with BTF. What newer kernels add is chosen at load
+// time by user space, which probes the kernel and sets the cfg_task_btf and
+// cfg_syscall_from switches; the verifier drops the branches they rule out,
+// so a helper the kernel lacks is never seen by it.
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -58,6 +63,13 @@ enum lost_kind {
 enum mode {
 	MODE_STREAM = 0,
 	MODE_UNIQUE = 1,
+};
+
+// Where the syscall number of a check comes from.
+enum syscall_source {
+	SYSCALL_NONE = 0,      /* not on this kernel: every check says -1 */
+	SYSCALL_PT_REGS = 1,   /* bpf_task_pt_regs (5.15+) */
+	SYSCALL_STACK_TOP = 2, /* task_pt_regs() by hand: cfg_thread_size */
 };
 
 struct check_event {
@@ -191,6 +203,12 @@ volatile const u8 cfg_pid_filter = 0;
 volatile const u64 cfg_wakeup_bytes = 64 * 1024;
 volatile const u32 cfg_noaudit_ranges = 0;
 volatile const struct addr_range noaudit_ranges[MAX_NOAUDIT_RANGES] = {};
+// What the kernel offers. cfg_task_btf: bpf_get_current_task_btf (5.11+),
+// the running task as a typed pointer whose fields are plain loads; without
+// it the task's fields are read with CO-RE probe reads.
+volatile const u8 cfg_task_btf = 1;
+volatile const u8 cfg_syscall_from = SYSCALL_PT_REGS; /* enum syscall_source */
+volatile const u32 cfg_thread_size = 0; /* THREAD_SIZE, for SYSCALL_STACK_TOP */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -280,6 +298,7 @@ const enum audit_class *unused_audit_class __attribute__((unused));
 const enum lost_kind *unused_lost_kind __attribute__((unused));
 const enum mode *unused_mode __attribute__((unused));
 const enum verdict_filter *unused_verdict_filter __attribute__((unused));
+const enum syscall_source *unused_syscall_source __attribute__((unused));
 
 static __always_inline void count_lost(u32 kind)
 {
@@ -311,18 +330,30 @@ static __always_inline u64 submit_flags(u64 size)
 	return BPF_RB_NO_WAKEUP;
 }
 
-// in_host_mntns: host processes are those in pid 1's mount namespace. An
-// exiting task has no nsproxy any more.
-static __always_inline bool in_host_mntns(struct task_struct *task)
+// current_task is the running task: typed where the kernel has
+// bpf_get_current_task_btf (5.11+), else an address whose fields the
+// callers read with CO-RE probe reads (typed false).
+static __always_inline struct task_struct *current_task(void)
 {
+	if (cfg_task_btf)
+		return bpf_get_current_task_btf();
+	return (struct task_struct *)bpf_get_current_task();
+}
+
+// in_host_mntns: host processes are those in pid 1's mount namespace. An
+// exiting task has no nsproxy any more (a probe read through it reads 0).
+static __always_inline bool in_host_mntns(struct task_struct *task, bool typed)
+{
+	if (!typed)
+		return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == cfg_host_mntns;
 	return task->nsproxy && task->nsproxy->mnt_ns->ns.inum == cfg_host_mntns;
 }
 
 // task_selected applies the "who" filters: host processes, cgroup subtrees
 // and the pid tree. They are shared by checks and process events.
-static __always_inline bool task_selected(struct task_struct *task, u32 tgid)
+static __always_inline bool task_selected(struct task_struct *task, bool typed, u32 tgid)
 {
-	if (!cfg_include_host && in_host_mntns(task))
+	if (!cfg_include_host && in_host_mntns(task, typed))
 		return false;
 
 	if (cfg_cgroup_include) {
@@ -362,20 +393,58 @@ struct cred___cap_u64 {
 	struct kernel_cap_u64 cap_effective;
 } __attribute__((preserve_access_index));
 
-static __always_inline s32 current_syscall(struct task_struct *task)
-{
-	if (task->flags & PF_KTHREAD)
-		return -1;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (!regs)
-		return -1;
 #if defined(__TARGET_ARCH_x86)
-	return (s32)regs->orig_ax;
+#define SYSCALL_REG orig_ax
 #elif defined(__TARGET_ARCH_arm64)
-	return (s32)regs->syscallno;
+#define SYSCALL_REG syscallno
+#endif
+
+// current_syscall is the number of the syscall the task is in, read from the
+// user registers that the syscall entry saved: through bpf_task_pt_regs
+// (5.15+, which needs the typed task: 5.11+), or before that where the helper
+// finds them, task_pt_regs() of arch/{x86,arm64}/include/asm/processor.h: the
+// top of the task's kernel stack (TOP_OF_KERNEL_STACK_PADDING is 0 on x86_64
+// and arm64), whose size, THREAD_SIZE, user space knows.
+static __always_inline s32 current_syscall(struct task_struct *task, bool typed)
+{
+#ifdef SYSCALL_REG
+	if (cfg_syscall_from == SYSCALL_NONE)
+		return -1;
+	u32 flags = typed ? task->flags : BPF_CORE_READ(task, flags);
+	if (flags & PF_KTHREAD)
+		return -1;
+	if (cfg_syscall_from == SYSCALL_PT_REGS) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		return regs ? (s32)regs->SYSCALL_REG : -1;
+	}
+	void *stack = typed ? task->stack : BPF_CORE_READ(task, stack);
+	if (!stack)
+		return -1;
+	struct pt_regs *regs = (struct pt_regs *)((char *)stack + cfg_thread_size -
+						  bpf_core_type_size(struct pt_regs));
+	return (s32)BPF_CORE_READ(regs, SYSCALL_REG);
 #else
 	return -1;
 #endif
+}
+
+// exe_of fills key's executable: the inode of the task's mm->exe_file.
+static __always_inline void exe_of(struct task_struct *task, bool typed, struct dedup_key *key)
+{
+	if (typed) {
+		struct file *exe = task->mm ? task->mm->exe_file : NULL;
+		if (exe) {
+			key->exe_ino = exe->f_inode->i_ino;
+			key->exe_dev = exe->f_inode->i_sb->s_dev;
+		}
+		return;
+	}
+	// A kernel thread has no mm: the chain reads 0 and stops there.
+	struct inode *inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
+	if (inode) {
+		key->exe_ino = BPF_CORE_READ(inode, i_ino);
+		key->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
 }
 
 // classify_call_site tells audited checks from CAP_OPT_NOAUDIT ones on the
@@ -480,10 +549,11 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	    (cfg_verdict == VERDICT_GRANTED && denied))
 		return 0;
 
-	struct task_struct *task = bpf_get_current_task_btf();
+	const bool typed = cfg_task_btf;
+	struct task_struct *task = current_task();
 	u64 pid_tgid = bpf_get_current_pid_tgid();
 	u32 tgid = pid_tgid >> 32;
-	if (!task_selected(task, tgid))
+	if (!task_selected(task, typed, tgid))
 		return 0;
 	// fexit and kprobe know from opts: drop before any other work.
 	if (cfg_audited_only && audit == AUDIT_NO)
@@ -494,13 +564,9 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 		.cap = cap,
 		.denied = denied,
 		.audit = audit, /* before classification: the key must not depend on it */
-		.syscall = current_syscall(task),
+		.syscall = current_syscall(task, typed),
 	};
-	struct file *exe = task->mm ? task->mm->exe_file : NULL;
-	if (exe) {
-		key.exe_ino = exe->f_inode->i_ino;
-		key.exe_dev = exe->f_inode->i_sb->s_dev;
-	}
+	exe_of(task, typed, &key);
 	key.ns_level = btf ? ns->level : BPF_CORE_READ(ns, level);
 
 	bool new_key = false;
@@ -568,12 +634,17 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	e->ns_level = key.ns_level;
 	e->ns_is_host = key.ns_level == 0;
 	e->time_ns = now ? now : bpf_ktime_get_boot_ns(); /* a new key's event carries its first_ns */
-	e->foreign_cred = (const struct cred *)task->cred != cred;
-	// Two loads through the BTF pointer, cheaper than bpf_get_current_comm;
-	// a concurrent prctl(PR_SET_NAME) may tear it, as it may the helper's copy.
-	__builtin_memcpy(e->comm, task->comm, TASK_COMM_LEN);
+	if (typed) {
+		e->foreign_cred = (const struct cred *)task->cred != cred;
+		// Two loads through the BTF pointer, cheaper than bpf_get_current_comm;
+		// a concurrent prctl(PR_SET_NAME) may tear it, as it may the helper's copy.
+		__builtin_memcpy(e->comm, task->comm, TASK_COMM_LEN);
+	} else {
+		e->foreign_cred = (const struct cred *)BPF_CORE_READ(task, cred) != cred;
+		bpf_get_current_comm(e->comm, TASK_COMM_LEN);
+	}
 	// With host processes excluded, task_selected already knows it is not.
-	e->mnt_ns_is_host = cfg_include_host && in_host_mntns(task);
+	e->mnt_ns_is_host = cfg_include_host && in_host_mntns(task, typed);
 	// kernel_cap_t is u64 since 6.3 and u32[2] before: the same 8 bytes.
 	const struct cred___cap_u64 *cred64 = (const void *)cred;
 	if (btf && bpf_core_field_exists(cred64->cap_effective.val))
@@ -663,7 +734,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	u32 tgid = p->tgid;
-	if (!task_selected(p, tgid))
+	if (!task_selected(p, true, tgid))
 		return 0;
 	struct exec_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
 	if (!e)
@@ -700,7 +771,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 		u8 one = 1;
 		bpf_map_update_elem(&tracked_pids, &child_tgid, &one, BPF_ANY);
 	}
-	if (!task_selected(parent, parent_tgid))
+	if (!task_selected(parent, true, parent_tgid))
 		return 0;
 	struct fork_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
 	if (!e)
@@ -725,7 +796,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	if (bpf_core_field_exists(p->signal->group_exec_task) && p->signal->group_exec_task)
 		return 0;
 	u32 tgid = p->tgid;
-	bool selected = task_selected(p, tgid);
+	bool selected = task_selected(p, true, tgid);
 	if (cfg_pid_filter)
 		bpf_map_delete_elem(&tracked_pids, &tgid);
 	if (!selected)

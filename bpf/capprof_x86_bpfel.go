@@ -161,6 +161,14 @@ const (
 	CapprofModeMODE_UNIQUE CapprofMode = 1
 )
 
+type CapprofSyscallSource uint32
+
+const (
+	CapprofSyscallSourceSYSCALL_NONE      CapprofSyscallSource = 0
+	CapprofSyscallSourceSYSCALL_PT_REGS   CapprofSyscallSource = 1
+	CapprofSyscallSourceSYSCALL_STACK_TOP CapprofSyscallSource = 2
+)
+
 type CapprofVerdictFilter uint32
 
 const (
@@ -201,6 +209,9 @@ const (
 	CapprofVarCfgMode              = "cfg_mode"
 	CapprofVarCfgNoauditRanges     = "cfg_noaudit_ranges"
 	CapprofVarCfgPidFilter         = "cfg_pid_filter"
+	CapprofVarCfgSyscallFrom       = "cfg_syscall_from"
+	CapprofVarCfgTaskBtf           = "cfg_task_btf"
+	CapprofVarCfgThreadSize        = "cfg_thread_size"
 	CapprofVarCfgVerdict           = "cfg_verdict"
 	CapprofVarCfgWakeupBytes       = "cfg_wakeup_bytes"
 	CapprofVarNoauditRanges        = "noaudit_ranges"
@@ -215,6 +226,7 @@ const (
 	CapprofVarUnusedLostKind       = "unused_lost_kind"
 	CapprofVarUnusedMode           = "unused_mode"
 	CapprofVarUnusedRange          = "unused_range"
+	CapprofVarUnusedSyscallSource  = "unused_syscall_source"
 	CapprofVarUnusedValue          = "unused_value"
 	CapprofVarUnusedVerdictFilter  = "unused_verdict_filter"
 )
@@ -301,6 +313,9 @@ type CapprofVariableSpecs struct {
 	CfgMode             *ebpf.VariableSpec `ebpf:"cfg_mode"`
 	CfgNoauditRanges    *ebpf.VariableSpec `ebpf:"cfg_noaudit_ranges"`
 	CfgPidFilter        *ebpf.VariableSpec `ebpf:"cfg_pid_filter"`
+	CfgSyscallFrom      *ebpf.VariableSpec `ebpf:"cfg_syscall_from"`
+	CfgTaskBtf          *ebpf.VariableSpec `ebpf:"cfg_task_btf"`
+	CfgThreadSize       *ebpf.VariableSpec `ebpf:"cfg_thread_size"`
 	CfgVerdict          *ebpf.VariableSpec `ebpf:"cfg_verdict"`
 	CfgWakeupBytes      *ebpf.VariableSpec `ebpf:"cfg_wakeup_bytes"`
 	NoauditRanges       *ebpf.VariableSpec `ebpf:"noaudit_ranges"`
@@ -315,6 +330,7 @@ type CapprofVariableSpecs struct {
 	UnusedLostKind      *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
 	UnusedMode          *ebpf.VariableSpec `ebpf:"unused_mode"`
 	UnusedRange         *ebpf.VariableSpec `ebpf:"unused_range"`
+	UnusedSyscallSource *ebpf.VariableSpec `ebpf:"unused_syscall_source"`
 	UnusedValue         *ebpf.VariableSpec `ebpf:"unused_value"`
 	UnusedVerdictFilter *ebpf.VariableSpec `ebpf:"unused_verdict_filter"`
 }
@@ -377,6 +393,9 @@ type CapprofVariables struct {
 	CfgMode             *ebpf.Variable `ebpf:"cfg_mode"`
 	CfgNoauditRanges    *ebpf.Variable `ebpf:"cfg_noaudit_ranges"`
 	CfgPidFilter        *ebpf.Variable `ebpf:"cfg_pid_filter"`
+	CfgSyscallFrom      *ebpf.Variable `ebpf:"cfg_syscall_from"`
+	CfgTaskBtf          *ebpf.Variable `ebpf:"cfg_task_btf"`
+	CfgThreadSize       *ebpf.Variable `ebpf:"cfg_thread_size"`
 	CfgVerdict          *ebpf.Variable `ebpf:"cfg_verdict"`
 	CfgWakeupBytes      *ebpf.Variable `ebpf:"cfg_wakeup_bytes"`
 	NoauditRanges       *ebpf.Variable `ebpf:"noaudit_ranges"`
@@ -391,6 +410,7 @@ type CapprofVariables struct {
 	UnusedLostKind      *ebpf.Variable `ebpf:"unused_lost_kind"`
 	UnusedMode          *ebpf.Variable `ebpf:"unused_mode"`
 	UnusedRange         *ebpf.Variable `ebpf:"unused_range"`
+	UnusedSyscallSource *ebpf.Variable `ebpf:"unused_syscall_source"`
 	UnusedValue         *ebpf.Variable `ebpf:"unused_value"`
 	UnusedVerdictFilter *ebpf.Variable `ebpf:"unused_verdict_filter"`
 }

@@ -18,6 +18,10 @@ func runDoctor(args []string, stdout, stderr io.Writer) error {
 	for _, f := range tracer.Environment() {
 		printFinding(stdout, f)
 	}
+	if err := tracer.CheckFloor(); err != nil {
+		fmt.Fprintf(stdout, "\nrecord cannot work on this kernel: %v\n", err)
+		return errCannotRecord
+	}
 	if _, err := tracer.CheckPrivileges(); err != nil {
 		fmt.Fprintf(stdout, "\nrecord cannot attach: %v\n", err)
 		return errCannotRecord

@@ -72,16 +72,24 @@ func parseCapEff(r io.Reader) (caps.Set, error) {
 	return 0, errors.New("read capabilities: no CapEff line")
 }
 
-// Environment reports the kernel facilities the program depends on.
+// Environment reports the kernel facilities the program depends on, and
+// what it can read on this kernel (Features).
 func Environment() []Finding {
 	var out []Finding
 	if release, err := kernelRelease(); err == nil {
 		out = append(out, Finding{"kernel", true, release})
 	}
+	out = append(out, finding("floor", CheckFloor(), fmt.Sprintf("Linux %d.%d+ with BTF", floorMajor, floorMinor)))
 	eff, err := CheckPrivileges()
 	out = append(out, finding("privileges", err, fmt.Sprintf("uid %d, effective %s", os.Geteuid(), privilegeNames(eff))))
 	_, err = btf.LoadKernelSpec()
 	out = append(out, finding("btf", err, "/sys/kernel/btf/vmlinux"))
+	// Without privilege every probe fails: what the kernel has is unknown.
+	if feats, err := ProbeFeatures(); err != nil {
+		out = append(out, finding("feature probes", err, ""))
+	} else {
+		out = append(out, feats.Findings()...)
+	}
 	out = append(out, finding("ring buffer", features.HaveMapType(ebpf.RingBuf), "BPF_MAP_TYPE_RINGBUF (5.8+)"))
 	out = append(out, finding("cap_capable tracepoint", tracepointExists(), "capability:cap_capable (6.14+)"))
 	out = append(out, finding("cgroup_mkdir tracepoint", cgroupMkdirExists(), "cgroup:cgroup_mkdir: new cgroups' paths"))

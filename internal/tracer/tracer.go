@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
@@ -22,7 +21,7 @@ import (
 var ErrNoMethod = errors.New("no usable attach method")
 
 // ErrNoBTF means the kernel does not describe its types (CONFIG_DEBUG_INFO_BTF),
-// which every attach method's CO-RE relocations need.
+// which every attach method's CO-RE relocations need (CheckFloor).
 var ErrNoBTF = errors.New("kernel BTF is not available at /sys/kernel/btf/vmlinux (a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed)")
 
 // ErrClosed is returned by Wake and ReadRaw after Close.
@@ -61,20 +60,30 @@ func Open(cfg Config, log *slog.Logger) (*Tracer, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
-	if _, err := btf.LoadKernelSpec(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
+	if err := CheckFloor(); err != nil {
+		return nil, err
 	}
+	feats, err := ProbeFeatures()
+	if err != nil {
+		log.Warn("kernel feature probe failed: recording without the feature", "error", err)
+	}
+	return openWith(cfg, feats, log)
+}
+
+// openWith is Open with the kernel's features given: tests use it to load
+// the program as an older kernel would.
+func openWith(cfg Config, feats Features, log *slog.Logger) (*Tracer, error) {
 	err := cgroupMkdirExists()
 	if err != nil {
 		log.Warn("cgroup:cgroup_mkdir tracepoint", "error", err)
 	}
 	learnCgroups := err == nil
 	if cfg.Method != Auto {
-		return open(cfg, cfg.Method, learnCgroups, log)
+		return open(cfg, cfg.Method, feats, learnCgroups, log)
 	}
 	var errs []error
 	for _, m := range Methods {
-		t, err := open(cfg, m, learnCgroups, log)
+		t, err := open(cfg, m, feats, learnCgroups, log)
 		if err == nil {
 			log.Info("attached to cap_capable", "method", m)
 			return t, nil
@@ -100,7 +109,7 @@ var processPrograms = []string{
 	bpf.CapprofProgSchedProcessExit,
 }
 
-func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer, err error) {
+func open(cfg Config, m Method, feats Features, learnCgroups bool, log *slog.Logger) (_ *Tracer, err error) {
 	if !m.SeesOpts() {
 		// Without the tracepoint, loading fails with a CO-RE or attach error
 		// that does not say why; this does.
@@ -112,7 +121,7 @@ func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer,
 	if err != nil {
 		return nil, fmt.Errorf("load program spec: %w", err)
 	}
-	if err := configure(spec, cfg, m); err != nil {
+	if err := configure(spec, cfg, m, feats); err != nil {
 		return nil, err
 	}
 	keep := append(append([]string{}, checkPrograms[m]...), processPrograms...)
@@ -149,8 +158,9 @@ func open(cfg Config, m Method, learnCgroups bool, log *slog.Logger) (_ *Tracer,
 	return t, nil
 }
 
-// configure writes cfg into the program's constants and map sizes.
-func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
+// configure writes cfg and the kernel's features into the program's
+// constants and map sizes.
+func configure(spec *ebpf.CollectionSpec, cfg Config, m Method, feats Features) error {
 	spec.Maps[bpf.CapprofMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
 	spec.Maps[bpf.CapprofMapDedup].MaxEntries = cfg.DedupEntries
 
@@ -179,6 +189,9 @@ func configure(spec *ebpf.CollectionSpec, cfg Config, m Method) error {
 		{bpf.CapprofVarCfgWakeupBytes, cfg.WakeupBytes},
 		{bpf.CapprofVarCfgNoauditRanges, nRanges},
 		{bpf.CapprofVarNoauditRanges, ranges},
+		{bpf.CapprofVarCfgTaskBtf, boolByte(feats.TaskBTF)},
+		{bpf.CapprofVarCfgSyscallFrom, uint8(feats.Syscall)},
+		{bpf.CapprofVarCfgThreadSize, feats.ThreadSize},
 	}
 	for _, v := range vars {
 		if err := spec.Variables[v.name].Set(v.value); err != nil {

@@ -118,10 +118,22 @@ func runDmesg(t *testing.T, cg *testenv.Cgroup) uint32 {
 func checkPIDs(t *testing.T, tr *Tracer) map[uint32]bool {
 	t.Helper()
 	pids := map[uint32]bool{}
+	drain(t, tr, func(ev Event) {
+		if ev.Check != nil {
+			pids[ev.Check.Pid] = true
+		}
+	})
+	return pids
+}
+
+// drain passes each record waiting in the ring buffer to f, decoded; the
+// event is valid only during the call.
+func drain(t *testing.T, tr *Tracer, f func(Event)) {
+	t.Helper()
 	for {
 		raw, err := tr.ReadRaw(time.Now())
 		if errors.Is(err, ErrTimeout) {
-			return pids
+			return
 		}
 		if err != nil {
 			t.Fatalf("read: %v", err)
@@ -130,8 +142,6 @@ func checkPIDs(t *testing.T, tr *Tracer) map[uint32]bool {
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
-		if ev.Check != nil {
-			pids[ev.Check.Pid] = true
-		}
+		f(ev)
 	}
 }

@@ -22,6 +22,8 @@ type programConfig struct {
 	wakeupBytes              uint64
 	nRanges                  uint32
 	ranges                   [maxNoauditRanges]AddrRange
+	taskBTF, syscallFrom     uint8
+	threadSize               uint32
 }
 
 func readProgramConfig(t *testing.T, spec *ebpf.CollectionSpec) programConfig {
@@ -46,6 +48,9 @@ func readProgramConfig(t *testing.T, spec *ebpf.CollectionSpec) programConfig {
 		{bpf.CapprofVarCfgWakeupBytes, &pc.wakeupBytes},
 		{bpf.CapprofVarCfgNoauditRanges, &pc.nRanges},
 		{bpf.CapprofVarNoauditRanges, &pc.ranges},
+		{bpf.CapprofVarCfgTaskBtf, &pc.taskBTF},
+		{bpf.CapprofVarCfgSyscallFrom, &pc.syscallFrom},
+		{bpf.CapprofVarCfgThreadSize, &pc.threadSize},
 	} {
 		if err := spec.Variables[v.name].Get(v.out); err != nil {
 			t.Fatalf("read %s: %v", v.name, err)
@@ -65,14 +70,30 @@ func TestConfigure(t *testing.T) {
 	defaults := func() programConfig {
 		return programConfig{
 			ringBuffer: 4 << 20, dedup: 32768, caps: ^uint64(0), includeHost: 1, wakeupBytes: 64 << 10,
+			taskBTF: 1, syscallFrom: 1,
 		}
 	}
 	tests := []struct {
 		name   string
 		method Method
+		feats  *Features // nil: a 5.15+ kernel's
 		modify func(*Config)
 		want   func(*programConfig)
 	}{
+		{
+			name:   "5.10: task fields by probe reads, syscall from the stack top",
+			method: Fexit,
+			feats:  &Features{Syscall: SyscallStackTop, ThreadSize: 16 << 10},
+			modify: func(*Config) {},
+			want:   func(p *programConfig) { p.taskBTF, p.syscallFrom, p.threadSize = 0, 2, 16<<10 },
+		},
+		{
+			name:   "no syscall on this kernel",
+			method: Kprobe,
+			feats:  &Features{TaskBTF: true, Syscall: NoSyscall},
+			modify: func(*Config) {},
+			want:   func(p *programConfig) { p.syscallFrom = 0 },
+		},
 		{
 			name:   "defaults",
 			method: TPBTF,
@@ -168,7 +189,11 @@ func TestConfigure(t *testing.T) {
 			}
 			cfg := DefaultConfig()
 			tt.modify(&cfg)
-			if err := configure(spec, cfg, tt.method); err != nil {
+			feats := Features{TaskBTF: true, Syscall: SyscallPtRegs}
+			if tt.feats != nil {
+				feats = *tt.feats
+			}
+			if err := configure(spec, cfg, tt.method, feats); err != nil {
 				t.Fatalf("configure: %v", err)
 			}
 			want := defaults()

@@ -107,6 +107,11 @@ func (r *capabilitiesReceiver) Start(_ context.Context, host component.Host) err
 	if err != nil {
 		return err
 	}
+	// Below the floor nothing can load: say which piece is missing now,
+	// in one line, rather than in the recorder's later status.
+	if err := tracer.CheckFloor(); err != nil {
+		return err
+	}
 	cfg.Logger = slog.New(zapslog.NewHandler(r.settings.Logger.Core()))
 	if cfg.Kubernetes != nil {
 		r.kubeState.Store(int32(kube.StateSyncing) + 1)

@@ -7,13 +7,15 @@
 // as uid and gid 65534 with the hidden -child flag.
 //
 // It prints capprof doctor's facts about the kernel, then one line per
-// scenario, "PASS <method> <scenario>" or "FAIL <method> <scenario>: <why>",
+// scenario, "PASS <method> <scenario> (<seconds>s)" or "FAIL <method> <scenario>: <why>",
 // then "COUNT fexit=<n> kprobe=<m>" (one workload seen by every checked
 // method at once: a difference is checks that one of them misses) with the
-// counts per kind of check, and last "KERNELCHECK PASS" or "KERNELCHECK FAIL".
+// counts per kind of check, then "TABLE | ... |", this kernel's row of the
+// kernels × features table in docs/recorder.md (test/vm/kernel-table.sh
+// writes it there), and last "KERNELCHECK PASS" or "KERNELCHECK FAIL".
 // -attach all checks every method that attaches on this kernel, and auto.
 //
-//	kernelcheck [-attach fexit,kprobe,auto|all] [-n 50] [-count-children 200]
+//	kernelcheck [-attach fexit,kprobe,auto|all] [-label "Debian 11"] [-n 50] [-count-children 200]
 //
 // Needs root, /proc/sys/kernel/dmesg_restrict = 1 and a cgroup2 mount.
 package main
@@ -26,6 +28,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/capprof/capprof/internal/tracer"
 )
@@ -37,6 +40,7 @@ func main() {
 	mmaps := flag.Int("mmaps", 200, "anonymous mappings the non-root workloads commit and touch")
 	child := flag.String("child", "", "internal: run one unprivileged workload")
 	wait := flag.Bool("wait", false, "internal: wait for a line on stdin before the workload")
+	label := flag.String("label", "this host", "the kernel's distribution, for the table row")
 	flag.Parse()
 
 	if *child != "" {
@@ -58,7 +62,9 @@ func main() {
 		mmaps:         *mmaps,
 		log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	if k.run(methods) {
+	ok := k.run(methods)
+	fmt.Println(k.tableRow(*label, ok))
+	if ok {
 		fmt.Println("KERNELCHECK PASS")
 		return
 	}
@@ -66,12 +72,12 @@ func main() {
 	os.Exit(1)
 }
 
-func joinMethods(methods []tracer.Method) string {
+func joinMethods(methods []tracer.Method, sep string) string {
 	s := make([]string, len(methods))
 	for i, m := range methods {
 		s[i] = string(m)
 	}
-	return strings.Join(s, "+")
+	return strings.Join(s, sep)
 }
 
 // parseMethods parses -attach; "all" gives nil, resolved after the probes.
@@ -100,6 +106,13 @@ type checker struct {
 	tracepoint              bool   // the kernel has capability:cap_capable
 	fexit                   bool   // fexit attaches to cap_capable (BPF trampolines for kernel functions)
 	failed                  bool
+	// What the table row says: the methods that attach, auto's choice,
+	// the methods whose scenarios all passed, and whether new cgroups'
+	// paths are learned.
+	attaches, passed []tracer.Method
+	chosen           tracer.Method
+	learnsCgroups    bool
+	release          string
 }
 
 // run prints the doctor facts, checks the prerequisites and runs every
@@ -119,9 +132,17 @@ func (k *checker) run(methods []tracer.Method) bool {
 		return false
 	}
 	for _, m := range methods {
+		failedBefore := k.failed
+		k.failed = false
 		for _, s := range scenariosFor(m) {
-			k.report(m, s.name, s.run(k, m))
+			start := time.Now()
+			err := s.run(k, m)
+			k.report(m, s.name, time.Since(start), err)
 		}
+		if !k.failed && m != tracer.Auto {
+			k.passed = append(k.passed, m)
+		}
+		k.failed = k.failed || failedBefore
 	}
 	// The same workload seen by every method at once: what one counts and
 	// another does not is a check that the other misses.
@@ -132,9 +153,9 @@ func (k *checker) run(methods []tracer.Method) bool {
 		}
 	}
 	if len(counted) > 0 {
-		if err := k.count(counted); err != nil {
-			k.fail(joinMethods(counted), "count", err)
-		}
+		start := time.Now()
+		err := k.count(counted)
+		k.report(tracer.Method(joinMethods(counted, "+")), "count", time.Since(start), err)
 	}
 	return !k.failed
 }
@@ -144,8 +165,13 @@ func (k *checker) run(methods []tracer.Method) bool {
 func (k *checker) doctor() map[tracer.Method]bool {
 	for _, f := range tracer.Environment() {
 		printFinding(f)
-		if f.Name == "cap_capable tracepoint" {
+		switch f.Name {
+		case "cap_capable tracepoint":
 			k.tracepoint = f.OK
+		case "cgroup_mkdir tracepoint":
+			k.learnsCgroups = f.OK
+		case "kernel":
+			k.release = f.Detail
 		}
 	}
 	working := map[tracer.Method]bool{}
@@ -158,6 +184,9 @@ func (k *checker) doctor() map[tracer.Method]bool {
 		}
 		printFinding(tracer.Finding{Name: "attach " + string(m), OK: err == nil, Detail: detail})
 		working[m] = err == nil
+		if err == nil {
+			k.attaches = append(k.attaches, m)
+		}
 		if m == tracer.Fexit {
 			k.fexit = err == nil
 		}
@@ -165,6 +194,7 @@ func (k *checker) doctor() map[tracer.Method]bool {
 			chosen = m
 		}
 	}
+	k.chosen = chosen
 	if chosen == "" {
 		fmt.Println("doctor: record cannot attach: no attach method works on this kernel")
 	} else {
@@ -204,12 +234,14 @@ func (k *checker) setup() error {
 	return nil
 }
 
-func (k *checker) report(m tracer.Method, scenario string, err error) {
+// report prints a scenario's verdict with its time, which shows where a
+// VM's minutes go.
+func (k *checker) report(m tracer.Method, scenario string, took time.Duration, err error) {
 	if err != nil {
 		k.fail(string(m), scenario, err)
 		return
 	}
-	fmt.Printf("PASS %s %s\n", m, scenario)
+	fmt.Printf("PASS %s %s (%.1fs)\n", m, scenario, took.Seconds())
 }
 
 func (k *checker) fail(method, scenario string, err error) {

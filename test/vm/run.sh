@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Boots Debian's current kernel for ARCH under qemu TCG with an initramfs
-# whose only program is test/kernelcheck, and passes only if the guest
-# prints "KERNELCHECK PASS". See shared/recipes/older-kernel-vm.md.
+# Boots a Debian kernel for ARCH under qemu TCG with an initramfs whose
+# only program is test/kernelcheck, and passes only if the guest prints
+# "KERNELCHECK PASS". See shared/recipes/older-kernel-vm.md.
 #
-#   test/vm/run.sh [ARCH]       # boot and check: make test-kernels (amd64, arm64)
-#   test/vm/run.sh -k ARCH      # only fetch the kernel; print its vmlinuz path
+#   test/vm/run.sh [ARCH [SUITE]]     # boot and check: make test-kernels
+#   test/vm/run.sh -k ARCH [SUITE]    # only fetch the kernel; print its vmlinuz path
 #
-# ARCH is a Debian architecture: amd64 (the default) or arm64. The kernel
-# is whatever linux-image-ARCH depends on (6.1 on bookworm: no
-# capability:cap_capable tracepoint; kprobes, fentry and BTF built in), and
-# the guest's busybox is busybox-static for ARCH. A foreign architecture's
-# packages come through a private apt state under the cache (the host's
-# dpkg is not told about the architecture). Boot to power-off took 89-121 s
-# for amd64 and 57-83 s for arm64 on the project's machines (2 vCPUs, shared).
+# ARCH is a Debian architecture: amd64 (the default) or arm64. SUITE is the
+# Debian release whose kernel boots: the host's (the default; bookworm's 6.1:
+# no capability:cap_capable tracepoint; kprobes, fentry and BTF built in),
+# bullseye (5.10, the floor, from bullseye-security) or trixie (6.12). The
+# kernel is whatever linux-image-ARCH depends on in SUITE. The guest's
+# busybox is the host's own (busybox-static) for the host's architecture,
+# and SUITE's busybox-static for another. Another architecture's
+# or suite's packages come through a private apt state under the cache (the
+# host's dpkg is told nothing). Boot to power-off took 199-283 s a guest
+# with two guests at a time on the project's machines (2 vCPUs, shared):
+# docs/recorder.md#kernels-and-architectures.
 #
 # Environment:
 #   CAPPROF_VM_CACHE   kernels (their package's boot/), busybox and the foreign
 #                      apt state, kept between runs (~/.cache/capprof-vm)
-#   CAPPROF_VM_OUT     initramfs and serial log of the last run (_build/vm/ARCH)
+#   CAPPROF_VM_OUT     initramfs, serial log and table row of the last run
+#                      (_build/vm/ARCH-SUITE)
 #   CAPPROF_VM_ATTACH  methods the checker checks (amd64: fexit,kprobe,auto;
 #                      arm64: kprobe,auto)
 #   CAPPROF_VM_TIMEOUT seconds before the boot is called hung (900)
@@ -31,12 +36,23 @@ if [ "${1:-}" = -k ]; then
 	shift
 fi
 arch=${1:-amd64}
+# shellcheck disable=SC1091
+host_suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+suite=${2:-$host_suite}
 cache=${CAPPROF_VM_CACHE:-$HOME/.cache/capprof-vm}
-out=${CAPPROF_VM_OUT:-_build/vm/$arch}
+out=${CAPPROF_VM_OUT:-_build/vm/$arch-$suite}
 timeout_s=${CAPPROF_VM_TIMEOUT:-900}
 go=${GO:-go}
 
-log() { echo "vm($arch): $*" >&2; }
+log() { echo "vm($arch $suite): $*" >&2; }
+
+# The label of the kernel's row in docs/recorder.md's table.
+case $suite in
+bullseye) label="Debian 11" ;;
+bookworm) label="Debian 12" ;;
+trixie) label="Debian 13" ;;
+*) label="Debian $suite" ;;
+esac
 
 # What differs by architecture: the emulator, the machine, the serial
 # console, and the kernel options that name arch-specific code.
@@ -71,32 +87,23 @@ esac
 
 # The host's tools: qemu for ARCH, and busybox-static, whose cpio packs the
 # initramfs (cpio is not installed).
-missing=()
-for p in $qemu_deb busybox-static; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ] && [ -z "$fetch_only" ]; then
-	log "installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+[ -n "$fetch_only" ] || test/install-debs.sh "$qemu_deb" busybox-static
 
-# apt for ARCH: the host's for its own architecture; for another, the
-# host's Debian suites with a private state and cache under $cache, so
-# that nothing on the host changes. As root, apt-get would download as
-# _apt, which cannot write to the cache.
+# apt for ARCH and SUITE: the host's for its own; for another, SUITE's
+# archive with a private state and cache under $cache, so that nothing on
+# the host changes. As root, apt-get would download as _apt, which cannot
+# write to the cache.
 apt_opts=(-q -o APT::Sandbox::User=root)
 state=
-if [ "$arch" != "$(dpkg --print-architecture)" ]; then
-	state=$cache/apt-$arch
+host_arch=$(dpkg --print-architecture)
+if [ "$arch" != "$host_arch" ] || [ "$suite" != "$host_suite" ]; then
+	state=$cache/apt-$arch-$suite
 	mkdir -p "$state/lists/partial" "$state/cache/archives/partial"
-	# shellcheck disable=SC1091
-	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
 	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	cat >"$state/sources.list" <<SOURCES
-deb [signed-by=$keyring] http://deb.debian.org/debian $codename main
-deb [signed-by=$keyring] http://deb.debian.org/debian $codename-updates main
-deb [signed-by=$keyring] http://deb.debian.org/debian-security $codename-security main
+deb [signed-by=$keyring] http://deb.debian.org/debian $suite main
+deb [signed-by=$keyring] http://deb.debian.org/debian $suite-updates main
+deb [signed-by=$keyring] http://deb.debian.org/debian-security $suite-security main
 SOURCES
 	apt_opts+=(-o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
 		-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null/none
@@ -133,31 +140,45 @@ if [ -z "$pkg" ]; then
 	pkg=$(resolve_kernel || true)
 fi
 [ -n "$pkg" ] || { log "cannot resolve the kernel package of linux-image-$arch"; exit 1; }
-mkdir -p "$cache"
-kdir=$cache/$pkg
+# Each ARCH and SUITE keeps its current kernel under its own directory.
+kroot=$cache/$arch-$suite
+mkdir -p "$kroot"
+kdir=$kroot/$pkg
+# The guest's busybox: the host's own where it runs in the guest (another
+# suite's may not be installable beside the host's packages), else SUITE's
+# busybox-static for ARCH, downloaded (not installed) with the kernel.
+guest_busybox=$kdir/busybox
+[ "$arch" != "$host_arch" ] || guest_busybox=/bin/busybox
 # A cache entry is complete with both (older runs kept only boot/).
-if [ ! -d "$kdir/boot" ] || [ ! -x "$kdir/busybox" ]; then
-	log "downloading $pkg and busybox-static"
+if [ ! -d "$kdir/boot" ] || [ ! -x "$guest_busybox" ]; then
+	debs=("$pkg")
+	[ "$guest_busybox" = /bin/busybox ] || debs+=("busybox-static:$arch")
+	log "downloading ${debs[*]}"
 	rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
-	download() { (cd "$kdir.tmp" && apt-get "${apt_opts[@]}" download "$pkg" "busybox-static:$arch" >&2); }
+	download() { (cd "$kdir.tmp" && apt-get "${apt_opts[@]}" download "${debs[@]}" >&2); }
 	if ! download; then
 		# Stale lists name a build the mirror has dropped.
 		apt_update
 		rm -rf "$kdir.tmp"
 		pkg=$(resolve_kernel)
-		kdir=$cache/$pkg
+		debs[0]=$pkg
+		kdir=$kroot/$pkg
+		[ "$guest_busybox" = /bin/busybox ] || guest_busybox=$kdir/busybox
 		rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
 		download
 	fi
 	dpkg-deb -x "$kdir.tmp/${pkg}"_*.deb "$kdir.tmp/root"
-	dpkg-deb -x "$kdir.tmp"/busybox-static_*.deb "$kdir.tmp/busybox"
 	# Only boot/ (the kernel and its config) and busybox are kept: the
-	# guest loads no module, and an older kernel of ARCH is dropped, so
-	# the cache stays small.
-	find "$cache" -mindepth 1 -maxdepth 1 -name "linux-image-*-$arch" -exec rm -rf {} +
+	# guest loads no module, and an older kernel of ARCH and SUITE is
+	# dropped, so the cache stays small.
+	find "$kroot" -mindepth 1 -maxdepth 1 -name "linux-image-*" ! -name "$pkg.tmp" -exec rm -rf {} +
 	mkdir -p "$kdir"
 	mv "$kdir.tmp/root/boot" "$kdir/boot"
-	mv "$kdir.tmp/busybox/bin/busybox" "$kdir/busybox"
+	if [ "$guest_busybox" != /bin/busybox ]; then
+		dpkg-deb -x "$kdir.tmp"/busybox-static_*.deb "$kdir.tmp/busybox"
+		# /bin before trixie, /usr/bin since (merged /usr).
+		mv "$(ls "$kdir.tmp"/busybox/{bin,usr/bin}/busybox 2>/dev/null | head -n1)" "$kdir/busybox"
+	fi
 	rm -rf "$kdir.tmp"
 fi
 kernel=$(ls "$kdir"/boot/vmlinuz-* | head -n1)
@@ -183,7 +204,7 @@ file -L "$host_busybox" 2>/dev/null | grep -q 'statically linked' ||
 rm -rf "$out"
 root=$out/initrd
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc}
-cp "$kdir/busybox" "$root/bin/busybox"
+cp "$guest_busybox" "$root/bin/busybox"
 for applet in $("$host_busybox" --list-full); do
 	[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done
@@ -200,7 +221,7 @@ mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo 1 > /proc/sys/kernel/dmesg_restrict
 echo "guest: kernel \$(uname -r) \$(uname -m), \$(nproc) CPUs"
-/kernelcheck -attach $attach
+/kernelcheck -attach $attach -label "$label"
 echo "guest: kernelcheck exited with status \$?"
 poweroff -f
 INIT
@@ -227,6 +248,8 @@ if [ "$rc" -ne 0 ]; then
 	log "FAIL: qemu exited with status $rc"
 	exit 1
 fi
+# The guest's row of the kernels × features table (test/vm/kernel-table.sh).
+tr -d '\r' <"$serial" | sed -n 's/^TABLE //p' >"$out/table-row.md"
 if grep -q '^KERNELCHECK PASS' <(tr -d '\r' <"$serial"); then
 	log "PASS: $pkg, ${elapsed}s from boot to power-off"
 	exit 0
