@@ -254,8 +254,8 @@ func webCheck(node, pod string, capID, sec int) check.Check {
 	return check.Check{
 		Time: t0.Add(time.Duration(sec) * time.Second), Cap: capID, Audit: check.Audited, Count: 1,
 		UserNS: check.UserNamespace{IsHost: true}, Syscall: -1, Effective: 1<<capChown | 1<<capNetBindService,
-		Process:  proc.Info{ExecutablePath: "/bin/app"},
-		HostName: node,
+		Process:    proc.Info{ExecutablePath: "/bin/app"},
+		HostName:   node,
 		Kubernetes: &check.Kubernetes{Namespace: "shop", Deployment: "web", ContainerName: "app", PodName: pod},
 	}
 }
