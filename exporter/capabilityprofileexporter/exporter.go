@@ -132,7 +132,7 @@ func profileOfRecord(lr plog.LogRecord) (profile.Profile, bool) {
 // with the resourceVersion it read, so that a concurrent writer's update
 // makes it read and merge again instead of being overwritten.
 func (e *profileExporter) write(ctx context.Context, p *profile.Profile) error {
-	name, ns := objectName(p.Key), p.Key.Namespace
+	name, ns := p.Key.ObjectName(), p.Key.Namespace
 	res := e.client.Resource(gvr).Namespace(ns)
 	opts := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 	for conflicts := 0; ; conflicts++ {

@@ -1,8 +1,6 @@
 package capabilityprofileexporter
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,29 +13,6 @@ import (
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/profile"
 )
-
-// maxNameLen keeps object names valid DNS labels (63), not only DNS
-// subdomains (253), so that names derived from them (policies) fit too.
-const maxNameLen = 63
-
-// objectName is the CapabilityProfile's name of a Kubernetes key:
-// "<kind>-<workload>-<container>" in lower case ("<kind>-<workload>" when
-// the container is unknown). A longer name is cut and ends in a hash of the
-// whole, so that two long names never meet.
-func objectName(k profile.Key) string {
-	parts := []string{k.WorkloadKind, k.Workload}
-	if k.Container != "" {
-		parts = append(parts, k.Container)
-	}
-	name := strings.ToLower(strings.Join(parts, "-"))
-	if len(name) <= maxNameLen {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	suffix := hex.EncodeToString(sum[:])[:10]
-	head := strings.TrimRight(name[:maxNameLen-len(suffix)-1], "-.")
-	return head + "-" + suffix
-}
 
 // specOf is the spec of a Kubernetes key's profile.
 func specOf(k profile.Key) v1alpha1.CapabilityProfileSpec {

@@ -1,7 +1,6 @@
 package capabilityprofileexporter
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -54,31 +53,6 @@ func use(capID int, exe string, sec int, count uint64, denied bool) check.Check 
 		Effective: 1<<capChown | 1<<capNetBindService,
 		Process:   proc.Info{ExecutablePath: exe},
 	}
-}
-
-func TestObjectName(t *testing.T) {
-	long := strings.Repeat("a", 60)
-	tests := []struct {
-		name string
-		key  profile.Key
-		want string
-	}{
-		{name: "deployment container", key: webKey, want: "deployment-web-app"},
-		{name: "no container", key: profile.Key{Namespace: "ns", WorkloadKind: profile.KindPod, Workload: "Xwing"}, want: "pod-xwing"},
-		{name: "too long", key: profile.Key{Namespace: "ns", WorkloadKind: profile.KindStatefulSet, Workload: long, Container: "c"},
-			want: "statefulset-" + long[:40] + "-"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := objectName(tt.key)
-			require.LessOrEqual(t, len(got), maxNameLen)
-			require.True(t, strings.HasPrefix(got, tt.want), "%s does not start with %s", got, tt.want)
-		})
-	}
-	a := objectName(profile.Key{WorkloadKind: profile.KindDeployment, Workload: long, Container: "one"})
-	b := objectName(profile.Key{WorkloadKind: profile.KindDeployment, Workload: long, Container: "two"})
-	require.NotEqual(t, a, b, "long names differ by their hash")
-	require.Len(t, a, maxNameLen)
 }
 
 func TestMergeStatusAddsWritersAndReplacesOwn(t *testing.T) {
