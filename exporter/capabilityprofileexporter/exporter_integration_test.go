@@ -173,6 +173,7 @@ func testPrinterColumns(t *testing.T, cfg *rest.Config) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	var table metav1.Table
 	require.NoError(t, json.Unmarshal(body, &table))
+	// Cells come for every column; kubectl shows those of priority 0.
 	var cols []string
 	for _, c := range table.ColumnDefinitions {
 		if c.Priority == 0 {
@@ -180,19 +181,25 @@ func testPrinterColumns(t *testing.T, cfg *rest.Config) {
 		}
 	}
 	require.Equal(t, []string{"Name", "Workload", "Container", "Add", "Denied", "PSS", "Checks", "Last Seen", "Verified"}, cols)
-	var shop []any
+	var shop map[string]any
 	for _, r := range table.Rows {
 		if strings.Contains(string(r.Object.Raw), `"namespace":"shop"`) {
-			shop = r.Cells
+			shop = map[string]any{}
+			for i, c := range table.ColumnDefinitions {
+				shop[c.Name] = r.Cells[i]
+			}
 		}
 	}
 	require.NotNil(t, shop, "no row of namespace shop")
-	require.Equal(t, "deployment-web-app", shop[0])
-	require.Equal(t, "web", shop[1])
-	require.Equal(t, "app", shop[2])
-	require.Equal(t, `["CHOWN","NET_BIND_SERVICE"]`, shop[3])
-	require.Equal(t, "baseline", shop[5])
-	require.EqualValues(t, 50, shop[6])
+	t.Logf("row of shop: %v", shop)
+	require.Equal(t, "deployment-web-app", shop["Name"])
+	require.Equal(t, "web", shop["Workload"])
+	require.Equal(t, "Deployment", shop["Kind"])
+	require.Equal(t, "app", shop["Container"])
+	require.Equal(t, `["CHOWN","NET_BIND_SERVICE"]`, shop["Add"])
+	require.Equal(t, "baseline", shop["PSS"])
+	require.EqualValues(t, 50, shop["Checks"])
+	require.Equal(t, "False", shop["Stable"])
 }
 
 // testEveryVerbNeeded takes each verb out of the writer's rules in turn:
