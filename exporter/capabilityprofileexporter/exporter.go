@@ -21,6 +21,7 @@ import (
 	"github.com/capprof/capprof/api/v1alpha1"
 	"github.com/capprof/capprof/exporter/capabilityprofileexporter/internal/metadata"
 	"github.com/capprof/capprof/internal/profile"
+	"github.com/capprof/capprof/internal/profileobject"
 )
 
 // fieldManager owns what the exporter applies. Every writer uses the same
@@ -138,7 +139,7 @@ func (e *profileExporter) write(ctx context.Context, p *profile.Profile) error {
 	for conflicts := 0; ; conflicts++ {
 		cur, err := res.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			spec := specOf(p.Key)
+			spec := profileobject.SpecOf(p.Key)
 			var u *unstructured.Unstructured
 			if u, err = applyObject(name, ns, "", "spec", &spec); err == nil {
 				cur, err = res.Apply(ctx, name, u, opts)
@@ -152,7 +153,7 @@ func (e *profileExporter) write(ctx context.Context, p *profile.Profile) error {
 			return fmt.Errorf("decode %s/%s: %w", ns, name, err)
 		}
 		now := e.now()
-		st := mergeStatus(keyOf(ns, &obj.Spec), &obj.Status, sourceOf(p, e.cfg.Writer, now), now, e.cfg.StableAfter)
+		st := mergeStatus(profileobject.KeyOf(ns, &obj.Spec), &obj.Status, profileobject.SourceOf(p, e.cfg.Writer, now), now, e.cfg.StableAfter)
 		u, err := applyObject(name, ns, obj.ResourceVersion, "status", &st)
 		if err != nil {
 			return fmt.Errorf("apply status of %s/%s: %w", ns, name, err)

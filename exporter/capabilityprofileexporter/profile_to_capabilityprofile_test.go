@@ -12,6 +12,7 @@ import (
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/proc"
 	"github.com/capprof/capprof/internal/profile"
+	"github.com/capprof/capprof/internal/profileobject"
 )
 
 // t0 is the time of the first test check.
@@ -58,7 +59,7 @@ func use(capID int, exe string, sec int, count uint64, denied bool) check.Check 
 func TestMergeStatusAddsWritersAndReplacesOwn(t *testing.T) {
 	now := t0.Add(time.Hour)
 	a1 := webProfile("node-1", "CHOWN", "ALL", use(capChown, "/bin/chown", 1, 2, false))
-	st := mergeStatus(webKey, &v1alpha1.CapabilityProfileStatus{}, sourceOf(&a1, "gw-a", now), now, time.Hour)
+	st := mergeStatus(webKey, &v1alpha1.CapabilityProfileStatus{}, profileobject.SourceOf(&a1, "gw-a", now), now, time.Hour)
 	require.Equal(t, int64(2), st.Checks)
 	require.Equal(t, []string{"CHOWN"}, st.Advice.Add)
 	require.Equal(t, "True", string(meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionVerified).Status))
@@ -66,7 +67,7 @@ func TestMergeStatusAddsWritersAndReplacesOwn(t *testing.T) {
 
 	// Another writer: its evidence adds up with the first's, advice from both.
 	b := webProfile("node-2", "CHOWN", "ALL", use(capNetBindService, "/bin/app", 2, 3, false), use(capSysAdmin, "/bin/mount", 3, 1, true))
-	st = mergeStatus(webKey, &st, sourceOf(&b, "gw-b", now), now, time.Hour)
+	st = mergeStatus(webKey, &st, profileobject.SourceOf(&b, "gw-b", now), now, time.Hour)
 	require.Equal(t, int64(6), st.Checks)
 	require.Equal(t, []string{"node-1", "node-2"}, st.Hosts)
 	require.Equal(t, []string{"CHOWN", "NET_BIND_SERVICE"}, st.Advice.Add)
@@ -81,7 +82,7 @@ func TestMergeStatusAddsWritersAndReplacesOwn(t *testing.T) {
 	// the second's stay.
 	a2 := webProfile("node-1", "CHOWN", "ALL", use(capChown, "/bin/chown", 1, 5, false))
 	later := now.Add(2 * time.Hour)
-	st = mergeStatus(webKey, &st, sourceOf(&a2, "gw-a", later), later, time.Hour)
+	st = mergeStatus(webKey, &st, profileobject.SourceOf(&a2, "gw-a", later), later, time.Hour)
 	require.Equal(t, int64(9), st.Checks)
 	require.Len(t, st.Sources, 2)
 	chown := st.Capabilities[0]
@@ -95,7 +96,7 @@ func TestMergeStatusAddsWritersAndReplacesOwn(t *testing.T) {
 
 func TestSourceRoundTrip(t *testing.T) {
 	p := webProfile("node-1", "", "", use(capChown, "/bin/chown", 1, 2, false), use(capSysAdmin, "/bin/mount", 3, 1, true))
-	back := profileOf(webKey, new(sourceOf(&p, "gw", t0)))
+	back := profileobject.ProfileOf(webKey, new(profileobject.SourceOf(&p, "gw", t0)))
 	b := profile.NewBuilder()
 	b.Restore(back)
 	got := b.Profiles()[0]
