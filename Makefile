@@ -118,7 +118,15 @@ check-ocb:
 # sets up what it needs itself (prepare-host, kube-apiserver) and says so.
 # With CI=true a missing prerequisite fails a test instead of skipping it.
 .PHONY: test
-test: test-go test-kernels e2e
+test: test-go test-kyverno test-kernels e2e
+
+# The kyverno format of capprof profile, strictly unmarshalled into Kyverno's
+# own Go types and checked by Kyverno's Policy.Validate (test/kyverno, a
+# module of its own: Kyverno's ~200 modules stay out of go.mod). The first
+# run downloads and compiles them: a few minutes.
+.PHONY: test-kyverno
+test-kyverno:
+	cd test/kyverno && $(GO) test -count=1 ./...
 
 # What the tests need of this machine, done when missing and reported:
 # TEST_DEBS, tracefs, bpffs, a cgroup2 mount, dmesg_restrict=1.
