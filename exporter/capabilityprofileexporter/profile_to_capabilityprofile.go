@@ -45,7 +45,7 @@ func mergeStatus(k profile.Key, old *v1alpha1.CapabilityProfileStatus, src v1alp
 		t := metav1.NewTime(now)
 		st.LastNewCapability = &t
 	}
-	setConditions(&st, len(sources), now, stableAfter)
+	setConditions(&st, len(sources), now, stableAfter, merged.Advice.Diff)
 	return st
 }
 
@@ -77,7 +77,7 @@ func ignoredChecks(p *profile.Profile) (runtimeSetup, notAudited int64) {
 
 // setConditions sets Observed, Stable and Verified; meta.SetStatusCondition
 // keeps a condition's transition time while its status stays.
-func setConditions(st *v1alpha1.CapabilityProfileStatus, sources int, now time.Time, stableAfter time.Duration) {
+func setConditions(st *v1alpha1.CapabilityProfileStatus, sources int, now time.Time, stableAfter time.Duration, diff *profile.Diff) {
 	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: metav1.NewTime(now),
@@ -95,30 +95,12 @@ func setConditions(st *v1alpha1.CapabilityProfileStatus, sources int, now time.T
 			fmt.Sprintf("a new capability %s ago (stable_after %s)", since.Truncate(time.Second), stableAfter))
 	}
 
-	switch d := st.Advice.Diff; {
-	case d == nil:
+	switch {
+	case diff == nil:
 		set(v1alpha1.ConditionVerified, metav1.ConditionUnknown, "NothingDeclared", "no check carried the declared securityContext")
-	case d.Matches:
+	case diff.Matches:
 		set(v1alpha1.ConditionVerified, metav1.ConditionTrue, "DeclaredMatchesAdvice", "the pods run with the advised capabilities")
 	default:
-		set(v1alpha1.ConditionVerified, metav1.ConditionFalse, "DeclaredDiffers", declaredDiff(d))
+		set(v1alpha1.ConditionVerified, metav1.ConditionFalse, "DeclaredDiffers", "declared securityContext differs from the advice: "+diff.String())
 	}
-}
-
-// declaredDiff says what the declared securityContext lacks or has too much.
-func declaredDiff(d *v1alpha1.AdviceDiff) string {
-	var parts []string
-	if len(d.Add) > 0 {
-		parts = append(parts, "add "+strings.Join(d.Add, ","))
-	}
-	if len(d.Drop) > 0 {
-		parts = append(parts, "remove "+strings.Join(d.Drop, ",")+" from add")
-	}
-	if d.DropAllMissing {
-		parts = append(parts, "drop ALL")
-	}
-	if d.PrivilegedDeclared {
-		parts = append(parts, "privileged: false")
-	}
-	return "declared securityContext differs from the advice: " + strings.Join(parts, "; ")
 }

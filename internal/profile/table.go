@@ -75,7 +75,7 @@ func writeTableProfile(w *bufio.Writer, p *Profile) {
 	lines("denied", evidenceLines(p, a.Denied, EvidenceOwn, ": attempted and denied, not added (decide yourself)"))
 	lines("ignored", ignoredLines(p))
 	if a.Diff != nil {
-		line("diff", diffText(a.Diff))
+		line("diff", a.Diff.String())
 	}
 	lines("verify", verificationLines(p))
 }
@@ -258,8 +258,8 @@ func declaredText(d *Declared, df *Diff) string {
 	return s
 }
 
-// diffText says what to change in the declared securityContext.
-func diffText(d *Diff) string {
+// String says what to change in the declared securityContext.
+func (d *Diff) String() string {
 	if d.Matches {
 		return "none: the declared securityContext is the advice"
 	}
