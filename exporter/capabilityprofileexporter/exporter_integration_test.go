@@ -44,7 +44,7 @@ import (
 func TestCapabilityProfilesOnTheAPIServer(t *testing.T) {
 	k := testenv.StartKube(t)
 	k.InstallCRDs()
-	for _, ns := range []string{"shop", "race"} {
+	for _, ns := range []string{"shop", "race", "down"} {
 		_, err := k.Client.CoreV1().Namespaces().Create(context.Background(),
 			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		require.NoError(t, err)
@@ -65,6 +65,39 @@ func TestCapabilityProfilesOnTheAPIServer(t *testing.T) {
 	t.Run("every verb of the role is needed", func(t *testing.T) {
 		testEveryVerbNeeded(t, k)
 	})
+	t.Run("writes fail, are counted and retried while the API server is down", func(t *testing.T) {
+		testAPIServerDown(t, k, kubeconfig, admin)
+	})
+}
+
+// testAPIServerDown stops the API server under a gateway's pipeline: the
+// flush's writes fail and are counted, the exporter helper retries them
+// with back-off, and once the server is back the profile is written.
+func testAPIServerDown(t *testing.T, k *testenv.Kube, kubeconfig string, admin dynamic.Interface) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	exp := startExporter(t, kubeconfig, "gw-down", tel.NewTelemetrySettings())
+	conn, err := capabilityprofileconnector.NewFactory().CreateLogsToLogs(context.Background(),
+		connectortest.NewNopSettings(component.MustNewType("capability_profile")),
+		capabilityprofileconnector.NewFactory().CreateDefaultConfig(), exp)
+	require.NoError(t, err)
+	require.NoError(t, conn.Start(context.Background(), componenttest.NewNopHost()))
+	c := webCheck("node-3", "web-down", 21 /* SYS_ADMIN */, 0)
+	c.Kubernetes.Namespace = "down"
+	require.NoError(t, conn.ConsumeLogs(context.Background(), new(checklogs.Mapper).Logs([]check.Check{c})))
+
+	k.StopAPIServer()
+	flushed := make(chan error, 1)
+	go func() { flushed <- conn.Shutdown(context.Background()) }() // emits the profile: writes start failing
+	require.Eventually(t, func() bool {
+		m, err := tel.GetMetric("otelcol_exporter_capability_profile_k8s_write_failures")
+		return err == nil && m.Data.(metricdata.Sum[int64]).DataPoints[0].Value >= 2
+	}, 60*time.Second, 100*time.Millisecond, "no failed write retried")
+	k.StartAPIServer()
+	require.NoError(t, <-flushed)
+	st := getProfile(t, admin, "down", "deployment-web-app").Status
+	require.Equal(t, int64(1), st.Checks)
+	require.Equal(t, "gw-down", st.Sources[0].Name)
 }
 
 // testTwoGateways runs two gateways' real pipelines (capability_profile
