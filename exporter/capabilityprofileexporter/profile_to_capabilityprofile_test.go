@@ -93,15 +93,3 @@ func TestMergeStatusAddsWritersAndReplacesOwn(t *testing.T) {
 	require.Equal(t, now, st.LastNewCapability.Time)
 	require.Equal(t, metav1.ConditionTrue, meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionStable).Status)
 }
-
-func TestSourceRoundTrip(t *testing.T) {
-	p := webProfile("node-1", "", "", use(capChown, "/bin/chown", 1, 2, false), use(capSysAdmin, "/bin/mount", 3, 1, true))
-	back := profileobject.ProfileOf(webKey, new(profileobject.SourceOf(&p, "gw", t0)))
-	b := profile.NewBuilder()
-	b.Restore(back)
-	got := b.Profiles()[0]
-	require.Equal(t, p.Advice, got.Advice)
-	require.Equal(t, p.Checks, got.Checks)
-	require.Equal(t, p.Effective, got.Effective)
-	require.Equal(t, p.Capabilities[1].Evidence, got.Capabilities[1].Evidence)
-}
