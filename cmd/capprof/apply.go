@@ -37,16 +37,25 @@ func runApply(args []string, stdout, stderr io.Writer) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig `FILE` (default: $KUBECONFIG, else ~/.kube/config)")
 	namespace := fs.String("namespace", "", "the profiles' `NAMESPACE` (default: the kubeconfig context's)")
 	yes := fs.Bool("yes", false, "patch the workloads; without it only the patches are printed (a dry run)")
+	format := fs.String("format", string(profile.FormatPatch), "what a dry run prints: any format of capprof profile, e.g. vap or kyverno for admission policies")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof apply [flags] [PROFILE...]\n\n"+
 			"Reads CapabilityProfile objects (all of the namespace when none is named) and prints, for each,\n"+
-			"the strategic-merge patch that gives its workload's container the advised securityContext.\n"+
+			"the strategic-merge patch that gives its workload's container the advised securityContext\n"+
+			"(or, with --format, any format of capprof profile: vap and kyverno give admission policies).\n"+
 			"With --yes it applies the patches to the Deployments, StatefulSets, DaemonSets, ReplicaSets\n"+
 			"and CronJobs, with the kubeconfig's credentials.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
 		return err
+	}
+	f, err := profile.ParseFormat(*format)
+	if err != nil {
+		return usageError{fmt.Errorf("--format: %w", err)}
+	}
+	if *yes && f != profile.FormatPatch {
+		return usageError{errors.New("--yes applies patches: --format must be patch")}
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = *kubeconfig
@@ -71,7 +80,7 @@ func runApply(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !*yes {
-		return profile.Write(stdout, profile.FormatPatch, profiles)
+		return profile.Write(stdout, f, profiles)
 	}
 	var errs []error
 	for i := range profiles {

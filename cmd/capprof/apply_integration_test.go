@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,19 @@ func TestApplyFromCapabilityProfile(t *testing.T) {
 	}
 	if add := dep.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add; len(add) != 2 {
 		t.Fatalf("the dry run changed the Deployment: add %v", add)
+	}
+
+	// The same object as an admission policy.
+	out.Reset()
+	if code := run([]string{"apply", "--kubeconfig", kubeconfig, "--namespace", "shop", "--format", "vap"}, &out, &errOut); code != 0 {
+		t.Fatalf("apply --format vap exit %d: %s", code, errOut.String())
+	}
+	if s := out.String(); !strings.Contains(s, "kind: ValidatingAdmissionPolicy\n") || !strings.Contains(s, "name: capprof.shop.deployment-web-app\n") ||
+		!strings.Contains(s, `in ["NET_BIND_SERVICE"]`) {
+		t.Errorf("apply --format vap printed\n%s", s)
+	}
+	if code := run([]string{"apply", "--kubeconfig", kubeconfig, "--format", "vap", "--yes"}, &out, &errOut); code != exitUsage {
+		t.Errorf("apply --format vap --yes exit %d, want %d", code, exitUsage)
 	}
 
 	out.Reset()
