@@ -8,9 +8,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 # ocb, the collector builder, at the collector release go.mod pins.
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
-# Debian packages the integration tests need, and those `make generate`
-# needs; test/install-debs.sh installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light
+# Debian packages the integration tests need (chromium: the HTML report's
+# tests load it in a real browser), and those `make generate` needs;
+# test/install-debs.sh installs what is missing.
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light chromium
 GEN_DEBS  := clang llvm libbpf-dev
 
 
@@ -141,9 +142,10 @@ prepare-host:
 # unified), in a private mount namespace (test/other-cgroup-layout.sh).
 # Not the containerd tests (LAYOUT_SKIP): the resource controllers stay with
 # the host's layout, and runc cannot set up a container in a unified layout
-# whose controllers a hybrid host keeps in v1.
+# whose controllers a hybrid host keeps in v1; nor the HTML report's browser
+# test, which has nothing to do with cgroups.
 LAYOUT_PKGS := ./internal/cgroup/ ./cmd/capprof/
-LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata
+LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata|TestReportInChromium
 .PHONY: test-go
 test-go: prepare-host vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
@@ -244,20 +246,32 @@ bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
 	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000} -mixed $${MIXED:-20s}
 
-# Records per second: decoding and attributing a check, mapping checks to
-# plog.Logs, and receiver -> batch -> otlp exporter -> a local OTLP sink.
+# Records per second: decoding and attributing a check; then, side by side
+# with PIPELINE_BASE (a git revision; by default the last one with process.*
+# on every record) in one run, records per CPU-second mapping checks to
+# plog.Logs and through receiver -> batch -> otlp exporter -> a local sink.
+PIPELINE_BASE ?= 8b24e92
 .PHONY: bench-pipeline
 bench-pipeline:
 	$(GO) test -run '^$$' -bench 'HandleCheck' -benchtime 3s ./internal/controller/
-	$(GO) test -run '^$$' -bench 'Logs' -benchtime 3s ./checklogs/
-	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300000x ./receiver/capabilitiesreceiver/
+	$(GO) run ./test/benchpipeline -base $(PIPELINE_BASE)
+
+# The HTML report at scale: 2,000 workloads x 41 capabilities, written and
+# loaded in headless Chromium beside the 3-workload demo page; page size and
+# render time against the budgets (5 MB, 2 s). Needs chromium (TEST_DEBS).
+.PHONY: bench-report
+bench-report:
+	$(GO) test -run '^$$' -bench 'ReportScale' -benchtime $${N:-3}x ./internal/report/
 
 # Resident memory of otelcol-capprof with its default config (recording only
 # the benchmark's cgroup; ARGS=-host for the whole machine), idle and at RATE
-# checks/s, split into binary, BPF maps and anonymous. Needs root.
+# checks/s, split into binary, BPF maps and anonymous. Needs root. Built
+# into $(BIN), not run by go run: its worker re-executes it as uid 65534,
+# which cannot read go run's private build directory.
 .PHONY: bench-memory
 bench-memory: build-otelcol
-	$(GO) run ./test/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
+	$(GO) build -o $(BIN)/benchmemory ./test/benchmemory
+	$(BIN)/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
 
 .PHONY: fuzz
 fuzz:

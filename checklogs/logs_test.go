@@ -44,7 +44,7 @@ func TestLogsShape(t *testing.T) {
 	checks := checktest.Checks()
 	logs := (&Mapper{Version: "v9"}).Logs(checks)
 	rls := logs.ResourceLogs()
-	require.Equal(t, 2, rls.Len(), "one ResourceLogs for the host, one for the container")
+	require.Equal(t, 2, rls.Len(), "one ResourceLogs for the host's process, one for the container's")
 	for _, tt := range []struct {
 		name      string
 		resource  int
@@ -62,7 +62,12 @@ func TestLogsShape(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rl := rls.At(tt.resource)
-			require.Equal(t, tt.attrs, rl.Resource().Attributes().AsRaw())
+			res := rl.Resource().Attributes().AsRaw()
+			for k, v := range tt.attrs {
+				require.Equal(t, v, res[k], k)
+			}
+			require.Len(t, res, len(checks[tt.firstTime].Resource()), "the container's and the process's")
+			require.Equal(t, int64(checks[tt.firstTime].PID), res[check.AttrPID])
 			require.Equal(t, 1, rl.ScopeLogs().Len())
 			sl := rl.ScopeLogs().At(0)
 			require.Equal(t, check.ScopeName, sl.Scope().Name())

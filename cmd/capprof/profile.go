@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,8 +20,7 @@ var errMalformed = errors.New("some input lines were malformed and skipped (see 
 func runProfile(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
 	format := formatFlag(fs)
-	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
-	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
+	keep := keyFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: capprof profile [flags] FILE...\n\n"+
 			"Reads recorded checks as OTLP/JSON lines (the Collector's file exporter, capprof record\n"+
@@ -40,30 +40,53 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	}
 
 	b := profile.NewBuilder()
-	malformed := false
-	for _, name := range fs.Args() {
-		bad, err := readChecks(name, b.Add)
-		for _, e := range bad {
-			fmt.Fprintf(stderr, "capprof profile: %s:%d: not an OTLP/JSON line: %v\n", name, e.Line, e.Err)
-			malformed = true
-		}
-		if err != nil {
-			return err
-		}
+	malformed, err := readInputs("profile", fs.Args(), b.Add, nil, stderr)
+	if err != nil {
+		return err
 	}
 	var profiles []profile.Profile
 	for _, p := range b.Profiles() {
-		if (*namespace == "" || p.Key.Namespace == *namespace) && (*workload == "" || p.Key.Workload == *workload) {
+		if keep(p.Key) {
 			profiles = append(profiles, p)
 		}
 	}
 	if err := profile.Write(stdout, f, profiles); err != nil {
 		return err
 	}
-	if malformed {
+	if malformed > 0 {
 		return errMalformed
 	}
 	return nil
+}
+
+// keyFlags defines --namespace and --workload, which select profiles by
+// their key; the function it returns tells whether they select a key ("" matches all).
+func keyFlags(fs *flag.FlagSet) func(profile.Key) bool {
+	namespace := fs.String("namespace", "", "only profiles of this Kubernetes `NAMESPACE`")
+	workload := fs.String("workload", "", "only profiles of this `WORKLOAD` (Deployment, DaemonSet, ... name)")
+	return func(k profile.Key) bool {
+		return (*namespace == "" || k.Namespace == *namespace) && (*workload == "" || k.Workload == *workload)
+	}
+}
+
+// readInputs feeds the check records of the named files (- for standard
+// input) to add, and reports each malformed line on stderr as cmd's,
+// returning how many there were. With addProfiles, a file whose first
+// non-blank byte is '[' is read as the JSON format of profiles
+// (profile.ReadJSON) and given to it instead.
+func readInputs(cmd string, names []string, add func(profile.Observation), addProfiles func([]profile.Profile), stderr io.Writer) (int, error) {
+	malformed := 0
+	for _, name := range names {
+		bad, err := readInput(name, add, addProfiles)
+		for _, e := range bad {
+			fmt.Fprintf(stderr, "capprof %s: %s:%d: not an OTLP/JSON line: %v\n", cmd, name, e.Line, e.Err)
+		}
+		malformed += len(bad)
+		if err != nil {
+			return malformed, err
+		}
+	}
+	return malformed, nil
 }
 
 // formatFlag defines --format for the commands that print profiles; the
@@ -79,8 +102,8 @@ func formatFlag(fs *flag.FlagSet) func() (profile.Format, error) {
 	}
 }
 
-// readChecks feeds every capability-check record of an OTLP/JSON file to add.
-func readChecks(name string, add func(profile.Observation)) ([]output.LineError, error) {
+// readInput reads one input file of readInputs.
+func readInput(name string, add func(profile.Observation), addProfiles func([]profile.Profile)) ([]output.LineError, error) {
 	var r io.Reader = os.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -90,7 +113,16 @@ func readChecks(name string, add func(profile.Observation)) ([]output.LineError,
 		defer f.Close()
 		r = f
 	}
-	bad, err := output.ReadOTLPJSON(r, func(rec output.Record) {
+	br := bufio.NewReader(r)
+	if addProfiles != nil && firstNonBlank(br) == '[' {
+		ps, err := profile.ReadJSON(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		addProfiles(ps)
+		return nil, nil
+	}
+	bad, err := output.ReadOTLPJSON(br, func(rec output.Record) {
 		if rec.EventName != "" && rec.EventName != check.EventName {
 			return // other events in a shared file
 		}
@@ -100,4 +132,19 @@ func readChecks(name string, add func(profile.Observation)) ([]output.LineError,
 		return bad, fmt.Errorf("%s: %w", name, err)
 	}
 	return bad, nil
+}
+
+// firstNonBlank returns the first byte of br that is not white space,
+// without consuming it; 0 at the end of the input.
+func firstNonBlank(br *bufio.Reader) byte {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0
+		}
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			_ = br.UnreadByte()
+			return b
+		}
+	}
 }

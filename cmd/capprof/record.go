@@ -61,7 +61,7 @@ func newRecordFlags(fs *flag.FlagSet) *recordFlags {
 	fs.Var((*listFlag)(&f.cfg.CgroupExclude), "exclude-cgroup", "skip this cgroup v2 `PATH`'s subtree (repeatable)")
 	fs.BoolVar(&t.IncludeHost, "host", t.IncludeHost, "record host processes (those in pid 1's mount namespace)")
 	fs.TextVar(&t.Method, "attach", t.Method, "attach method: auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe")
-	fs.DurationVar(&f.duration, "duration", 0, "stop after `D` (0: until SIGINT or SIGTERM)")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after `D` of recording, counted from the attach (0: until SIGINT or SIGTERM)")
 	fs.IntVar(&t.RingBufferSize, "ring-buffer-size", t.RingBufferSize, "ring buffer size in bytes (a power of two)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "add Kubernetes pod metadata, reading the API server's address and credentials from `FILE`")
 	fs.StringVar(&f.nodeName, "node-name", "", "add the metadata of node `NAME`'s pods (default $NODE_NAME, else the host name, with --kubeconfig); without --kubeconfig, in-cluster credentials are used")
@@ -97,11 +97,6 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if f.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.duration)
-		defer cancel()
-	}
 
 	sink, err := f.openSink(format, stdout)
 	if err != nil {
@@ -113,6 +108,14 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer ctl.Close()
+	// --duration is recording time: it starts once the program is attached,
+	// however long loading took.
+	cfg.Logger.Info("recording", "method", ctl.Method(), "duration", f.duration)
+	if f.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
 
 	runErr := ctl.Run(ctx, sink)
 	closeErr := sink.Close()

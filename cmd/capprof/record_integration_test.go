@@ -16,27 +16,43 @@ import (
 	"time"
 
 	"github.com/capprof/capprof/internal/prereq"
+	"github.com/capprof/capprof/test/collectortest"
 )
 
-// recordWhile runs `capprof record args...` for about three seconds while a
-// non-root dmesg runs in the middle, and returns stdout, stderr and the
-// dmesg pid.
+// recordWhile runs `capprof record args...` for three seconds of recording
+// while a non-root dmesg runs at their start, and returns stdout, stderr and
+// the dmesg pid.
 func recordWhile(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "setpriv", "dmesg")
-	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
+	stdout, stderr := recordDuring(t, func() { _ = cmd.Run() }, args...)
+	return stdout, stderr, cmd.Process.Pid
+}
+
+// recordDuring runs `capprof record args...` for three seconds of recording
+// and runs work at their start: once the program is attached, however long
+// loading takes on a busy machine.
+func recordDuring(t *testing.T, work func(), args ...string) (string, string) {
+	t.Helper()
+	prereq.RequireRoot(t)
+	var stdout, stderr collectortest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(append([]string{"record", "--duration", "3s"}, args...), &stdout, &stderr)
 	}()
-	time.Sleep(1500 * time.Millisecond)
-	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
-	_ = cmd.Run()
+	for !strings.Contains(stderr.String(), "msg=recording ") {
+		select {
+		case code := <-done:
+			t.Fatalf("record exited %d before recording:\n%s", code, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	work()
 	if code := <-done; code != 0 {
 		t.Fatalf("record exited %d:\n%s", code, stderr.String())
 	}
-	return stdout.String(), stderr.String(), cmd.Process.Pid
+	return stdout.String(), stderr.String()
 }
 
 func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
@@ -215,21 +231,13 @@ func TestRecordThenProfile(t *testing.T) {
 	if err := os.Chown(owned, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
+	recordDuring(t, func() {
+		_ = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg").Run()
+		if out, err := exec.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
+			t.Errorf("chown: %v\n%s", err, out)
+		}
+	}, "--format", "otlp-json", "--output", path)
 	var stdout, stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"record", "--duration", "3s", "--format", "otlp-json", "--output", path}, &stdout, &stderr)
-	}()
-	time.Sleep(1500 * time.Millisecond)
-	_ = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg").Run()
-	if out, err := exec.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
-		t.Fatalf("chown: %v\n%s", err, out)
-	}
-	if code := <-done; code != 0 {
-		t.Fatalf("record exited %d:\n%s", code, stderr.String())
-	}
-	stdout.Reset()
-	stderr.Reset()
 	if code := run([]string{"profile", path}, &stdout, &stderr); code != 0 {
 		t.Fatalf("profile exited %d:\n%s", code, stderr.String())
 	}

@@ -101,6 +101,6 @@ func setConditions(st *v1alpha1.CapabilityProfileStatus, sources int, now time.T
 	case diff.Matches:
 		set(v1alpha1.ConditionVerified, metav1.ConditionTrue, "DeclaredMatchesAdvice", "the pods run with the advised capabilities")
 	default:
-		set(v1alpha1.ConditionVerified, metav1.ConditionFalse, "DeclaredDiffers", "declared securityContext differs from the advice: "+diff.String())
+		set(v1alpha1.ConditionVerified, metav1.ConditionFalse, "DeclaredDiffers", "declared securityContext differs from the advice: "+diff.Text())
 	}
 }

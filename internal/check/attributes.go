@@ -86,8 +86,10 @@ func (a Attr) Value() any {
 }
 
 // Resource returns the resource attributes: what the check's records share
-// with every other check of the same container (or of the host).
-func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 8)) }
+// with every other check of the same process (container, pod, host and the
+// process itself, as the semantic conventions count process.* among
+// resource attributes).
+func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 24)) }
 
 // AppendResource appends the resource attributes to attrs: encoders that map
 // many checks reuse one slice.
@@ -112,59 +114,20 @@ func (c *Check) AppendResource(attrs []Attr) []Attr {
 	if c.Kubernetes != nil {
 		attrs = c.Kubernetes.appendTo(attrs)
 	}
-	return attrs
+	return c.appendProcess(attrs)
 }
 
-// ResourceKey identifies the resource a check belongs to, for grouping
-// records; it is comparable and costs no allocation. Checks of a container
-// share one Kubernetes value until its pod changes, so the pointer tells
-// the metadata versions apart.
-type ResourceKey struct {
-	HostName   string
-	Container  cgroup.Container
-	Kubernetes *Kubernetes
-}
-
-// ResourceKey returns the key of the check's resource.
-func (c *Check) ResourceKey() ResourceKey {
-	return ResourceKey{HostName: c.HostName, Container: c.Container, Kubernetes: c.Kubernetes}
-}
-
-// Attributes returns the record attributes, in a fixed order. Unknown values
-// are omitted rather than zero: an absent audit flag means "unknown".
-func (c *Check) Attributes() []Attr { return c.AppendAttributes(make([]Attr, 0, 32)) }
-
-// AppendAttributes appends the record attributes to attrs.
-func (c *Check) AppendAttributes(attrs []Attr) []Attr {
-	attrs = append(attrs,
-		str(AttrCapName, caps.Name(c.Cap)),
-		integer(AttrCapID, int64(c.Cap)),
-		str(AttrVerdict, c.Verdict()),
-	)
-	if c.Audit != AuditUnknown {
-		attrs = append(attrs, boolean(AttrAudit, c.Audit == Audited))
-	}
-	attrs = append(attrs,
-		boolean(AttrForeignCred, c.ForeignCred),
-		strs(AttrEffective, c.Effective.Names()),
-		integer(AttrCount, int64(c.Count)),
-		integer(AttrNSLevel, int64(c.UserNS.Level)),
-		integer(AttrNSInode, int64(c.UserNS.Inode)),
-		integer(AttrNSOwnerUID, int64(c.UserNS.OwnerUID)),
-		integer(AttrNSOwnerGID, int64(c.UserNS.OwnerGID)),
-		boolean(AttrNSIsHost, c.UserNS.IsHost),
-	)
-	if c.Syscall >= 0 {
-		attrs = append(attrs, integer(AttrSyscallID, int64(c.Syscall)))
-		if c.SyscallName != "" {
-			attrs = append(attrs, str(AttrSyscallName, c.SyscallName))
-		}
-	}
+// appendProcess appends the attributes of the checking process: its
+// identity, the credentials it checked with (uids and effective set) and
+// its cgroup. They are the
+// same for all of a process's checks until it execs, changes credentials
+// or moves, and each of those makes a new ResourceKey.
+func (c *Check) appendProcess(attrs []Attr) []Attr {
 	attrs = append(attrs,
 		integer(AttrPID, int64(c.PID)),
-		integer(AttrTID, int64(c.TID)),
 		integer(AttrUserID, int64(c.EUID)),
 		integer(AttrRealUserID, int64(c.UID)),
+		strs(AttrEffective, c.Effective.Names()),
 		integer(AttrCgroupID, int64(c.CgroupID)),
 	)
 	if c.CgroupPath != "" {
@@ -195,6 +158,68 @@ func (c *Check) AppendAttributes(attrs []Attr) []Attr {
 	if p.ParentExecutablePath != "" {
 		attrs = append(attrs, str(AttrParentExePath, p.ParentExecutablePath))
 	}
+	return attrs
+}
+
+// ResourceKey identifies the resource a check belongs to, for grouping
+// records; it is comparable and costs no allocation. Checks of a container
+// share one Kubernetes value until its pod changes, so the pointer tells
+// the metadata versions apart. A process is its pid, its exec (ExecID
+// changes at exec) and the credentials and cgroup it checked with; the
+// rest of its details (arguments, working directory) are the first
+// check's of a batch.
+type ResourceKey struct {
+	HostName   string
+	Container  cgroup.Container
+	Kubernetes *Kubernetes
+	PID        uint32
+	UID, EUID  uint32
+	Effective  caps.Set
+	CgroupID   uint64
+	ExecID     string
+	Executable string
+}
+
+// ResourceKey returns the key of the check's resource.
+func (c *Check) ResourceKey() ResourceKey {
+	return ResourceKey{
+		HostName: c.HostName, Container: c.Container, Kubernetes: c.Kubernetes,
+		PID: c.PID, UID: c.UID, EUID: c.EUID, Effective: c.Effective, CgroupID: c.CgroupID,
+		ExecID: c.Process.ExecID, Executable: c.Process.ExecutablePath,
+	}
+}
+
+// Attributes returns the record attributes, in a fixed order. Unknown values
+// are omitted rather than zero: an absent audit flag means "unknown".
+func (c *Check) Attributes() []Attr { return c.AppendAttributes(make([]Attr, 0, 16)) }
+
+// AppendAttributes appends the record attributes to attrs: what this one
+// check says beyond its process.
+func (c *Check) AppendAttributes(attrs []Attr) []Attr {
+	attrs = append(attrs,
+		str(AttrCapName, caps.Name(c.Cap)),
+		integer(AttrCapID, int64(c.Cap)),
+		str(AttrVerdict, c.Verdict()),
+	)
+	if c.Audit != AuditUnknown {
+		attrs = append(attrs, boolean(AttrAudit, c.Audit == Audited))
+	}
+	attrs = append(attrs,
+		boolean(AttrForeignCred, c.ForeignCred),
+		integer(AttrCount, int64(c.Count)),
+		integer(AttrNSLevel, int64(c.UserNS.Level)),
+		integer(AttrNSInode, int64(c.UserNS.Inode)),
+		integer(AttrNSOwnerUID, int64(c.UserNS.OwnerUID)),
+		integer(AttrNSOwnerGID, int64(c.UserNS.OwnerGID)),
+		boolean(AttrNSIsHost, c.UserNS.IsHost),
+	)
+	if c.Syscall >= 0 {
+		attrs = append(attrs, integer(AttrSyscallID, int64(c.Syscall)))
+		if c.SyscallName != "" {
+			attrs = append(attrs, str(AttrSyscallName, c.SyscallName))
+		}
+	}
+	attrs = append(attrs, integer(AttrTID, int64(c.TID)))
 	if c.RuntimeSetup {
 		attrs = append(attrs, boolean(AttrRuntimeSetup, true))
 	}

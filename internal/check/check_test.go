@@ -314,7 +314,8 @@ func TestAttributesPresence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			chk := fixture(t, tt.fixture)
-			attrs := chk.Attributes()
+			// A record says what its resource and its own attributes say.
+			attrs := append(chk.Resource(), chk.Attributes()...)
 			for _, k := range tt.present {
 				if _, ok := find(attrs, k); !ok {
 					t.Errorf("attribute %s missing from %v", k, keys(attrs))
@@ -415,11 +416,13 @@ func TestResource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// The process follows the container (all zero here).
+			want := tt.chk.appendProcess(tt.want)
 			got := tt.chk.Resource()
-			if !slices.EqualFunc(got, tt.want, func(a, b Attr) bool {
+			if !slices.EqualFunc(got, want, func(a, b Attr) bool {
 				return a.Key == b.Key && a.Kind == b.Kind && a.Str == b.Str
 			}) {
-				t.Errorf("Resource() = %+v, want %+v", got, tt.want)
+				t.Errorf("Resource() = %+v, want %+v", got, want)
 			}
 		})
 	}
@@ -435,16 +438,40 @@ func TestResourceKey(t *testing.T) {
 		same bool
 	}{
 		{
-			name: "same host",
-			a:    Check{HostName: "node-1", PID: 1, Cap: 1},
-			b:    Check{HostName: "node-1", PID: 2, Cap: 2, Denied: true},
+			name: "same host process, other checks",
+			a:    Check{HostName: "node-1", PID: 1, TID: 1, Cap: 1, Process: proc.Info{ExecID: "e1", Args: []string{"a"}}},
+			b:    Check{HostName: "node-1", PID: 1, TID: 2, Cap: 2, Denied: true, Process: proc.Info{ExecID: "e1"}},
 			same: true,
 		},
 		{
 			name: "same container, different processes",
 			a:    Check{HostName: "node-1", PID: 1, Container: ctr("c1", "containerd", "p1")},
 			b:    Check{HostName: "node-1", PID: 2, Container: ctr("c1", "containerd", "p1")},
-			same: true,
+		},
+		{
+			name: "same pid after exec",
+			a:    Check{HostName: "node-1", PID: 1, Process: proc.Info{ExecID: "e1"}},
+			b:    Check{HostName: "node-1", PID: 1, Process: proc.Info{ExecID: "e2"}},
+		},
+		{
+			name: "same unknown pid, other executable",
+			a:    Check{HostName: "node-1", PID: 1, Process: proc.Info{ExecutablePath: "/bin/a"}},
+			b:    Check{HostName: "node-1", PID: 1, Process: proc.Info{ExecutablePath: "/bin/b"}},
+		},
+		{
+			name: "same process, other credentials",
+			a:    Check{HostName: "node-1", PID: 1, EUID: 0},
+			b:    Check{HostName: "node-1", PID: 1, EUID: 65534},
+		},
+		{
+			name: "same process, other effective set",
+			a:    Check{HostName: "node-1", PID: 1, Effective: caps.Set(0).With(1)},
+			b:    Check{HostName: "node-1", PID: 1},
+		},
+		{
+			name: "same process, other cgroup",
+			a:    Check{HostName: "node-1", PID: 1, CgroupID: 7},
+			b:    Check{HostName: "node-1", PID: 1, CgroupID: 8},
 		},
 		{
 			name: "different hosts",
@@ -646,6 +673,17 @@ func TestFromAttributesInvertsAttributes(t *testing.T) {
 		got := FromAttributes(plain(want.Attributes()), plain(want.Resource()), want.Time)
 		if !reflect.DeepEqual(got.Attributes(), want.Attributes()) || !reflect.DeepEqual(got.Resource(), want.Resource()) {
 			t.Errorf("%s: read back\n%+v\nwant\n%+v", f.name, got.Attributes(), want.Attributes())
+		}
+		// Files written before the process moved to the resource carry it
+		// on each record: they read back the same.
+		process := want.appendProcess(nil)
+		old := plain(want.Resource())
+		for _, a := range process {
+			delete(old, a.Key)
+		}
+		got = FromAttributes(plain(append(want.Attributes(), process...)), old, want.Time)
+		if !reflect.DeepEqual(got.Attributes(), want.Attributes()) || !reflect.DeepEqual(got.Resource(), want.Resource()) {
+			t.Errorf("%s: read back from a record carrying its process\n%+v\nwant\n%+v", f.name, got.Resource(), want.Resource())
 		}
 	}
 }

@@ -16,6 +16,10 @@ type ResourceFields struct {
 	// Kubernetes is shared, read only, by every check decoded with these
 	// fields, as the controller shares a pod's metadata between its checks.
 	Kubernetes *Kubernetes
+	// process holds the process fields of a check (PID, credentials,
+	// cgroup, Process): resource attributes since the process moved to the
+	// resource, record attributes before.
+	process Check
 }
 
 // DecodeResource decodes the resource attributes (as Resource makes them,
@@ -23,7 +27,7 @@ type ResourceFields struct {
 // Go values of decoded OTLP; missing attributes leave their fields zero.
 func DecodeResource(resource map[string]any) ResourceFields {
 	str := func(k string) string { s, _ := resource[k].(string); return s }
-	return ResourceFields{
+	res := ResourceFields{
 		HostName: str(AttrHostName),
 		Container: cgroup.Container{
 			ID:      str(AttrContainerID),
@@ -32,6 +36,8 @@ func DecodeResource(resource map[string]any) ResourceFields {
 		},
 		Kubernetes: kubernetesFrom(resource),
 	}
+	decodeProcess(resource, &res.process)
+	return res
 }
 
 // FromAttributes rebuilds a check from its record and resource attributes
@@ -43,38 +49,35 @@ func FromAttributes(record, resource map[string]any, at time.Time) Check {
 }
 
 // FromRecord rebuilds a check from its record attributes and its already
-// decoded resource, as FromAttributes does.
+// decoded resource, as FromAttributes does. A process attribute on the
+// record (as capprof wrote them before they moved to the resource) wins
+// over the resource's.
 func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
-	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	str := func(k string) string { s, _ := record[k].(string); return s }
 	num := func(k string) int64 { n, _ := record[k].(int64); return n }
 	flag := func(k string) bool { b, _ := record[k].(bool); return b }
-	c := Check{
-		Time:        at,
-		Cap:         int(num(AttrCapID)),
-		Denied:      str(record, AttrVerdict) == "denied",
-		ForeignCred: flag(AttrForeignCred),
-		UID:         uint32(num(AttrRealUserID)),
-		EUID:        uint32(num(AttrUserID)),
-		Count:       uint64(num(AttrCount)),
-		UserNS: UserNamespace{
-			Level:    uint32(num(AttrNSLevel)),
-			Inode:    uint32(num(AttrNSInode)),
-			OwnerUID: uint32(num(AttrNSOwnerUID)),
-			OwnerGID: uint32(num(AttrNSOwnerGID)),
-			IsHost:   flag(AttrNSIsHost),
-		},
-		Syscall:     -1,
-		SyscallName: str(record, AttrSyscallName),
-		PID:         uint32(num(AttrPID)),
-		TID:         uint32(num(AttrTID)),
-		CgroupID:    uint64(num(AttrCgroupID)),
-		CgroupPath:  str(record, AttrCgroupPath),
-		HostName:    res.HostName,
-		Container:   res.Container,
-		Kubernetes:  res.Kubernetes,
+	c := res.process
+	c.Time = at
+	c.Cap = int(num(AttrCapID))
+	c.Denied = str(AttrVerdict) == "denied"
+	c.ForeignCred = flag(AttrForeignCred)
+	c.Count = uint64(num(AttrCount))
+	c.UserNS = UserNamespace{
+		Level:    uint32(num(AttrNSLevel)),
+		Inode:    uint32(num(AttrNSInode)),
+		OwnerUID: uint32(num(AttrNSOwnerUID)),
+		OwnerGID: uint32(num(AttrNSOwnerGID)),
+		IsHost:   flag(AttrNSIsHost),
 	}
+	c.Syscall = -1
+	c.SyscallName = str(AttrSyscallName)
+	c.TID = uint32(num(AttrTID))
+	c.HostName = res.HostName
+	c.Container = res.Container
+	c.Kubernetes = res.Kubernetes
+	decodeProcess(record, &c)
 	if _, ok := record[AttrCapID]; !ok {
-		c.Cap, _ = caps.Parse(str(record, AttrCapName))
+		c.Cap, _ = caps.Parse(str(AttrCapName))
 	}
 	if c.Count == 0 {
 		c.Count = 1
@@ -88,7 +91,33 @@ func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
 	if nr, ok := record[AttrSyscallID].(int64); ok {
 		c.Syscall = int(nr)
 	}
-	if names, ok := record[AttrEffective].([]any); ok {
+	c.RuntimeSetup = flag(AttrRuntimeSetup)
+	return c
+}
+
+// decodeProcess sets the process fields of c (pid, credentials, cgroup and
+// Process) that m carries, leaving the others as they are: it decodes a
+// resource, then the record over it.
+func decodeProcess(m map[string]any, c *Check) {
+	str := func(k string, dst *string) {
+		if s, ok := m[k].(string); ok {
+			*dst = s
+		}
+	}
+	u32 := func(k string, dst *uint32) {
+		if n, ok := m[k].(int64); ok {
+			*dst = uint32(n)
+		}
+	}
+	u32(AttrPID, &c.PID)
+	u32(AttrRealUserID, &c.UID)
+	u32(AttrUserID, &c.EUID)
+	if n, ok := m[AttrCgroupID].(int64); ok {
+		c.CgroupID = uint64(n)
+	}
+	str(AttrCgroupPath, &c.CgroupPath)
+	if names, ok := m[AttrEffective].([]any); ok {
+		c.Effective = 0
 		for _, n := range names {
 			if s, ok := n.(string); ok {
 				if id, err := caps.Parse(s); err == nil {
@@ -98,23 +127,23 @@ func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
 		}
 	}
 	p := &c.Process
-	p.PID = c.PID
-	p.PPID = uint32(num(AttrParentPID))
-	p.ExecutablePath = str(record, AttrExePath)
-	p.WorkingDirectory = str(record, AttrWorkingDir)
-	p.ExecID = str(record, AttrExecID)
-	p.ParentExecID = str(record, AttrParentExecID)
-	p.ParentExecutablePath = str(record, AttrParentExePath)
-	p.UID, p.EUID = c.UID, c.EUID
-	if args, ok := record[AttrCommandArgs].([]any); ok {
+	p.PID, p.UID, p.EUID = c.PID, c.UID, c.EUID
+	u32(AttrParentPID, &p.PPID)
+	str(AttrExePath, &p.ExecutablePath)
+	str(AttrWorkingDir, &p.WorkingDirectory)
+	str(AttrExecID, &p.ExecID)
+	str(AttrParentExecID, &p.ParentExecID)
+	str(AttrParentExePath, &p.ParentExecutablePath)
+	if args, ok := m[AttrCommandArgs].([]any); ok {
+		p.Args = make([]string, 0, len(args))
 		for _, a := range args {
 			s, _ := a.(string)
 			p.Args = append(p.Args, s)
 		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, str(record, AttrCreationTime)); err == nil {
-		p.StartTime = t
+	if s, ok := m[AttrCreationTime].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			p.StartTime = t
+		}
 	}
-	c.RuntimeSetup = flag(AttrRuntimeSetup)
-	return c
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -54,7 +56,11 @@ func (s *logsServer) records() []received {
 	for _, rl := range s.got {
 		res := map[string]string{}
 		for _, kv := range rl.GetResource().GetAttributes() {
-			res[kv.GetKey()] = kv.GetValue().GetStringValue()
+			v := kv.GetValue()
+			res[kv.GetKey()] = v.GetStringValue()
+			if _, ok := v.GetValue().(*commonpb.AnyValue_IntValue); ok {
+				res[kv.GetKey()] = strconv.FormatInt(v.GetIntValue(), 10)
+			}
 		}
 		for _, sl := range rl.GetScopeLogs() {
 			for _, r := range sl.GetLogRecords() {
@@ -110,8 +116,10 @@ func twoContainers() []check.Check {
 	return append(checks, b)
 }
 
-// wantResources maps container.id ("" for the host) to the exact resource
-// attributes the collector must see and the capability names of its records.
+// wantResources maps container.id ("" for the host) to the container's
+// resource attributes the collector must see and the capability names of
+// its records. The resource also describes the checking process
+// (process.*, linux.*), one resource per process.
 var wantResources = map[string]struct {
 	attrs map[string]string
 	caps  []string
@@ -136,8 +144,13 @@ func checkReceived(t *testing.T, got []received) {
 			t.Errorf("record from unexpected resource %v", r.resource)
 			continue
 		}
-		if len(r.resource) != len(want.attrs) {
-			t.Errorf("resource %q = %v, want %v", id, r.resource, want.attrs)
+		if r.resource[check.AttrPID] == "" {
+			t.Errorf("resource %q without %s: %v", id, check.AttrPID, r.resource)
+		}
+		for k := range r.resource {
+			if _, ok := want.attrs[k]; !ok && !strings.HasPrefix(k, "process.") && !strings.HasPrefix(k, "linux.") {
+				t.Errorf("resource %q has %s, want only %v and the process's", id, k, want.attrs)
+			}
 		}
 		for k, v := range want.attrs {
 			if r.resource[k] != v {

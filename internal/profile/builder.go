@@ -69,10 +69,15 @@ func (b *Builder) Len() int { return len(b.entries) }
 // Add adds one observation to the profile of its key and marks the
 // profile changed (Changed).
 func (b *Builder) Add(obs Observation) {
-	st := b.state(keyOf(&obs, b.command))
+	st := b.state(b.KeyOf(&obs))
 	st.add(&obs)
 	st.changed = true
 }
+
+// KeyOf returns the key of the profile Add would add obs to: callers that
+// keep their own per-observation state (the HTML report's timeline) select
+// observations by the same key the profiles have.
+func (b *Builder) KeyOf(obs *Observation) Key { return keyOf(obs, b.command) }
 
 // Changed returns, sorted by ID, the profiles that observations were added
 // to since the last call, and clears their marks: the connector emits a

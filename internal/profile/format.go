@@ -133,7 +133,7 @@ func adviceNotes(p *Profile) []string {
 	notes := []string{p.ID, "Pod Security Standards: " + p.Advice.PSSLevel}
 	notes = append(notes, leftOutNotes(p)...)
 	if d := p.Advice.Diff; d != nil {
-		notes = append(notes, "from the declared securityContext: "+d.String())
+		notes = append(notes, "from the declared securityContext: "+d.Text())
 	}
 	return append(notes, verificationLines(p)...)
 }

@@ -75,7 +75,7 @@ func writeTableProfile(w *bufio.Writer, p *Profile) {
 	lines("denied", evidenceLines(p, a.Denied, EvidenceOwn, ": attempted and denied, not added (decide yourself)"))
 	lines("ignored", ignoredLines(p))
 	if a.Diff != nil {
-		line("diff", a.Diff.String())
+		line("diff", a.Diff.Text())
 	}
 	lines("verify", verificationLines(p))
 }
@@ -258,8 +258,8 @@ func declaredText(d *Declared, df *Diff) string {
 	return s
 }
 
-// String says what to change in the declared securityContext.
-func (d *Diff) String() string {
+// Text says what to change in the declared securityContext.
+func (d *Diff) Text() string {
 	if d.Matches {
 		return "none: the declared securityContext is the advice"
 	}

@@ -4,7 +4,9 @@ package capabilitiesreceiver
 
 import (
 	"context"
+	"maps"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,8 +52,18 @@ func TestRealCheckArrivesAsLogRecord(t *testing.T) {
 	found, resource := syslogRecordOf(sink, cmd.Process.Pid)
 	require.NotEqual(t, plog.LogRecord{}, found, "no CAP_SYSLOG record of dmesg pid %d", cmd.Process.Pid)
 
+	// The resource is the host and the process; the record, the check.
 	res := resource.Attributes().AsRaw()
-	assert.Equal(t, map[string]any{"host.name": host}, res, "a host process's resource")
+	for k, v := range map[string]any{
+		"host.name":               host,
+		"process.pid":             int64(cmd.Process.Pid),
+		"process.executable.path": "/usr/bin/dmesg",
+		"process.user.id":         int64(65534),
+		"linux.cgroup.path":       cg.Rel,
+	} {
+		assert.Equal(t, v, res[k], k)
+	}
+	assert.NotContains(t, res, "container.id", "a host process's resource")
 	attrs := found.Attributes().AsRaw()
 	for k, v := range map[string]any{
 		"linux.capability.id":          int64(34),
@@ -59,9 +71,6 @@ func TestRealCheckArrivesAsLogRecord(t *testing.T) {
 		"linux.capability.audit":       true,
 		"linux.user_namespace.level":   int64(0),
 		"linux.user_namespace.is_host": true,
-		"process.executable.path":      "/usr/bin/dmesg",
-		"process.user.id":              int64(65534),
-		"linux.cgroup.path":            cg.Rel,
 	} {
 		assert.Equal(t, v, attrs[k], k)
 	}
@@ -80,7 +89,7 @@ func syslogRecordOf(sink *consumertest.LogsSink, pid int) (plog.LogRecord, pcomm
 			for j := 0; j < records.Len(); j++ {
 				lr := records.At(j)
 				name, _ := lr.Attributes().Get("linux.capability.name")
-				p, _ := lr.Attributes().Get("process.pid")
+				p, _ := rl.Resource().Attributes().Get("process.pid")
 				if name.Str() == "CAP_SYSLOG" && p.Int() == int64(pid) {
 					return lr, rl.Resource()
 				}
@@ -130,9 +139,9 @@ func TestStartsBeforeTheIncludeDirectoryExists(t *testing.T) {
 	cmd := later.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
 	_ = cmd.Run()
 	require.NoError(t, r.Shutdown(context.Background()))
-	found, _ := syslogRecordOf(sink, cmd.Process.Pid)
+	found, resource := syslogRecordOf(sink, cmd.Process.Pid)
 	require.NotEqual(t, plog.LogRecord{}, found, "no CAP_SYSLOG record of dmesg pid %d in the directory made after Start", cmd.Process.Pid)
-	path, _ := found.Attributes().Get("linux.cgroup.path")
+	path, _ := resource.Attributes().Get("linux.cgroup.path")
 	assert.Equal(t, later.Rel, path.Str())
 }
 
@@ -193,12 +202,14 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 			for _, logs := range sink.AllLogs() {
 				for i := 0; i < logs.ResourceLogs().Len(); i++ {
 					rl := logs.ResourceLogs().At(i)
-					records := rl.ScopeLogs().At(0).LogRecords()
-					for j := 0; j < records.Len(); j++ {
-						exe, _ := records.At(j).Attributes().Get("process.executable.path")
-						if exe.Str() == "/bin/dmesg" && sink.LogRecordCount() > before {
-							res = rl.Resource().Attributes().AsRaw()
-						}
+					exe, _ := rl.Resource().Attributes().Get("process.executable.path")
+					if exe.Str() == "/bin/dmesg" && sink.LogRecordCount() > before {
+						res = rl.Resource().Attributes().AsRaw()
+						// The pod's attributes are the test's; the
+						// process's (process.*, linux.*) are dmesg's.
+						maps.DeleteFunc(res, func(k string, _ any) bool {
+							return strings.HasPrefix(k, "process.") || strings.HasPrefix(k, "linux.")
+						})
 					}
 				}
 			}

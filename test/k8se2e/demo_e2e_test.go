@@ -142,11 +142,14 @@ func TestStarWarsDemo(t *testing.T) {
 			t.Errorf("resource %s = %v, want %v", k, rec.resource[k], v)
 		}
 	}
-	for k, v := range map[string]any{
-		"linux.capability.verdict": "denied", "process.executable.path": "/bin/dmesg", "process.user.id": int64(65534),
-	} {
-		if rec.attrs[k] != v {
-			t.Errorf("%s = %v, want %v", k, rec.attrs[k], v)
+	if v := rec.attrs["linux.capability.verdict"]; v != "denied" {
+		t.Errorf("linux.capability.verdict = %v, want denied", v)
+	}
+	// The process is part of the resource, as the semantic conventions
+	// count process.* among resource attributes.
+	for k, v := range map[string]any{"process.executable.path": "/bin/dmesg", "process.user.id": int64(65534)} {
+		if rec.resource[k] != v {
+			t.Errorf("resource %s = %v, want %v", k, rec.resource[k], v)
 		}
 	}
 	if rec.event != "linux.capability.check" {
@@ -239,7 +242,7 @@ func TestStarWarsDemo(t *testing.T) {
 func dmesgIn(id string) func(record) bool {
 	return func(r record) bool {
 		return r.resource["container.id"] == id && r.attrs["linux.capability.name"] == "CAP_SYSLOG" &&
-			r.attrs["process.executable.path"] == "/bin/dmesg"
+			r.resource["process.executable.path"] == "/bin/dmesg"
 	}
 }
 

@@ -4,6 +4,7 @@ package k8se2e
 
 import (
 	"encoding/json"
+	"flag"
 	"maps"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/capprof/capprof/internal/testenv"
+	"github.com/capprof/capprof/test/browsertest"
 	"github.com/capprof/capprof/test/collectortest"
 )
 
@@ -137,8 +139,8 @@ func (d *deathstarDeployment) serve(t *testing.T, ctrd *testenv.Containerd, back
 			t.Errorf("deathstar on %s: resource %s = %v, want %v", node, k, rec.resource[k], v)
 		}
 	}
-	if rec.attrs["linux.capability.verdict"] != "granted" || rec.attrs["process.user.id"] != int64(0) {
-		t.Errorf("deathstar on %s: verdict %v, uid %v; want granted to uid 0", node, rec.attrs["linux.capability.verdict"], rec.attrs["process.user.id"])
+	if rec.attrs["linux.capability.verdict"] != "granted" || rec.resource["process.user.id"] != int64(0) {
+		t.Errorf("deathstar on %s: verdict %v, uid %v; want granted to uid 0", node, rec.attrs["linux.capability.verdict"], rec.resource["process.user.id"])
 	}
 	return rec
 }
@@ -226,6 +228,7 @@ func checkProfiles(t *testing.T, g *collectortest.Gateway) {
 	}
 	explain(t, g.Checks, "pod.name", "xwing", "table", "yaml")
 	explain(t, g.Checks, "deployment.name", "deathstar", "yaml", "patch")
+	checkReport(t, g.Checks)
 }
 
 // forwardedChecks adds up, per host.name, the checks (sums of
@@ -256,11 +259,28 @@ func forwardedChecks(t *testing.T, path, deployment string) (perHost map[string]
 // profile) and logs what it says.
 func explain(t *testing.T, checks, what, name string, formats ...string) {
 	t.Helper()
+	file := forwarded(t, checks, "k8s."+what, name)
+	capprof := collectortest.Binary(t, "./cmd/capprof")
+	for _, format := range formats {
+		out, err := exec.Command(capprof, "profile", "--format", format, file).CombinedOutput()
+		if err != nil {
+			t.Errorf("capprof profile --format %s: %v\n%s", format, err, out)
+			continue
+		}
+		t.Logf("capprof profile --format %s over the checks of %s %s:\n%s", format, what, name, out)
+	}
+}
+
+// forwarded writes the records of the gateway's checks file whose resource
+// attribute attr is value to a file of the test's, as OTLP/JSON lines, and
+// returns its path.
+func forwarded(t *testing.T, checks, attr, value string) string {
+	t.Helper()
 	var lines []byte
 	for _, logs := range collectortest.ReadLogs(t, checks) {
 		logs.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
-			v, _ := rl.Resource().Attributes().Get("k8s." + what)
-			return v.Str() != name
+			v, _ := rl.Resource().Attributes().Get(attr)
+			return v.Str() != value
 		})
 		if logs.LogRecordCount() == 0 {
 			continue
@@ -271,17 +291,39 @@ func explain(t *testing.T, checks, what, name string, formats ...string) {
 		}
 		lines = append(append(lines, b...), '\n')
 	}
-	file := filepath.Join(t.TempDir(), name+"-checks.jsonl")
+	file := filepath.Join(t.TempDir(), attr+"-"+value+".jsonl")
 	if err := os.WriteFile(file, lines, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	capprof := collectortest.Binary(t, "./cmd/capprof")
-	for _, format := range formats {
-		out, err := exec.Command(capprof, "profile", "--format", format, file).CombinedOutput()
-		if err != nil {
-			t.Errorf("capprof profile --format %s: %v\n%s", format, err, out)
-			continue
+	return file
+}
+
+var reportFixture = flag.String("report-fixture", "", "also write the checks of namespace default the gateway forwarded to `FILE` "+
+	"(cmd/capprof/testdata/starwars-checks.jsonl.gz is one, gzipped)")
+
+// checkReport writes `capprof report --namespace default` of what the
+// gateway forwarded, loads it in headless Chromium and reads the heat map
+// its script drew: the deathstar needs NET_BIND_SERVICE, xwing was refused
+// SYSLOG. With -report-fixture it keeps the checks the page was made of.
+func checkReport(t *testing.T, checks string) {
+	t.Helper()
+	browser := browsertest.Chromium(t)
+	if *reportFixture != "" {
+		data, err := os.ReadFile(forwarded(t, checks, "k8s.namespace.name", "default"))
+		if err == nil {
+			err = os.WriteFile(*reportFixture, data, 0o644)
 		}
-		t.Logf("capprof profile --format %s over the checks of %s %s:\n%s", format, what, name, out)
+		if err != nil {
+			t.Errorf("-report-fixture: %v", err)
+		}
 	}
+	page := filepath.Join(t.TempDir(), "report.html")
+	capprof := collectortest.Binary(t, "./cmd/capprof")
+	if out, err := exec.Command(capprof, "report", "--namespace", "default", "-o", page, checks).CombinedOutput(); err != nil {
+		t.Fatalf("capprof report: %v\n%s", err, out)
+	}
+	browsertest.CheckCells(t, browser.DOM(t, page), map[string]map[string]string{
+		deathstarProfile: {"NET_BIND_SERVICE": "needed"},
+		xwingProfile:     {"SYSLOG": "denied-only"},
+	})
 }

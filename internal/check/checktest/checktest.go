@@ -24,6 +24,7 @@ func Checks() []check.Check {
 		Runtime: "containerd",
 		PodUID:  "8d3f7a9c-1b2e-4c5d-9e8f-0a1b2c3d4e5f",
 	}
+	cgroupPath := "/kubepods/besteffort/pod" + ctr.PodUID + "/" + ctr.ID
 	return []check.Check{
 		{
 			Time: at, Cap: 34, Denied: true, Audit: check.Audited, UID: 65534, EUID: 65534, Count: 1,
@@ -33,16 +34,17 @@ func Checks() []check.Check {
 		},
 		{
 			Time: at.Add(time.Millisecond), Cap: 21, Denied: true, Audit: check.NotAudited, Count: 3,
-			UserNS:  check.UserNamespace{Inode: 4026531837, IsHost: true},
-			Syscall: 9, SyscallName: "mmap", PID: 77, TID: 78, CgroupID: 9001,
-			CgroupPath: "/kubepods/besteffort/pod8d3f7a9c-1b2e-4c5d-9e8f-0a1b2c3d4e5f/" + ctr.ID,
+			Effective: caps.Set(0).With(10).With(0),
+			UserNS:    check.UserNamespace{Inode: 4026531837, IsHost: true},
+			Syscall:   9, SyscallName: "mmap", PID: 77, TID: 78, CgroupID: 9001,
+			CgroupPath: cgroupPath,
 			Container:  ctr, HostName: "node-1",
 		},
 		{
 			Time: at.Add(2 * time.Millisecond), Cap: 10, Denied: false, Audit: check.Audited, Count: 1,
 			Effective: caps.Set(0).With(10).With(0),
 			UserNS:    check.UserNamespace{Level: 1, Inode: 4026532000, OwnerUID: 1000, OwnerGID: 1000},
-			Syscall:   -1, PID: 77, TID: 77, CgroupID: 9001, Container: ctr, HostName: "node-1",
+			Syscall:   -1, PID: 77, TID: 77, CgroupID: 9001, CgroupPath: cgroupPath, Container: ctr, HostName: "node-1",
 		},
 	}
 }
