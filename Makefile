@@ -135,7 +135,15 @@ check-ocb:
 # sets up what it needs itself (prepare-host, kube-apiserver) and says so.
 # With CI=true a missing prerequisite fails a test instead of skipping it.
 .PHONY: test
-test: helm-lint test-go test-dockerfile test-kernels e2e
+test: helm-lint test-go test-kyverno test-dockerfile test-kernels e2e
+
+# The kyverno format of capprof profile, strictly unmarshalled into Kyverno's
+# own Go types and checked by Kyverno's Policy.Validate (test/kyverno, a
+# module of its own: Kyverno's ~200 modules stay out of go.mod). The first
+# run downloads and compiles them: a few minutes.
+.PHONY: test-kyverno
+test-kyverno:
+	cd test/kyverno && $(GO) test -count=1 ./...
 
 # What the tests need of this machine, done when missing and reported:
 # TEST_DEBS, tracefs, bpffs, a cgroup2 mount, dmesg_restrict=1.
@@ -213,17 +221,27 @@ vet:
 deps-generate:
 	@test/install-debs.sh $(GEN_DEBS)
 
-# Rebuild the committed BPF objects and bindings (clang) and syscall tables.
+# Rebuild the committed BPF objects and bindings (clang), syscall tables,
+# and the capprof.dev API's deepcopy and CRDs.
 .PHONY: generate
-generate: deps-generate
+generate: deps-generate generate-api
 	$(GO) generate ./bpf/ ./internal/syscalls/
 
+# api/v1alpha1's deepcopy functions and the CRDs in deploy/crds, from the Go
+# types, by controller-gen pinned in internal/tools/controllergen.
+CONTROLLER_GEN := $(GO) tool -modfile=internal/tools/controllergen/go.mod controller-gen
+.PHONY: generate-api
+generate-api:
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=deploy/crds
+
 # CI: the committed generated files must be what `make generate` makes.
+GENERATED := bpf internal/syscalls api deploy/crds
 .PHONY: check-generate
 check-generate: generate
-	@git diff --exit-code --stat -- bpf internal/syscalls || \
+	@git diff --exit-code --stat -- $(GENERATED) || \
 	  { echo "generated files are stale: run make generate and commit"; exit 1; }
-	@untracked=$$(git ls-files --others --exclude-standard -- bpf internal/syscalls); \
+	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
 	  if [ -n "$$untracked" ]; then echo "generated files not committed: $$untracked"; exit 1; fi
 
 # The kernel types the BPF programs compile against, one header per target

@@ -5,6 +5,7 @@
 //	capprof run -- CMD ARGS  a command's capability profile and advice
 //	capprof profile FILE...  profiles and least-privilege advice from recorded checks
 //	capprof report -o F FILE...  the same as one self-contained HTML page
+//	capprof apply [PROFILE]  the patches of CapabilityProfile objects, applied with --yes
 //	capprof doctor           what this kernel supports
 //	capprof version
 package main
@@ -41,6 +42,7 @@ var commands = []struct {
 	{"run", "run a command, record its process tree and print its profile and advice", runRun},
 	{"profile", "print capability profiles and securityContext advice from recorded OTLP/JSON files", runProfile},
 	{"report", "write the profiles of recorded OTLP/JSON files as one self-contained HTML page", runReport},
+	{"apply", "print, or with --yes apply, the patches of CapabilityProfile objects to their workloads", runApply},
 	{"doctor", "report what this kernel supports and which attach method record would use", runDoctor},
 	{"version", "print the version", runVersion},
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 
 	"github.com/capprof/capprof/connector/capabilityprofileconnector"
+	"github.com/capprof/capprof/exporter/capabilityprofileexporter"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver"
 )
 
@@ -85,6 +86,7 @@ func components() (otelcol.Factories, error) {
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
 		fileexporter.NewFactory(),
+		capabilityprofileexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -94,6 +96,7 @@ func components() (otelcol.Factories, error) {
 	factories.ExporterModules[otlpexporter.NewFactory().Type()] = "go.opentelemetry.io/collector/exporter/otlpexporter v0.160.0"
 	factories.ExporterModules[otlphttpexporter.NewFactory().Type()] = "go.opentelemetry.io/collector/exporter/otlphttpexporter v0.160.0"
 	factories.ExporterModules[fileexporter.NewFactory().Type()] = "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v0.160.0"
+	factories.ExporterModules[capabilityprofileexporter.NewFactory().Type()] = "github.com/capprof/capprof v0.0.0"
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
 		capabilityprofileconnector.NewFactory(),

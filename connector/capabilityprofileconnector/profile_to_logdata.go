@@ -14,7 +14,7 @@ import (
 )
 
 // profileEventName is the OpenTelemetry event name of a profile record.
-const profileEventName = "linux.capability.profile"
+const profileEventName = profile.EventProfile
 
 // Attributes of a profile record (docs/profiles.md, "The profile record").
 // Capability names are Kubernetes names (no CAP_ prefix), sorted.
@@ -34,6 +34,7 @@ const (
 	attrHosts           = "linux.capability.profile.hosts"
 	attrWindowStart     = "linux.capability.profile.window.start"
 	attrWindowEnd       = "linux.capability.profile.window.end"
+	attrJSON            = profile.AttrProfileJSON
 )
 
 // profilesToLogs maps profiles to log records, one ResourceLogs per profile
@@ -82,6 +83,11 @@ func putProfileAttributes(m pcommon.Map, p *profile.Profile) {
 	putStrings(m, attrHosts, p.Hosts)
 	m.PutStr(attrWindowStart, p.FirstSeen.UTC().Format(time.RFC3339Nano))
 	m.PutStr(attrWindowEnd, p.LastSeen.UTC().Format(time.RFC3339Nano))
+	// Encoding fails only on a time outside years 0-9999; the record then
+	// goes without its evidence, which its consumers count.
+	if js, err := profile.MarshalOne(p); err == nil {
+		m.PutStr(attrJSON, js)
+	}
 }
 
 // used lists the capabilities granted to the workload's own or namespaced

@@ -69,6 +69,24 @@ func TestProfileRecordOfTheWorkload(t *testing.T) {
 	require.Contains(t, r.Body().Str(), "add: [CHOWN]")
 	require.Equal(t, "2026-03-01T10:00:00Z", mustStr(t, r, attrWindowStart))
 	require.Equal(t, "2026-03-01T10:00:08Z", mustStr(t, r, attrWindowEnd))
+
+	// The JSON attribute is the whole profile, evidence included.
+	p, err := profile.UnmarshalOne(mustStr(t, r, attrJSON))
+	require.NoError(t, err)
+	var want profile.Profile
+	for _, g := range goldenProfiles() {
+		if g.ID == p.ID {
+			want = g
+		}
+	}
+	require.Equal(t, want.ID, p.ID)
+	require.Equal(t, want.Advice, p.Advice)
+	require.Equal(t, want.Hosts, p.Hosts)
+	require.Len(t, p.Capabilities, len(want.Capabilities))
+	for i := range want.Capabilities {
+		require.Equal(t, want.Capabilities[i].Evidence[0].Executables, p.Capabilities[i].Evidence[0].Executables)
+		require.Equal(t, want.Capabilities[i].Granted, p.Capabilities[i].Granted)
+	}
 }
 
 func mustStr(t *testing.T, lr plog.LogRecord, key string) string {

@@ -30,10 +30,16 @@ const (
 	FormatSystemd Format = "systemd"
 	// FormatJSON is every profile with all its evidence (docs/profiles.md).
 	FormatJSON Format = "json"
+	// FormatVAP is a ValidatingAdmissionPolicy and binding per Kubernetes
+	// workload container: its pods may add only the proven capabilities
+	// and must drop ALL.
+	FormatVAP Format = "vap"
+	// FormatKyverno is the same rules as a Kyverno Policy.
+	FormatKyverno Format = "kyverno"
 )
 
 // formats is the list ParseFormat accepts, in the order its error names them.
-var formats = [...]Format{FormatTable, FormatYAML, FormatPatch, FormatDocker, FormatSystemd, FormatJSON}
+var formats = [...]Format{FormatTable, FormatYAML, FormatPatch, FormatDocker, FormatSystemd, FormatJSON, FormatVAP, FormatKyverno}
 
 // Formats returns the format names, for flag help.
 func Formats() []string {
@@ -70,6 +76,10 @@ func Write(w io.Writer, f Format, profiles []Profile) error {
 		write = writeSystemd
 	case FormatJSON:
 		write = writeJSON
+	case FormatVAP:
+		write = writeVAP
+	case FormatKyverno:
+		write = writeKyverno
 	default:
 		_, err := ParseFormat(string(f))
 		return fmt.Errorf("write profiles: %w", err)

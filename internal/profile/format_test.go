@@ -339,7 +339,7 @@ func TestParseFormat(t *testing.T) {
 		}
 	}
 	_, err := ParseFormat("xml")
-	if err == nil || err.Error() != `unknown profile format "xml" (valid: table, yaml, patch, docker, systemd, json)` {
+	if err == nil || err.Error() != `unknown profile format "xml" (valid: table, yaml, patch, docker, systemd, json, vap, kyverno)` {
 		t.Errorf("ParseFormat(xml) error = %v", err)
 	}
 	if err := Write(io.Discard, "xml", nil); err == nil || !strings.HasPrefix(err.Error(), "write profiles: unknown profile format") {

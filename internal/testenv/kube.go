@@ -400,16 +400,24 @@ func ptr[T any](v T) *T { return &v }
 // authenticates as it: tests then run with the agent's real access.
 func (k *Kube) AgentKubeconfig(rules []rbacv1.PolicyRule) string {
 	k.t.Helper()
+	return k.RoleKubeconfig("capprof", rules)
+}
+
+// RoleKubeconfig creates the ServiceAccount capprof-system/name, grants it
+// exactly rules through a ClusterRole (and binding) of the same name and
+// returns a kubeconfig file that authenticates as it.
+func (k *Kube) RoleKubeconfig(name string, rules []rbacv1.PolicyRule) string {
+	k.t.Helper()
 	ctx := context.Background()
-	cfg := k.ServiceAccountConfig("capprof-system", "capprof")
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "capprof"}, Rules: rules}
+	cfg := k.ServiceAccountConfig("capprof-system", name)
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
 	if _, err := k.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		k.t.Fatalf("create cluster role: %v", err)
 	}
 	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "capprof"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "capprof"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "capprof-system", Name: "capprof"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "capprof-system", Name: name}},
 	}
 	if _, err := k.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 		k.t.Fatalf("create cluster role binding: %v", err)

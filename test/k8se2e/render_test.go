@@ -18,6 +18,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/capprof/capprof/api/v1alpha1"
 	"github.com/capprof/capprof/internal/kube"
 )
 
@@ -65,14 +66,22 @@ func renderWith(t testing.TB, modfile string, args ...string) []*unstructured.Un
 // rendered is the demo overlay decoded into API types.
 type rendered struct {
 	all            []*unstructured.Unstructured
-	serviceAccount *corev1.ServiceAccount
+	serviceAccount *corev1.ServiceAccount // the agent's
 	clusterRole    *rbacv1.ClusterRole
 	binding        *rbacv1.ClusterRoleBinding
 	daemonSet      *appsv1.DaemonSet
 	deployment     *appsv1.Deployment
 	agentConfig    *corev1.ConfigMap
 	pods           map[string]*corev1.Pod
+	// The gateway's identity, permissions and Deployment.
+	gatewayAccount *corev1.ServiceAccount
+	gatewayRole    *rbacv1.ClusterRole
+	gatewayBinding *rbacv1.ClusterRoleBinding
+	gateway        *appsv1.Deployment
 }
+
+// Names of the gateway's ServiceAccount, ClusterRole and binding.
+const gatewayName = "capprof-gateway"
 
 // decodeStrict decodes every object into its typed form; unknown or
 // duplicate fields are errors, so a misspelt field fails here.
@@ -93,11 +102,15 @@ func decodeStrict(t testing.TB, objs []*unstructured.Unstructured) rendered {
 		}
 		switch o := obj.(type) {
 		case *corev1.ServiceAccount:
-			r.serviceAccount = o
+			pick(o.Name, o, &r.gatewayAccount, &r.serviceAccount)
 		case *rbacv1.ClusterRole:
-			r.clusterRole = o
+			pick(o.Name, o, &r.gatewayRole, &r.clusterRole)
 		case *rbacv1.ClusterRoleBinding:
-			r.binding = o
+			pick(o.Name, o, &r.gatewayBinding, &r.binding)
+		case *appsv1.Deployment:
+			if o.Name == gatewayName {
+				r.gateway = o
+			}
 		case *appsv1.DaemonSet:
 			r.daemonSet = o
 		case *appsv1.Deployment:
@@ -114,6 +127,16 @@ func decodeStrict(t testing.TB, objs []*unstructured.Unstructured) rendered {
 	return r
 }
 
+// pick stores o as the gateway's object when it has the gateway's name, else
+// as the agent's.
+func pick[T any](name string, o *T, gateway, agent **T) {
+	if name == gatewayName {
+		*gateway = o
+	} else {
+		*agent = o
+	}
+}
+
 func TestRenderBase(t *testing.T) {
 	r := decodeStrict(t, render(t, "deploy/base"))
 	kinds := map[string]int{}
@@ -124,7 +147,7 @@ func TestRenderBase(t *testing.T) {
 			t.Errorf("%s %s in namespace %q, want capprof", o.GetKind(), o.GetName(), ns)
 		}
 	}
-	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
+	want := map[string]int{"Namespace": 1, "ServiceAccount": 2, "ClusterRole": 2, "ClusterRoleBinding": 2,
 		"ConfigMap": 2, "DaemonSet": 1, "Deployment": 1, "Service": 1}
 	for k, n := range want {
 		if kinds[k] != n {
@@ -181,6 +204,33 @@ func TestRenderAgentLeastPrivilege(t *testing.T) {
 	if cfg := r.agentConfig.Data["config.yaml"]; !strings.Contains(cfg, "kubernetes:") || !strings.Contains(cfg, "k8s_attributes:") ||
 		!strings.Contains(cfg, "otlp_grpc:") {
 		t.Errorf("agent config lacks the kubernetes block, k8s_attributes or otlp_grpc:\n%s", cfg)
+	}
+}
+
+// TestRenderGatewayLeastPrivilege: the gateway may write CapabilityProfiles
+// (api/v1alpha1's WriterPolicyRules) and nothing else, as its own
+// ServiceAccount, and still needs no capability.
+func TestRenderGatewayLeastPrivilege(t *testing.T) {
+	r := decodeStrict(t, render(t, "deploy/base"))
+	if r.gatewayAccount == nil || r.gatewayRole == nil || r.gatewayBinding == nil || r.gateway == nil {
+		t.Fatal("no gateway ServiceAccount, ClusterRole, ClusterRoleBinding or Deployment")
+	}
+	if want := v1alpha1.WriterPolicyRules(); !reflect.DeepEqual(r.gatewayRole.Rules, want) {
+		t.Errorf("gateway ClusterRole rules %+v, want api/v1alpha1's %+v", r.gatewayRole.Rules, want)
+	}
+	b := r.gatewayBinding
+	if b.RoleRef.Name != r.gatewayRole.Name || len(b.Subjects) != 1 || b.Subjects[0].Name != r.gatewayAccount.Name ||
+		b.Subjects[0].Namespace != r.gatewayAccount.Namespace {
+		t.Errorf("gateway binding %+v does not bind its role to its service account", b)
+	}
+	spec := r.gateway.Spec.Template.Spec
+	if spec.ServiceAccountName != r.gatewayAccount.Name || spec.AutomountServiceAccountToken == nil || !*spec.AutomountServiceAccountToken {
+		t.Errorf("gateway runs as %q (automount %v), want %s with its token", spec.ServiceAccountName,
+			spec.AutomountServiceAccountToken, r.gatewayAccount.Name)
+	}
+	sc := spec.Containers[0].SecurityContext
+	if sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+		t.Errorf("gateway securityContext %+v, want drop [ALL] and nothing added", sc)
 	}
 }
 
