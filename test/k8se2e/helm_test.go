@@ -212,7 +212,7 @@ func TestHelmValues(t *testing.T) {
 	if gateway.Connectors.CapabilityProfile.MaxProfiles != 5 {
 		t.Errorf("gateway max_profiles %d, want 5", gateway.Connectors.CapabilityProfile.MaxProfiles)
 	}
-	d := r.deployment
+	d := r.gateway
 	env, _ := json.Marshal(d.Spec.Template.Spec.Containers[0].Env)
 	volumes, _ := json.Marshal(d.Spec.Template.Spec.Volumes)
 	if *d.Spec.Replicas != 2 || !strings.Contains(string(env), `{"name":"PROFILE_EXPORTERS","value":"[debug, otlp_grpc/profiles]"}`) ||

@@ -70,7 +70,6 @@ type rendered struct {
 	clusterRole    *rbacv1.ClusterRole
 	binding        *rbacv1.ClusterRoleBinding
 	daemonSet      *appsv1.DaemonSet
-	deployment     *appsv1.Deployment
 	agentConfig    *corev1.ConfigMap
 	pods           map[string]*corev1.Pod
 	// The gateway's identity, permissions and Deployment.
@@ -113,8 +112,6 @@ func decodeStrict(t testing.TB, objs []*unstructured.Unstructured) rendered {
 			}
 		case *appsv1.DaemonSet:
 			r.daemonSet = o
-		case *appsv1.Deployment:
-			r.deployment = o
 		case *corev1.ConfigMap:
 			// Kustomize's name carries a hash of the content, Helm's not.
 			if kustomizeHash.ReplaceAllString(o.Name, "") == "capprof-agent-config" {
