@@ -20,10 +20,11 @@ import (
 )
 
 const (
-	// maxProviders bounds the LoggerProviders kept, one per resource. A
-	// node rarely runs more containers than this at once; beyond it the
-	// least recently used provider goes, and a later check from that
-	// container simply creates a new one.
+	// maxProviders bounds the LoggerProviders kept, one per resource (a
+	// process of a container or of the host). Processes that check
+	// capabilities at once are rarely more than this; beyond it the least
+	// recently used provider goes, and a later check from that process
+	// simply creates a new one.
 	maxProviders = 4096
 
 	// flushTimeout bounds Close's final export. It is longer than the
@@ -51,11 +52,11 @@ var tlsEnv = [...]string{
 // otlpWriter exports checks through the OpenTelemetry Go log SDK.
 //
 // The SDK ties one Resource to a LoggerProvider, but resource attributes
-// differ per container, so there is one provider per ResourceKey. All of
+// differ per process, so there is one provider per ResourceKey. All of
 // them feed ONE batch processor in front of ONE exporter: records of every
-// container are batched together (the exporter groups a batch by resource
+// process are batched together (the exporter groups a batch by resource
 // into ResourceLogs itself), memory is one queue rather than one per
-// container, and evicting a provider never has to export synchronously.
+// process, and evicting a provider never has to export synchronously.
 // The providers see the processor through sharedProcessor, whose Shutdown
 // does nothing, so that shutting a provider down does not shut down the
 // processor and with it the exporter; Close shuts those down last.
