@@ -75,7 +75,11 @@ func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
 	c.HostName = res.HostName
 	c.Container = res.Container
 	c.Kubernetes = res.Kubernetes
-	decodeProcess(record, &c)
+	// Records of the earlier shape carried their process, process.pid
+	// always among it; today's carry none, and skip the lookups.
+	if _, ok := record[AttrPID]; ok {
+		decodeProcess(record, &c)
+	}
 	if _, ok := record[AttrCapID]; !ok {
 		c.Cap, _ = caps.Parse(str(AttrCapName))
 	}
