@@ -9,9 +9,10 @@ VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
 OCB_VERSION ?= v0.160.0
 OCB_MANIFEST ?= otelcol-config/builder-config.yaml
 # Debian packages the integration tests need (chromium: the HTML report's
-# tests load it in a real browser; buildah: the Dockerfile is built), and
+# tests load it in a real browser; buildah: the Dockerfile is built;
+# prometheus: the Grafana dashboard's queries are run against it), and
 # those `make generate` needs; test/install-debs.sh installs what is missing.
-TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light chromium buildah
+TEST_DEBS := containerd runc busybox-static util-linux bpftrace etcd-server etcd-client nginx-light chromium buildah prometheus
 GEN_DEBS  := clang llvm libbpf-dev
 
 
