@@ -52,7 +52,7 @@ func TestConfigsValidate(t *testing.T) {
 
 	examples, err := filepath.Glob("../../otelcol-config/examples/*.yaml")
 	require.NoError(t, err)
-	require.Len(t, examples, 3, "every example must be validated here")
+	require.Len(t, examples, 4, "every example must be validated here")
 	files := append([]string{"../../otelcol-config/local.yaml"}, examples...)
 
 	for _, f := range files {
