@@ -4,9 +4,6 @@ package capabilityprofileexporter
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -192,20 +189,7 @@ func testLostRace(t *testing.T, kubeconfig string, admin dynamic.Interface) {
 // testPrinterColumns reads the profiles as kubectl get does, through the
 // API's Table response.
 func testPrinterColumns(t *testing.T, cfg *rest.Config) {
-	hc, err := rest.HTTPClientFor(cfg)
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodGet, cfg.Host+"/apis/capprof.dev/v1alpha1/capabilityprofiles", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+cfg.BearerToken)
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-	resp, err := hc.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-	var table metav1.Table
-	require.NoError(t, json.Unmarshal(body, &table))
+	table := testenv.GetTable(t, cfg, "/apis/capprof.dev/v1alpha1/capabilityprofiles")
 	// Cells come for every column; kubectl shows those of priority 0.
 	var cols []string
 	for _, c := range table.ColumnDefinitions {
@@ -215,12 +199,9 @@ func testPrinterColumns(t *testing.T, cfg *rest.Config) {
 	}
 	require.Equal(t, []string{"Name", "Workload", "Container", "Add", "Denied", "PSS", "Checks", "Last Seen", "Verified"}, cols)
 	var shop map[string]any
-	for _, r := range table.Rows {
-		if strings.Contains(string(r.Object.Raw), `"namespace":"shop"`) {
-			shop = map[string]any{}
-			for i, c := range table.ColumnDefinitions {
-				shop[c.Name] = r.Cells[i]
-			}
+	for _, r := range testenv.Rows(t, table) {
+		if r.Namespace == "shop" {
+			shop = r.Cells
 		}
 	}
 	require.NotNil(t, shop, "no row of namespace shop")
