@@ -41,7 +41,8 @@ const (
 // service account; the real gateway (deploy/base/gateway-config.yaml); dmesg
 // as uid 65534 in the xwing pod; the deathstar Deployment's two replicas,
 // one per node, binding port 80; and at the end the gateway's capability
-// profiles: one per workload, across nodes.
+// profiles: one per workload, across nodes, as records and as
+// CapabilityProfile objects written through an API server restart.
 func TestStarWarsDemo(t *testing.T) {
 	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "make", "go")
@@ -60,9 +61,8 @@ func TestStarWarsDemo(t *testing.T) {
 	ctrd.ImportImage(imageTar)
 	// The API server's certificate is in its private directory's certs/.
 	left.dirs = append(left.dirs, ctrd.Dir(), filepath.Dir(filepath.Dir(kube.Config.TLSClientConfig.CAFile)))
+	kube.InstallCRDs()
 	backend := startSink(t)
-	gateway := collectortest.StartGateway(t, filepath.Join(t.TempDir(), "profiles"),
-		"CHECK_EXPORTERS=[file/checks, otlp_grpc/checks]", "CHECK_EXPORT_ENDPOINT="+backend.addr)
 
 	// Every rendered object passes the API server's validation and
 	// admission; the namespaces exist first, as kubectl apply orders them.
@@ -86,6 +86,12 @@ func TestStarWarsDemo(t *testing.T) {
 			ap.create(t, o)
 		}
 	}
+	// The gateway writes its profiles as CapabilityProfile objects too, as
+	// its own service account (deploy/base/gateway-rbac.yaml).
+	gatewayAccount := kube.WriteKubeconfig(kube.ServiceAccountConfig(r.gatewayAccount.Namespace, r.gatewayAccount.Name))
+	gateway := collectortest.StartGateway(t, filepath.Join(t.TempDir(), "profiles"),
+		"CHECK_EXPORTERS=[file/checks, otlp_grpc/checks]", "CHECK_EXPORT_ENDPOINT="+backend.addr,
+		"PROFILE_EXPORTERS=[file/profiles, capability_profile_k8s]", "PROFILE_KUBECONFIG="+gatewayAccount)
 	xwing := createPod(t, ap, r.pods["xwing"], nodeA)
 	deathstar := createDeathstar(t, ap, r)
 
@@ -235,7 +241,8 @@ func TestStarWarsDemo(t *testing.T) {
 	agentA.stop(t)
 	agentB.stop(t)
 	gateway.Stop(t)
-	checkProfiles(t, gateway)
+	records := checkProfiles(t, gateway)
+	checkProfileObjects(t, kube, records)
 }
 
 // dmesgIn matches dmesg's denied CAP_SYSLOG check in container id.

@@ -157,8 +157,8 @@ type profileWant struct {
 // with the advice its checks call for and nothing the runtime did while
 // setting a container up. It logs the records and what `capprof profile`
 // makes of xwing's and the deathstar's forwarded checks (the README quotes
-// them).
-func checkProfiles(t *testing.T, g *collectortest.Gateway) {
+// them). It returns the records by profile id.
+func checkProfiles(t *testing.T, g *collectortest.Gateway) map[string]plog.LogRecord {
 	t.Helper()
 	records := map[string][]plog.LogRecord{}
 	collectortest.EachRecord(collectortest.ReadLogs(t, g.Profiles), func(res pcommon.Resource, lr plog.LogRecord) {
@@ -229,6 +229,13 @@ func checkProfiles(t *testing.T, g *collectortest.Gateway) {
 	explain(t, g.Checks, "pod.name", "xwing", "table", "yaml")
 	explain(t, g.Checks, "deployment.name", "deathstar", "yaml", "patch")
 	checkReport(t, g.Checks)
+	one := map[string]plog.LogRecord{}
+	for id, rs := range records {
+		if len(rs) == 1 {
+			one[id] = rs[0]
+		}
+	}
+	return one
 }
 
 // forwardedChecks adds up, per host.name, the checks (sums of
