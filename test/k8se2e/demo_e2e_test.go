@@ -42,7 +42,8 @@ const (
 // as uid 65534 in the xwing pod; the deathstar Deployment's two replicas,
 // one per node, binding port 80; and at the end the gateway's capability
 // profiles: one per workload, across nodes, as records and as
-// CapabilityProfile objects written through an API server restart.
+// CapabilityProfile objects written through an API server restart; then
+// the advice applied and enforced by an admission policy.
 func TestStarWarsDemo(t *testing.T) {
 	prereq.RequireRoot(t)
 	prereq.RequireCommands(t, "make", "go")
@@ -243,6 +244,10 @@ func TestStarWarsDemo(t *testing.T) {
 	gateway.Stop(t)
 	records := checkProfiles(t, gateway)
 	checkProfileObjects(t, kube, records)
+
+	// 7. The advice enforced: admission policies from the profiles, the
+	// deathstar patched, and its rolled-out pod admitted and serving.
+	enforceAdvice(t, kube, ap, ctrd, left, deathstar)
 }
 
 // dmesgIn matches dmesg's denied CAP_SYSLOG check in container id.

@@ -47,6 +47,13 @@ func renderWith(t testing.TB, modfile string, args ...string) []*unstructured.Un
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+	return decodeObjects(t, strings.Join(args, " "), out)
+}
+
+// decodeObjects decodes the YAML documents (or JSON objects) that a
+// command printed, in order.
+func decodeObjects(t testing.TB, command string, out []byte) []*unstructured.Unstructured {
+	t.Helper()
 	var objs []*unstructured.Unstructured
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
 	for {
@@ -55,7 +62,7 @@ func renderWith(t testing.TB, modfile string, args ...string) []*unstructured.Un
 			if err.Error() == "EOF" {
 				return objs
 			}
-			t.Fatalf("output of %s: %v", strings.Join(args, " "), err)
+			t.Fatalf("output of %s: %v", command, err)
 		}
 		if m != nil {
 			objs = append(objs, &unstructured.Unstructured{Object: m})
