@@ -2,6 +2,7 @@ package collectortest
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"testing"
 
@@ -12,9 +13,18 @@ import (
 // ReadLogs reads a file exporter's OTLP/JSON lines.
 func ReadLogs(t testing.TB, path string) []plog.Logs {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := ReadLogsFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// ReadLogsFile is ReadLogs for programs other than tests.
+func ReadLogsFile(path string) ([]plog.Logs, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	var out []plog.Logs
@@ -23,14 +33,14 @@ func ReadLogs(t testing.TB, path string) []plog.Logs {
 	for sc.Scan() {
 		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(sc.Bytes())
 		if err != nil {
-			t.Fatalf("%s: not OTLP/JSON: %v", path, err)
+			return nil, fmt.Errorf("%s: not OTLP/JSON: %w", path, err)
 		}
 		out = append(out, logs)
 	}
 	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return out
+	return out, nil
 }
 
 // EachRecord calls fn with every log record and its resource.
