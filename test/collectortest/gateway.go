@@ -45,7 +45,7 @@ func StartGateway(t testing.TB, storage string, env ...string) *Gateway {
 func LaunchGateway(bin, dir, storage string, env ...string) (*Gateway, error) {
 	addrs := make([]string, 4)
 	for i := range addrs {
-		a, err := freeAddr()
+		a, err := PickFreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -78,14 +78,14 @@ func LaunchGateway(bin, dir, storage string, env ...string) (*Gateway, error) {
 // FreeAddr returns a loopback address nothing listens on right now.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	a, err := freeAddr()
+	a, err := PickFreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func freeAddr() (string, error) {
+func PickFreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("free port: %w", err)

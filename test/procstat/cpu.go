@@ -41,3 +41,33 @@ func CPUTime(pid int) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * clockTick, nil
 }
+
+// MachineCPU is the CPU time of every CPU of the machine since boot, busy
+// (everything but idle and iowait) and in all, from /proc/stat: the
+// difference of two readings says how busy the machine was between them.
+func MachineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 6 || fields[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var ticks [8]int64 // user nice system idle iowait irq softirq steal
+	for i := range ticks {
+		if 1+i >= len(fields) {
+			break
+		}
+		if ticks[i], err = strconv.ParseInt(fields[1+i], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+	}
+	var all int64
+	for _, t := range ticks {
+		all += t
+	}
+	idle := ticks[3] + ticks[4]
+	return time.Duration(all-idle) * clockTick, time.Duration(all) * clockTick, nil
+}
