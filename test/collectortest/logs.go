@@ -2,7 +2,10 @@ package collectortest
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"testing"
 
@@ -27,18 +30,25 @@ func ReadLogsFile(path string) ([]plog.Logs, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// A line is one batch of the exporter's: a gateway's profiles at
+	// shutdown are one, of any length.
 	var out []plog.Logs
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(sc.Bytes())
-		if err != nil {
-			return nil, fmt.Errorf("%s: not OTLP/JSON: %w", path, err)
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			logs, uerr := (&plog.JSONUnmarshaler{}).UnmarshalLogs(line)
+			if uerr != nil {
+				return nil, fmt.Errorf("%s: not OTLP/JSON: %w", path, uerr)
+			}
+			out = append(out, logs)
 		}
-		out = append(out, logs)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
 	return out, nil
 }
