@@ -7,7 +7,9 @@
 //
 // The load is a recorded sample of what the agents of make e2e sent
 // (testdata/agent-checks.otlp.jsonl.gz: the records of four pods, as the
-// gateway's file exporter wrote them), copied for -nodes × -pods pods with
+// gateway's file exporter wrote them; recorded with `go test -tags e2e -run
+// 'TestStarWarsDemo$' ./test/k8se2e/ -args -report-fixture=FILE` and
+// gzipped), copied for -nodes × -pods pods with
 // each node's, pod's, workload's, container's, cgroup's and process's
 // identity varied and every other attribute as recorded. It is marshalled
 // once before the clock starts and sent over OTLP/gRPC to -agents agent
