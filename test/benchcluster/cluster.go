@@ -111,8 +111,7 @@ func synthesize(sh shape, templates []podTemplate, now time.Time) ([]request, *e
 			}
 			eachRecord(rl, func(lr plog.LogRecord) {
 				p.observations++
-				n, _ := lr.Attributes().Get(attrCount)
-				p.checks += max(n.Int(), 1)
+				p.checks += checksOf(lr)
 			})
 		}
 	}

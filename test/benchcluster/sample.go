@@ -25,7 +25,7 @@ type podTemplate struct {
 	deployed bool // a Deployment's replica; else a pod no Deployment owns
 	logs     plog.Logs
 	records  int
-	checks   int64 // the records' linux.capability.count, summed
+	checks   int64 // the checks its records stand for (checksOf)
 }
 
 // loadSample reads the recorded sample (gzipped OTLP/JSON lines, as the
@@ -71,9 +71,7 @@ func loadSample(path string) ([]podTemplate, error) {
 			rl.CopyTo(p.logs.ResourceLogs().AppendEmpty())
 			eachRecord(rl, func(lr plog.LogRecord) {
 				p.records++
-				if c, ok := lr.Attributes().Get(attrCount); ok {
-					p.checks += c.Int()
-				}
+				p.checks += checksOf(lr)
 			})
 		}
 	}
@@ -94,4 +92,11 @@ func eachRecord(rl plog.ResourceLogs, fn func(plog.LogRecord)) {
 			fn(records.At(k))
 		}
 	}
+}
+
+// checksOf is the checks a record stands for, as the profile builder counts
+// them: its linux.capability.count, or one without.
+func checksOf(lr plog.LogRecord) int64 {
+	n, _ := lr.Attributes().Get(attrCount)
+	return max(n.Int(), 1)
 }
