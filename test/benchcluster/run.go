@@ -129,24 +129,8 @@ func runOnce(s settings, replicas int, reqs []request, exp *expectation) (*resul
 	if err := send(ctx, agentAddrs, reqs, s.rounds, s.senders); err != nil {
 		return nil, err
 	}
-	want := float64(exp.records) * float64(s.rounds)
-	for {
-		added := 0.0
-		for _, g := range gws {
-			text, err := g.ScrapeMetrics()
-			if err != nil {
-				return nil, err
-			}
-			v, _ := collectortest.MetricSum(text, metricAdded)
-			added += v
-		}
-		if added >= want {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("after %s the gateways added %.0f of %.0f records to profiles", s.timeout, added, want)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the gateways' counters: nothing to wait on
+	if err := waitAdded(ctx, gws, agents, float64(exp.records)*float64(s.rounds)); err != nil {
+		return nil, err
 	}
 	res.wall = time.Since(start)
 	busy1, total1, err := procstat.MachineCPU()
@@ -177,26 +161,64 @@ func runOnce(s settings, replicas int, reqs []request, exp *expectation) (*resul
 	}
 	res.genCPU = cpu1[len(cpu1)-1] - cpu0[len(cpu0)-1]
 
+	if err := stop(res, gws, agents, cpu1); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// waitAdded waits until the gateways have added want records to profiles,
+// and fails early when an agent drops data (its retries exhausted).
+func waitAdded(ctx context.Context, gws []*collectortest.Gateway, agents []*collectortest.Collector, want float64) error {
+	for {
+		added := 0.0
+		for _, g := range gws {
+			text, err := g.ScrapeMetrics()
+			if err != nil {
+				return err
+			}
+			v, _ := collectortest.MetricSum(text, metricAdded)
+			added += v
+		}
+		if added >= want {
+			return nil
+		}
+		for _, a := range agents {
+			if out := a.Output.String(); strings.Contains(out, "Dropping data") {
+				return fmt.Errorf("an agent dropped records (%.0f of %.0f added to profiles):\n%s", added, want, out)
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the gateways added %.0f of %.0f records to profiles: %w", added, want, ctx.Err())
+		}
+		time.Sleep(100 * time.Millisecond) // polling the gateways' counters: nothing to wait on
+	}
+}
+
+// stop stops the agents, then each gateway, which emits and persists its
+// profiles at shutdown: the CPU it used from the end of the load (cpu) to
+// its exit, and the profiles it wrote, go into res.
+func stop(res *result, gws []*collectortest.Gateway, agents []*collectortest.Collector, cpu []time.Duration) error {
 	for _, a := range agents {
 		if err := a.Terminate(time.Minute); err != nil {
-			return nil, fmt.Errorf("agent: %w", err)
+			return fmt.Errorf("agent: %w", err)
 		}
 	}
 	for i, g := range gws {
 		if err := g.Terminate(5 * time.Minute); err != nil {
-			return nil, fmt.Errorf("gateway %d: %w", i, err)
+			return fmt.Errorf("gateway %d: %w", i, err)
 		}
 		ru, ok := g.ExitState().SysUsage().(*syscall.Rusage)
 		if !ok {
-			return nil, fmt.Errorf("gateway %d: no resource usage", i)
+			return fmt.Errorf("gateway %d: no resource usage", i)
 		}
-		total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.gateways[i].flushCPU = total - cpu1[i]
+		res.gateways[i].flushCPU = time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) - cpu[i]
+		var err error
 		if res.gateways[i].emitted, err = emittedProfiles(g.Profiles); err != nil {
-			return nil, fmt.Errorf("gateway %d: %w", i, err)
+			return fmt.Errorf("gateway %d: %w", i, err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // cpuTimes reads the CPU time of the gateways, the agents and this process,
