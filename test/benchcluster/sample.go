@@ -35,7 +35,7 @@ type podTemplate struct {
 func loadSample(path string) ([]podTemplate, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sample: %w", err)
 	}
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
