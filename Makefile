@@ -298,6 +298,18 @@ bench-memory: build-otelcol
 	$(GO) build -o $(BIN)/benchmemory ./test/benchmemory
 	$(BIN)/benchmemory -bin $(BIN)/otelcol-capprof -idle $${IDLE:-30s} -load $${LOAD:-30s} -rate $${RATE:-50000} $(ARGS)
 
+# A large cluster on this machine (test/benchcluster, no root): NODES x PODS
+# pods' checks, from a recorded sample of the agents' records with varied
+# identities, through agent-side load_balancing exporters (real
+# otelcol-capprof processes) to 1, 2 and 4 real gateways
+# (deploy/base/gateway-config.yaml); records/s, records per CPU-second,
+# per-gateway balance, memory per 10k profiles, and every profile exact.
+# A few minutes at the default 1,000 x 30; ARGS passes more flags
+# (-gateways 1,2,4 -rounds 1 -agents 2 -bare 0.1 -replicas 3 ...).
+.PHONY: bench-cluster
+bench-cluster: build-otelcol
+	$(GO) run ./test/benchcluster -bin $(BIN)/otelcol-capprof -nodes $${NODES:-1000} -pods $${PODS:-30} $(ARGS)
+
 .PHONY: fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./internal/cgroup/

@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -35,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/test/procstat"
 )
 
 func main() {
@@ -75,9 +75,6 @@ func work(rate int, d time.Duration) error {
 	fmt.Println(made)
 	return nil
 }
-
-// sample is one reading of the collector's resident memory, in KiB.
-type sample struct{ total, binary, bpf, anon int }
 
 func bench(bin string, idle, load time.Duration, rate int, host bool, out io.Writer) error {
 	bin, err := filepath.Abs(bin)
@@ -188,10 +185,10 @@ func waitFor(path, text string, exited <-chan struct{}) error {
 	return fmt.Errorf("the collector did not log %q within %s:\n%s", text, timeout, b)
 }
 
-func sampleFor(pid int, bin string, d time.Duration) ([]sample, error) {
-	var samples []sample
+func sampleFor(pid int, bin string, d time.Duration) ([]procstat.Memory, error) {
+	var samples []procstat.Memory
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(time.Second) {
-		s, err := readSmaps(pid, bin)
+		s, err := procstat.ReadMemory(pid, bin)
 		if err != nil {
 			return nil, err
 		}
@@ -200,45 +197,8 @@ func sampleFor(pid int, bin string, d time.Duration) ([]sample, error) {
 	return samples, nil
 }
 
-// readSmaps sums the Rss of pid's mappings by what backs them.
-func readSmaps(pid int, bin string) (sample, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
-	if err != nil {
-		return sample{}, err
-	}
-	defer f.Close()
-	var s sample
-	var backing string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		switch {
-		case len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-			backing = ""
-			if len(fields) >= 6 {
-				backing = fields[5]
-			}
-		case fields[0] == "Rss:" && len(fields) >= 2:
-			kb, err := strconv.Atoi(fields[1])
-			if err != nil {
-				return sample{}, fmt.Errorf("smaps: %w", err)
-			}
-			s.total += kb
-			switch {
-			case backing == bin:
-				s.binary += kb
-			case strings.HasPrefix(backing, "anon_inode:bpf"):
-				s.bpf += kb
-			case backing == "" || strings.HasPrefix(backing, "["):
-				s.anon += kb
-			}
-		}
-	}
-	return s, sc.Err()
-}
-
-func report(out io.Writer, phase string, samples []sample) {
-	med := func(pick func(sample) int) float64 {
+func report(out io.Writer, phase string, samples []procstat.Memory) {
+	med := func(pick func(procstat.Memory) int) float64 {
 		v := make([]int, len(samples))
 		for i, s := range samples {
 			v[i] = pick(s)
@@ -247,6 +207,6 @@ func report(out io.Writer, phase string, samples []sample) {
 		return float64(v[len(v)/2]) / 1024
 	}
 	fmt.Fprintf(out, "%-14s total %6.1f = binary %5.1f + bpf %5.1f + anonymous %5.1f (+ other files)\n", phase,
-		med(func(s sample) int { return s.total }), med(func(s sample) int { return s.binary }),
-		med(func(s sample) int { return s.bpf }), med(func(s sample) int { return s.anon }))
+		med(func(s procstat.Memory) int { return s.Total }), med(func(s procstat.Memory) int { return s.Binary }),
+		med(func(s procstat.Memory) int { return s.BPF }), med(func(s procstat.Memory) int { return s.Anon }))
 }

@@ -2,6 +2,7 @@ package collectortest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +57,18 @@ func Start(t testing.TB, ready, config string, env []string, sets ...string) *Co
 // in order (a later file's maps extend and override an earlier one's).
 func StartConfigs(t testing.TB, ready string, configs, env []string, sets ...string) *Collector {
 	t.Helper()
+	c, err := Launch(OtelcolCapprof(t), ready, configs, env, sets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Kill)
+	return c
+}
+
+// Launch is StartConfigs for programs other than tests (the benchmarks):
+// it runs the otelcol-capprof binary bin and returns once its output says
+// ready; the caller kills or terminates it.
+func Launch(bin, ready string, configs, env []string, sets ...string) (*Collector, error) {
 	var args []string
 	for _, config := range configs {
 		if !filepath.IsAbs(config) {
@@ -66,43 +79,64 @@ func StartConfigs(t testing.TB, ready string, configs, env []string, sets ...str
 	for _, s := range sets {
 		args = append(args, "--set="+s)
 	}
-	c := &Collector{cmd: exec.Command(OtelcolCapprof(t), args...), Output: &SyncBuffer{}, done: make(chan error, 1)}
+	c := &Collector{cmd: exec.Command(bin, args...), Output: &SyncBuffer{}, done: make(chan error, 1)}
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stderr = c.Output
 	c.cmd.Stdout = c.Output
 	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() { c.done <- c.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	})
 	deadline := time.After(60 * time.Second)
 	for !strings.Contains(c.Output.String(), ready) {
 		select {
 		case err := <-c.done:
-			t.Fatalf("collector exited before %q: %v\n%s", ready, err, c.Output.String())
+			c.done <- err
+			return nil, fmt.Errorf("collector exited before %q: %v\n%s", ready, err, c.Output.String())
 		case <-deadline:
-			t.Fatalf("collector did not say %q:\n%s", ready, c.Output.String())
+			c.Kill()
+			return nil, fmt.Errorf("collector did not say %q:\n%s", ready, c.Output.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return c
+	return c, nil
+}
+
+// Pid is the collector's process id.
+func (c *Collector) Pid() int { return c.cmd.Process.Pid }
+
+// Kill kills the collector, if it still runs, and waits for it to exit.
+func (c *Collector) Kill() {
+	_ = c.cmd.Process.Kill()
+	err := <-c.done
+	c.done <- err
 }
 
 // Stop sends SIGTERM and waits: receivers flush and connectors emit what
 // they hold on shutdown.
 func (c *Collector) Stop(t testing.TB) {
 	t.Helper()
+	if err := c.Terminate(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Terminate is Stop for programs other than tests: SIGTERM, then wait up to
+// timeout for a clean exit. Afterwards ExitState says what the process used.
+func (c *Collector) Terminate(timeout time.Duration) error {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-c.done:
 		c.done <- err // a second Stop or the cleanup sees it too
 		if err != nil {
-			t.Fatalf("collector exited with %v:\n%s", err, c.Output.String())
+			return fmt.Errorf("collector exited with %v:\n%s", err, c.Output.String())
 		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("collector did not stop:\n%s", c.Output.String())
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("collector did not stop within %s:\n%s", timeout, c.Output.String())
 	}
 }
+
+// ExitState is the exited process's state (its resource usage), nil while
+// it runs.
+func (c *Collector) ExitState() *os.ProcessState { return c.cmd.ProcessState }

@@ -1,10 +1,13 @@
 package collectortest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -28,14 +31,33 @@ type Gateway struct {
 // config's variables (the last value of a variable wins).
 func StartGateway(t testing.TB, storage string, env ...string) *Gateway {
 	t.Helper()
-	dir := t.TempDir()
-	g := &Gateway{OTLP: FreeAddr(t), Metrics: FreeAddr(t),
+	g, err := LaunchGateway(OtelcolCapprof(t), t.TempDir(), storage, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Kill)
+	return g
+}
+
+// LaunchGateway is StartGateway for programs other than tests: it runs the
+// otelcol-capprof binary bin, writing its files into dir; the caller kills
+// or terminates it.
+func LaunchGateway(bin, dir, storage string, env ...string) (*Gateway, error) {
+	addrs := make([]string, 4)
+	for i := range addrs {
+		a, err := PickFreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		addrs[i] = a
+	}
+	g := &Gateway{OTLP: addrs[0], Metrics: addrs[1],
 		Profiles: filepath.Join(dir, "profiles.jsonl"), Checks: filepath.Join(dir, "checks.jsonl")}
 	_, metricsPort, _ := net.SplitHostPort(g.Metrics)
 	env = append([]string{
 		"OTLP_GRPC_ENDPOINT=" + g.OTLP,
-		"OTLP_HTTP_ENDPOINT=" + FreeAddr(t),
-		"HEALTH_ENDPOINT=" + FreeAddr(t),
+		"OTLP_HTTP_ENDPOINT=" + addrs[2],
+		"HEALTH_ENDPOINT=" + addrs[3],
 		"METRICS_HOST=127.0.0.1",
 		"METRICS_PORT=" + metricsPort,
 		"PROFILE_INTERVAL=1h",
@@ -45,32 +67,72 @@ func StartGateway(t testing.TB, storage string, env ...string) *Gateway {
 		"CHECK_EXPORTERS=[file/checks]",
 		"CHECK_EXPORT_FILE=" + g.Checks,
 	}, env...)
-	g.Collector = Start(t, CollectorReady, GatewayConfig, env)
-	return g
+	c, err := Launch(bin, CollectorReady, []string{GatewayConfig}, env)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g.Collector = c
+	return g, nil
 }
 
 // FreeAddr returns a loopback address nothing listens on right now.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := PickFreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+func PickFreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("free port: %w", err)
+	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 // Scrape reads the gateway's own metrics in the Prometheus text format.
 func (g *Gateway) Scrape(t testing.TB) string {
 	t.Helper()
+	text, err := g.ScrapeMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}
+
+// ScrapeMetrics is Scrape for programs other than tests.
+func (g *Gateway) ScrapeMetrics() (string, error) {
 	resp, err := http.Get("http://" + g.Metrics + "/metrics")
 	if err != nil {
-		t.Fatalf("scrape the gateway's metrics: %v", err)
+		return "", fmt.Errorf("scrape the gateway's metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("scrape the gateway's metrics: %w", err)
 	}
-	return string(b)
+	return string(b), nil
+}
+
+// MetricSum adds up every series of a metric in the Prometheus text format
+// (all label values); false when it has none.
+func MetricSum(text, name string) (float64, bool) {
+	var sum float64
+	found := false
+	for line := range strings.SplitSeq(text, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		sum += v
+		found = true
+	}
+	return sum, found
 }

@@ -2,6 +2,10 @@ package collectortest
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"testing"
 
@@ -12,25 +16,41 @@ import (
 // ReadLogs reads a file exporter's OTLP/JSON lines.
 func ReadLogs(t testing.TB, path string) []plog.Logs {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := ReadLogsFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []plog.Logs
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(sc.Bytes())
-		if err != nil {
-			t.Fatalf("%s: not OTLP/JSON: %v", path, err)
-		}
-		out = append(out, logs)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	return out
+}
+
+// ReadLogsFile is ReadLogs for programs other than tests.
+func ReadLogsFile(path string) ([]plog.Logs, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// A line is one batch of the exporter's: a gateway's profiles at
+	// shutdown are one, of any length.
+	var out []plog.Logs
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			logs, uerr := (&plog.JSONUnmarshaler{}).UnmarshalLogs(line)
+			if uerr != nil {
+				return nil, fmt.Errorf("%s: not OTLP/JSON: %w", path, uerr)
+			}
+			out = append(out, logs)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return out, nil
 }
 
 // EachRecord calls fn with every log record and its resource.
