@@ -1,0 +1,138 @@
+//go:build integration
+
+package controller_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/controller"
+	"github.com/capprof/capprof/internal/kube"
+	caprec "github.com/capprof/capprof/internal/recording"
+	"github.com/capprof/capprof/internal/testenv"
+)
+
+// TestRecordingNarrowsTheKernelLive runs xwing and tiefighter pods in real
+// containers with the controller following CapabilityRecordings, as the
+// agent's ServiceAccount with the agent's rules: with no recording both are
+// recorded (the default, record all); a recording for class=xwing makes
+// the kernel drop tiefighter's checks, counted, while xwing's still come;
+// deleting it restores the default. A pod that starts while the recording
+// exists is recorded from its first checks.
+func TestRecordingNarrowsTheKernelLive(t *testing.T) {
+	k := testenv.StartKube(t)
+	k.InstallCRDs()
+	cd := testenv.StartContainerd(t)
+	ctx := context.Background()
+	k.CreateNamespace("empire")
+	xwing := runPod(t, k, cd, "xwing", map[string]string{"class": "xwing", "org": "alliance"})
+	tiefighter := runPod(t, k, cd, "tiefighter", map[string]string{"class": "tiefighter", "org": "empire"})
+
+	cfg := controller.DefaultConfig()
+	cfg.FlushInterval = 200 * time.Millisecond
+	cfg.MaxBatchDelay = 200 * time.Millisecond
+	cfg.CgroupInclude = []string{cd.Kubepods()} // this test's pods only
+	kc := controller.DefaultKubernetesConfig("node-1")
+	kc.Watch.Auth = kube.AuthKubeconfig
+	kc.Watch.Kubeconfig = k.AgentKubeconfig(slices.Concat(kube.PolicyRules(), caprec.PolicyRules()))
+	cfg.Kubernetes = &kc
+	sc := controller.DefaultSelectionConfig()
+	cfg.Selection = &sc
+	rec := start(t, cfg)
+
+	dmesgIn := func(ctr testenv.Container) time.Time {
+		t.Helper()
+		at := time.Now()
+		if out, err := cd.Exec(ctr, nobody, "dmesg"); err == nil {
+			t.Fatalf("dmesg as nobody succeeded in %s:\n%s", ctr.ID[:12], out)
+		}
+		return at
+	}
+	// syslogSince reports whether a denied CAP_SYSLOG check of ctr made at
+	// or after since has been written.
+	syslogSince := func(ctr testenv.Container, since time.Time) bool {
+		rec.sink.mu.Lock()
+		defer rec.sink.mu.Unlock()
+		return slices.ContainsFunc(rec.sink.checks, func(c check.Check) bool {
+			return c.Container.ID == ctr.ID && c.Cap == capSyslog && c.Denied && !c.Time.Before(since)
+		})
+	}
+	unselected := func() uint64 { s := rec.ctl.Stats(); return s.UnselectedSkipped[capSyslog] }
+
+	// No recording: everything is recorded.
+	at := dmesgIn(tiefighter)
+	waitFor(t, "tiefighter's check with no recording", func() bool { return syslogSince(tiefighter, at) })
+	if s := rec.ctl.Stats(); s.Selecting || s.UnselectedSkipped.Total() != 0 {
+		t.Fatalf("with no recording: selecting %v, %d checks dropped", s.Selecting, s.UnselectedSkipped.Total())
+	}
+
+	client, err := dynamic.NewForConfig(k.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordings := client.Resource(caprec.Resource).Namespace("empire")
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "capprof.dev/v1alpha1", "kind": "CapabilityRecording",
+		"metadata": map[string]any{"name": "xwing-only"},
+		"spec":     map[string]any{"podSelector": map[string]any{"matchLabels": map[string]any{"class": "xwing"}}},
+	}}
+	if _, err := recordings.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the recording's selection in the kernel", func() bool {
+		s := rec.ctl.Stats()
+		return s.Selecting && s.SelectedCgroups == 1
+	})
+	selected := time.Now()
+	before := unselected()
+	dmesgIn(tiefighter)
+	at = dmesgIn(xwing)
+	waitFor(t, "xwing's check while selected", func() bool { return syslogSince(xwing, at) })
+	waitFor(t, "tiefighter's check counted as dropped", func() bool { return unselected() > before })
+	if syslogSince(tiefighter, selected) {
+		t.Errorf("a check of tiefighter, outside the recording, was recorded")
+	}
+
+	// A pod of the class that starts now is selected by its cgroup's
+	// creation, before its status names anything.
+	late := runPod(t, k, cd, "xwing-2", map[string]string{"class": "xwing"})
+	waitFor(t, "the new pod's cgroup selected", func() bool { return rec.ctl.Stats().SelectedCgroups == 2 })
+	at = dmesgIn(late)
+	waitFor(t, "the new xwing's check", func() bool { return syslogSince(late, at) })
+
+	if err := recordings.Delete(ctx, "xwing-only", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the selection off", func() bool {
+		s := rec.ctl.Stats()
+		return !s.Selecting && s.SelectedCgroups == 0
+	})
+	at = dmesgIn(tiefighter)
+	waitFor(t, "tiefighter's check once the recording is deleted", func() bool { return syslogSince(tiefighter, at) })
+	_, stats := rec.stop(t)
+	t.Logf("dropped outside the recording: %s", &stats.UnselectedSkipped)
+}
+
+// runPod creates a pod on node-1 with one container, spaceship, runs it
+// under containerd in the pod's cgroup and reports it running.
+func runPod(t *testing.T, k *testenv.Kube, cd *testenv.Containerd, name string, labels map[string]string) testenv.Container {
+	t.Helper()
+	pod, err := k.Client.CoreV1().Pods("empire").Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "spaceship", Image: "busybox:1.37"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr := cd.RunContainerInPod(string(pod.UID))
+	k.SetContainersRunning("empire", name, map[string]string{"spaceship": ctr.ID})
+	return ctr
+}
