@@ -344,7 +344,7 @@ func New(cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	if cfg.Selection != nil {
-		if c.selector, err = newSelector(&cfg, c.tracer, resolver.Root(), log); err != nil {
+		if c.selector, err = newSelector(&cfg, c.tracer, c.meta, resolver.Root(), log); err != nil {
 			c.tracer.Close()
 			return nil, fmt.Errorf("selection: %w", err)
 		}

@@ -9,7 +9,9 @@ import (
 
 	"k8s.io/client-go/dynamic"
 
+	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/config"
+	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/recording"
 	"github.com/capprof/capprof/internal/selection"
 )
@@ -27,20 +29,27 @@ type SelectionConfig struct {
 	Default selection.Default
 	// Rules are fixed rules: `capprof record --namespace`.
 	Rules []selection.Rule
-	// Recordings follows the cluster's CapabilityRecording objects.
-	Recordings bool
+	// Recordings follows the cluster's CapabilityRecording objects, and
+	// writes this node's part of their status every StatusInterval.
+	Recordings     bool
+	StatusInterval time.Duration
 }
 
 // DefaultSelectionConfig follows CapabilityRecordings and records
 // everything while none selects.
 func DefaultSelectionConfig() SelectionConfig {
-	return SelectionConfig{Default: selection.RecordAll, Recordings: true}
+	return SelectionConfig{Default: selection.RecordAll, Recordings: true, StatusInterval: 10 * time.Second}
 }
 
 // Validate reports the first invalid field.
 func (c *SelectionConfig) Validate() error {
 	if err := c.Default.Validate(); err != nil {
 		return &config.FieldError{Field: "Default", Err: err}
+	}
+	if c.Recordings {
+		if err := positive(c.StatusInterval); err != nil {
+			return &config.FieldError{Field: "StatusInterval", Err: err}
+		}
 	}
 	for _, r := range c.Rules {
 		if r.Namespace == "" {
@@ -63,7 +72,7 @@ type selector struct {
 	recordings *recording.Watcher
 }
 
-func newSelector(cfg *Config, tr selection.Kernel, cgroupRoot string, log *slog.Logger) (*selector, error) {
+func newSelector(cfg *Config, tr selection.Kernel, meta podMetadata, cgroupRoot string, log *slog.Logger) (*selector, error) {
 	sc := cfg.Selection
 	sel, err := selection.New(tr, cgroupRoot, sc.Default, log)
 	if err != nil {
@@ -84,7 +93,18 @@ func newSelector(cfg *Config, tr selection.Kernel, cgroupRoot string, log *slog.
 		if err != nil {
 			return nil, fmt.Errorf("capabilityrecordings client: %w", err)
 		}
-		s.recordings = recording.New(client, sel, cfg.Kubernetes.Watch.Resync, log)
+		s.recordings = recording.New(recording.Config{
+			Client: client, Selection: sel, Resync: cfg.Kubernetes.Watch.Resync,
+			Node: cfg.Kubernetes.Watch.NodeName, StatusInterval: sc.StatusInterval,
+			Metadata: func(podUID string) *check.Kubernetes {
+				m, match := meta.Lookup("", podUID)
+				if match == kube.MatchNone {
+					return nil
+				}
+				return m
+			},
+			Logger: log,
+		})
 	}
 	return s, nil
 }

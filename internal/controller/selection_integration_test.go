@@ -4,14 +4,20 @@ package controller_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/capprof/capprof/api/v1alpha1"
 
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/controller"
@@ -45,6 +51,7 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 	kc.Watch.Kubeconfig = k.AgentKubeconfig(slices.Concat(kube.PolicyRules(), caprec.PolicyRules()))
 	cfg.Kubernetes = &kc
 	sc := controller.DefaultSelectionConfig()
+	sc.StatusInterval = 200 * time.Millisecond
 	cfg.Selection = &sc
 	rec := start(t, cfg)
 
@@ -100,6 +107,12 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 	if syslogSince(tiefighter, selected) {
 		t.Errorf("a check of tiefighter, outside the recording, was recorded")
 	}
+	waitStatus(t, recordings, "xwing-only", "the node's entry and the summary", func(st v1alpha1.CapabilityRecordingStatus) bool {
+		return st.ActiveWorkloads == 1 && len(st.Nodes) == 1 && reflect.DeepEqual(st.Nodes[0], v1alpha1.RecordingNodeStatus{
+			Node: "node-1", Pods: 1, Cgroups: 1, Workloads: []string{"pod-xwing-spaceship"}, Recorded: []string{"pod-xwing-spaceship"},
+		}) && meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionRecording) &&
+			meta.IsStatusConditionFalse(st.Conditions, v1alpha1.ConditionComplete)
+	})
 
 	// A pod of the class that starts now is selected by its cgroup's
 	// creation, before its status names anything.
@@ -117,8 +130,64 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 	})
 	at = dmesgIn(tiefighter)
 	waitFor(t, "tiefighter's check once the recording is deleted", func() bool { return syslogSince(tiefighter, at) })
+
+	// A window of a few seconds: the selection ends with it, and the
+	// status names the profile that exists (the gateway's exporter would
+	// have written it; here the test does).
+	obj.SetName("xwing-window")
+	if err := unstructured.SetNestedField(obj.Object, "4s", "spec", "duration"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recordings.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the window's selection in the kernel", func() bool { return rec.ctl.Stats().Selecting })
+	profiles := client.Resource(caprec.Resource.GroupVersion().WithResource("capabilityprofiles")).Namespace("empire")
+	for _, name := range []string{"pod-xwing-spaceship", "pod-tiefighter-spaceship"} {
+		p := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "capprof.dev/v1alpha1", "kind": "CapabilityProfile", "metadata": map[string]any{"name": name},
+			"spec": map[string]any{"workload": map[string]any{"kind": "Pod", "name": strings.TrimSuffix(strings.TrimPrefix(name, "pod-"), "-spaceship")},
+				"container": "spaceship"},
+		}}
+		if _, err := profiles.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the selection off at the window's end", func() bool { return !rec.ctl.Stats().Selecting })
+	waitStatus(t, recordings, "xwing-window", "the end of the window", func(st v1alpha1.CapabilityRecordingStatus) bool {
+		c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionComplete)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == v1alpha1.ReasonDurationElapsed &&
+			meta.IsStatusConditionFalse(st.Conditions, v1alpha1.ConditionRecording) && st.ActiveWorkloads == 0 &&
+			// xwing-2 was recorded too, but has no profile; tiefighter's
+			// profile exists, but was not recorded.
+			slices.Equal(st.Profiles, []string{"pod-xwing-spaceship"})
+	})
 	_, stats := rec.stop(t)
 	t.Logf("dropped outside the recording: %s", &stats.UnselectedSkipped)
+}
+
+// waitStatus waits until the recording's status satisfies ok.
+func waitStatus(t *testing.T, client dynamic.ResourceInterface, name, what string, ok func(v1alpha1.CapabilityRecordingStatus) bool) {
+	t.Helper()
+	var st v1alpha1.CapabilityRecordingStatus
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		u, err := client.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec v1alpha1.CapabilityRecording
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if st = rec.Status; ok(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s in the status of %s: %+v", what, name, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // runPod creates a pod on node-1 with one container, spaceship, runs it

@@ -32,6 +32,9 @@ type Target struct {
 	Namespace, Pod, PodUID string
 	// Container is "" when the whole pod is selected.
 	Container string
+	// Containers names the selected containers: Container, or every
+	// container of a pod selected whole.
+	Containers []string
 	// CgroupID is the cgroup in the kernel's selection; 0 while it has not
 	// been found (the pod or container is not running yet).
 	CgroupID uint64
@@ -296,16 +299,32 @@ func targetsOf(rules []Rule, pods map[string]*corev1.Pod) []target {
 			}
 		}
 		if whole {
+			base.Containers = slices.Sorted(maps.Keys(containerSpecNames(pod)))
 			out = append(out, base)
 			continue
 		}
 		for _, name := range slices.Sorted(maps.Keys(names)) {
 			t := base
-			t.Container, t.containerID = name, containerIDOf(pod, name)
+			t.Container, t.containerID, t.Containers = name, containerIDOf(pod, name), []string{name}
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// containerSpecNames are the names of every container the pod declares.
+func containerSpecNames(pod *corev1.Pod) map[string]bool {
+	names := map[string]bool{}
+	for _, c := range pod.Spec.InitContainers {
+		names[c.Name] = true
+	}
+	for _, c := range pod.Spec.Containers {
+		names[c.Name] = true
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		names[c.Name] = true
+	}
+	return names
 }
 
 // containerIDOf is the id the pod's status lists for the named container
