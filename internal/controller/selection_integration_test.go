@@ -4,6 +4,8 @@ package controller_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/capprof/capprof/api/v1alpha1"
 
@@ -113,6 +116,11 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 		}) && meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionRecording) &&
 			meta.IsStatusConditionFalse(st.Conditions, v1alpha1.ConditionComplete)
 	})
+	row := printerRow(t, k.Config, "empire", "xwing-only")
+	t.Logf("kubectl get capabilityrecordings -n empire: %v", row)
+	if row["Active"] != float64(1) || row["Recording"] != "True" || row["Selector"] != `{"class":"xwing"}` {
+		t.Errorf("printer columns %v, want Active 1, Recording True and the selector", row)
+	}
 
 	// A pod of the class that starts now is selected by its cgroup's
 	// creation, before its status names anything.
@@ -188,6 +196,36 @@ func waitStatus(t *testing.T, client dynamic.ResourceInterface, name, what strin
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// printerRow reads a recording's row as kubectl get does, through the
+// API's Table response: the cells by column name.
+func printerRow(t *testing.T, cfg *rest.Config, namespace, name string) map[string]any {
+	t.Helper()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, cfg.Host+"/apis/capprof.dev/v1alpha1/namespaces/"+namespace+"/capabilityrecordings/"+name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.BearerToken)
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var table metav1.Table
+	if err := json.NewDecoder(resp.Body).Decode(&table); err != nil || len(table.Rows) != 1 {
+		t.Fatalf("table of %s/%s: %v, %d rows", namespace, name, err, len(table.Rows))
+	}
+	row := map[string]any{}
+	for i, c := range table.ColumnDefinitions {
+		row[c.Name] = table.Rows[0].Cells[i]
+	}
+	return row
 }
 
 // runPod creates a pod on node-1 with one container, spaceship, runs it
