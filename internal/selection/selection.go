@@ -56,6 +56,10 @@ type Selection struct {
 	byPod map[string]bool        // pod cgroup UIDs selected whole
 	byCtr map[string]bool        // container ids selected
 	in    map[uint64]bool        // ids in the kernel's map
+	// found caches the cgroup ids of the wanted pods (by cgroup UID) and
+	// containers (by id), so that a sync walks the tree only for targets
+	// it has not found yet.
+	found map[string]uint64
 	// active is the kernel's switch as last set.
 	active bool
 }
@@ -76,7 +80,7 @@ func New(kernel Kernel, cgroupRoot string, def Default, log *slog.Logger) (*Sele
 	s := &Selection{
 		kernel: kernel, root: cgroupRoot, def: def, log: log,
 		rules: map[string][]Rule{}, pods: map[string]*corev1.Pod{}, want: map[string][]target{},
-		byPod: map[string]bool{}, byCtr: map[string]bool{}, in: map[uint64]bool{},
+		byPod: map[string]bool{}, byCtr: map[string]bool{}, in: map[uint64]bool{}, found: map[string]uint64{},
 	}
 	if err := s.setActive(def == RecordSelected); err != nil {
 		return nil, err
@@ -147,6 +151,11 @@ func (s *Selection) CgroupCreated(id uint64, cgroupPath string) {
 		c.ID == "" && s.byPod[c.PodUID] && cgroup.ParsePath(path.Dir(cgroupPath)).PodUID != c.PodUID
 	if !pick || s.in[id] {
 		return
+	}
+	if c.ID != "" {
+		s.found[c.ID] = id
+	} else {
+		s.found[c.PodUID] = id
 	}
 	if err := s.kernel.SelectCgroup(id); err != nil {
 		s.log.Warn("select new cgroup", "path", cgroupPath, "error", err)
@@ -222,24 +231,39 @@ func (s *Selection) sync() error {
 			}
 		}
 	}
-	desired := map[uint64]bool{}
 	var errs []error
-	if len(s.byPod)+len(s.byCtr) > 0 {
+	for key := range s.found {
+		if !s.byPod[key] && !s.byCtr[key] {
+			delete(s.found, key)
+		}
+	}
+	if len(s.found) < len(s.byPod)+len(s.byCtr) {
 		pods, ctrs, err := s.scan()
 		if err != nil {
 			errs = append(errs, err)
 		}
-		for _, ts := range s.want {
-			for i := range ts {
-				t := &ts[i]
-				if t.Container == "" {
-					t.CgroupID = pods[t.cgroupUID]
-				} else if t.containerID != "" {
-					t.CgroupID = ctrs[t.containerID]
-				}
-				if t.CgroupID != 0 {
-					desired[t.CgroupID] = true
-				}
+		for uid := range s.byPod {
+			if id := pods[uid]; id != 0 {
+				s.found[uid] = id
+			}
+		}
+		for cid := range s.byCtr {
+			if id := ctrs[cid]; id != 0 {
+				s.found[cid] = id
+			}
+		}
+	}
+	desired := map[uint64]bool{}
+	for _, ts := range s.want {
+		for i := range ts {
+			t := &ts[i]
+			if t.Container == "" {
+				t.CgroupID = s.found[t.cgroupUID]
+			} else if t.containerID != "" {
+				t.CgroupID = s.found[t.containerID]
+			}
+			if t.CgroupID != 0 {
+				desired[t.CgroupID] = true
 			}
 		}
 	}
