@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -170,6 +171,51 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 			// profile exists, but was not recorded.
 			slices.Equal(st.Profiles, []string{"pod-xwing-spaceship"})
 	})
+
+	// Until the profiles are Stable: the window ends when every recorded
+	// workload container's profile is (the exporter sets the condition;
+	// here the test does, for xwing's and xwing-2's).
+	obj.SetName("xwing-until-stable")
+	unstructured.RemoveNestedField(obj.Object, "spec", "duration")
+	if err := unstructured.SetNestedField(obj.Object, true, "spec", "untilStable"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recordings.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, recordings, "xwing-until-stable", "both xwings recorded", func(st v1alpha1.CapabilityRecordingStatus) bool {
+		return st.ActiveWorkloads == 2 && meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionRecording)
+	})
+	if !rec.ctl.Stats().Selecting {
+		t.Fatal("the selection is off while the recording waits for stable profiles")
+	}
+	for _, name := range []string{"pod-xwing-spaceship", "pod-xwing-2-spaceship"} {
+		p, err := profiles.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			p = &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "capprof.dev/v1alpha1", "kind": "CapabilityProfile", "metadata": map[string]any{"name": name},
+				"spec": map[string]any{"workload": map[string]any{"kind": "Pod", "name": "xwing-2"}, "container": "spaceship"},
+			}}
+			p, err = profiles.Create(ctx, p, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable := map[string]any{"type": "Stable", "status": "True", "reason": "NoNewCapability", "message": "",
+			"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
+		if err := unstructured.SetNestedSlice(p.Object, []any{stable}, "status", "conditions"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := profiles.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStatus(t, recordings, "xwing-until-stable", "the end at stable profiles", func(st v1alpha1.CapabilityRecordingStatus) bool {
+		c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionComplete)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == v1alpha1.ReasonProfilesStable &&
+			slices.Equal(st.Profiles, []string{"pod-xwing-2-spaceship", "pod-xwing-spaceship"})
+	})
+	waitFor(t, "the selection off once the profiles are stable", func() bool { return !rec.ctl.Stats().Selecting })
 	_, stats := rec.stop(t)
 	t.Logf("dropped outside the recording: %s", &stats.UnselectedSkipped)
 }
