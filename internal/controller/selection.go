@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -129,7 +128,7 @@ func (s *selector) run(ctx context.Context, log *slog.Logger) {
 			if !s.sel.Unresolved() {
 				continue
 			}
-			if err := s.sel.Sync(); err != nil && !errors.Is(err, context.Canceled) {
+			if err := s.sel.Sync(); err != nil {
 				log.Warn("cgroup selection", "error", err)
 			}
 		}

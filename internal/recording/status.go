@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -69,18 +68,20 @@ func (s *statusWriter) forget(source string) {
 	delete(s.written, source)
 }
 
-// update writes this node's entry of the recording's status, then the
-// summary; it reports whether the window has ended.
+// update writes this node's entry of the recording's status when it
+// changed, then the summary when it differs from the object's; it reports
+// whether the window has ended. rec is the informer's copy: nothing is
+// read from the API server but the profiles an ending window names.
 func (s *statusWriter) update(ctx context.Context, rec *v1alpha1.CapabilityRecording) (ended bool, err error) {
 	source := Source(rec.Namespace, rec.Name)
 	entry := s.nodeEntry(source, rec)
 	if (entry.Pods > 0 || len(entry.Recorded) > 0) && !reflect.DeepEqual(entry, s.written[source]) {
-		if err := s.applyNode(ctx, rec, entry); err != nil {
+		if rec, err = s.applyNode(ctx, rec, entry); err != nil {
 			return false, err
 		}
 		s.written[source] = entry
 	}
-	return s.applySummary(ctx, rec.Namespace, rec.Name)
+	return s.applySummary(ctx, rec)
 }
 
 // nodeEntry is the node's entry now: the selected pods, their cgroups in
@@ -125,59 +126,45 @@ func (s *statusWriter) nodeEntry(source string, rec *v1alpha1.CapabilityRecordin
 	return entry
 }
 
-func (s *statusWriter) applyNode(ctx context.Context, rec *v1alpha1.CapabilityRecording, entry v1alpha1.RecordingNodeStatus) error {
+// applyNode applies the node's entry and returns the object as it is
+// after.
+func (s *statusWriter) applyNode(ctx context.Context, rec *v1alpha1.CapabilityRecording, entry v1alpha1.RecordingNodeStatus) (*v1alpha1.CapabilityRecording, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&entry)
 	if err != nil {
-		return fmt.Errorf("encode node status: %w", err)
+		return nil, fmt.Errorf("encode node status: %w", err)
 	}
 	obj := applyObject(rec.Namespace, rec.Name, "", map[string]any{"nodes": []any{m}})
-	if _, err := s.client.Resource(Resource).Namespace(rec.Namespace).ApplyStatus(ctx, rec.Name, obj,
-		metav1.ApplyOptions{FieldManager: NodeFieldManager(s.node), Force: true}); err != nil {
-		return fmt.Errorf("apply node status of %s/%s: %w", rec.Namespace, rec.Name, err)
+	u, err := s.client.Resource(Resource).Namespace(rec.Namespace).ApplyStatus(ctx, rec.Name, obj,
+		metav1.ApplyOptions{FieldManager: NodeFieldManager(s.node), Force: true})
+	if err != nil {
+		return nil, fmt.Errorf("apply node status of %s/%s: %w", rec.Namespace, rec.Name, err)
 	}
-	return nil
+	return decode(u)
 }
 
-// summaryRetries bounds the retries of a summary computed from an object
-// another agent changed meanwhile.
-const summaryRetries = 5
-
-// applySummary computes the summary from the object as it is now and
-// applies it when it changed.
-func (s *statusWriter) applySummary(ctx context.Context, namespace, name string) (ended bool, err error) {
-	client := s.client.Resource(Resource).Namespace(namespace)
-	for range summaryRetries {
-		u, err := client.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, fmt.Errorf("get %s/%s: %w", namespace, name, err)
-		}
-		rec, err := decode(u)
-		if err != nil {
-			return false, err
-		}
-		want, ended, err := s.summary(ctx, rec)
-		if err != nil {
-			return false, err
-		}
-		if summaryEqual(&rec.Status, &want) {
-			return ended, nil
-		}
-		st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&want)
-		if err != nil {
-			return false, fmt.Errorf("encode summary status: %w", err)
-		}
-		delete(st, "nodes")
-		obj := applyObject(namespace, name, rec.ResourceVersion, st)
-		_, err = client.ApplyStatus(ctx, name, obj, metav1.ApplyOptions{FieldManager: SummaryFieldManager, Force: true})
-		if apierrors.IsConflict(err) {
-			continue // another agent wrote first: compute again from its result
-		}
-		if err != nil {
-			return false, fmt.Errorf("apply summary status of %s/%s: %w", namespace, name, err)
-		}
+// applySummary computes the summary from rec and applies it when it
+// differs, guarded by rec's resourceVersion: when another agent changed
+// the object meanwhile, the next round computes it from theirs.
+func (s *statusWriter) applySummary(ctx context.Context, rec *v1alpha1.CapabilityRecording) (ended bool, err error) {
+	want, ended, err := s.summary(ctx, rec)
+	if err != nil || summaryEqual(&rec.Status, &want) {
+		return ended, err
+	}
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&want)
+	if err != nil {
+		return false, fmt.Errorf("encode summary status: %w", err)
+	}
+	delete(st, "nodes")
+	obj := applyObject(rec.Namespace, rec.Name, rec.ResourceVersion, st)
+	_, err = s.client.Resource(Resource).Namespace(rec.Namespace).ApplyStatus(ctx, rec.Name, obj,
+		metav1.ApplyOptions{FieldManager: SummaryFieldManager, Force: true})
+	if apierrors.IsConflict(err) {
 		return ended, nil
 	}
-	return false, fmt.Errorf("apply summary status of %s/%s: %w", namespace, name, errors.New("the object kept changing"))
+	if err != nil {
+		return false, fmt.Errorf("apply summary status of %s/%s: %w", rec.Namespace, rec.Name, err)
+	}
+	return ended, nil
 }
 
 // summary is the status summary of rec's object as it is: the union of

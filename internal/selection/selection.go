@@ -105,16 +105,13 @@ func (s *Selection) SetRules(source string, rules []Rule) error {
 func (s *Selection) PodChanged(key string, pod *corev1.Pod) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, known := s.pods[key]
+	old := s.pods[key]
 	if pod == nil {
 		delete(s.pods, key)
 	} else {
 		s.pods[key] = pod
 	}
 	if !s.matchesAny(old) && !s.matchesAny(pod) {
-		return
-	}
-	if !known && pod == nil {
 		return
 	}
 	if err := s.sync(); err != nil {
