@@ -180,7 +180,9 @@ func (s *statusWriter) summary(ctx context.Context, rec *v1alpha1.CapabilityReco
 		}
 	}
 	reason := endReason(rec, s.now())
-	if reason == "" && rec.Spec.UntilStable && len(recorded) > 0 {
+	// Only the nodes that recorded for it look at the profiles: one is
+	// enough to end the window for all.
+	if reason == "" && rec.Spec.UntilStable && len(s.recorded[Source(rec.Namespace, rec.Name)]) > 0 {
 		stable, err := s.allStable(ctx, rec.Namespace, slices.Sorted(maps.Keys(recorded)))
 		if err != nil {
 			return v1alpha1.CapabilityRecordingStatus{}, false, err
