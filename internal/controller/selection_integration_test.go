@@ -27,6 +27,7 @@ import (
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	caprec "github.com/capprof/capprof/internal/recording"
+	"github.com/capprof/capprof/internal/selection"
 	"github.com/capprof/capprof/internal/testenv"
 )
 
@@ -218,6 +219,70 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 	waitFor(t, "the selection off once the profiles are stable", func() bool { return !rec.ctl.Stats().Selecting })
 	_, stats := rec.stop(t)
 	t.Logf("dropped outside the recording: %s", &stats.UnselectedSkipped)
+}
+
+// TestRecordingOfNamedContainers selects one container of a two-container
+// pod: its checks come, the other's are dropped in the kernel, with the
+// recording's default "selected" (nothing else recorded).
+func TestRecordingOfNamedContainers(t *testing.T) {
+	k := testenv.StartKube(t)
+	k.InstallCRDs()
+	cd := testenv.StartContainerd(t)
+	ctx := context.Background()
+	k.CreateNamespace("shop")
+	pod, err := k.Client.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{
+			{Name: "app", Image: "busybox:1.37"}, {Name: "sidecar", Image: "busybox:1.37"},
+		}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, sidecar := cd.RunContainerInPod(string(pod.UID)), cd.RunContainerInPod(string(pod.UID))
+	k.SetContainersRunning("shop", "web", map[string]string{"app": app.ID, "sidecar": sidecar.ID})
+
+	cfg := controller.DefaultConfig()
+	cfg.FlushInterval = 200 * time.Millisecond
+	cfg.MaxBatchDelay = 200 * time.Millisecond
+	kc := controller.DefaultKubernetesConfig("node-1")
+	kc.Watch.Auth, kc.Watch.Kubeconfig = kube.AuthKubeconfig, k.WriteKubeconfig(k.Config)
+	cfg.Kubernetes = &kc
+	sc := controller.DefaultSelectionConfig()
+	sc.Default, sc.StatusInterval = selection.RecordSelected, 200*time.Millisecond
+	cfg.Selection = &sc
+	rec := start(t, cfg)
+
+	client, err := dynamic.NewForConfig(k.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Resource(caprec.Resource).Namespace("shop").Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "capprof.dev/v1alpha1", "kind": "CapabilityRecording", "metadata": map[string]any{"name": "app-only"},
+		"spec": map[string]any{"podSelector": map[string]any{}, "containers": []any{"app"}},
+	}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the app container's cgroup selected", func() bool { return rec.ctl.Stats().SelectedCgroups == 1 })
+	for _, ctr := range []testenv.Container{sidecar, app} {
+		if out, err := cd.Exec(ctr, nobody, "dmesg"); err == nil {
+			t.Fatalf("dmesg as nobody succeeded:\n%s", out)
+		}
+	}
+	waitFor(t, "the sidecar's check counted as dropped", func() bool { return rec.ctl.Stats().UnselectedSkipped[capSyslog] > 0 })
+	checks, _ := rec.stop(t)
+	var fromApp int
+	for _, c := range checks {
+		switch c.Container.ID {
+		case app.ID:
+			fromApp++
+		default:
+			t.Errorf("a check outside the app container was recorded: %s in %q by %v", c.Body(), c.CgroupPath, c.Process.Args)
+		}
+	}
+	if fromApp == 0 {
+		t.Error("no check of the app container")
+	}
 }
 
 // waitStatus waits until the recording's status satisfies ok.
