@@ -268,6 +268,40 @@ struct {
 	__type(value, u32);
 } cgroup_exclude SEC(".maps");
 
+// The live selection: the cgroups of the pods and containers that
+// CapabilityRecordings and `capprof record --namespace` select, by cgroup v2
+// id. User space adds and removes ids as pods come and go, without
+// reloading; its size is user space's (no fixed limit like the subtree
+// filters'). A task is selected when its own cgroup (a selected container)
+// or its cgroup's parent (a selected pod, whose containers are its
+// children in every kubelet layout) is in the map.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* user space sets the real size */
+	__type(key, u64);
+	__type(value, u8);
+} selected_cgroups SEC(".maps");
+
+// Whether the selection applies: entry 0 is 1 while it does (a recording
+// exists, or the agent records only what is selected), 0 to record every
+// task the static filters let through. A map rather than a constant: it
+// changes while the program runs.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} selection_active SEC(".maps");
+
+// Checks dropped because their task is outside the selection, per
+// capability and CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_CAPS);
+	__type(key, u32);
+	__type(value, u64);
+} unselected_skipped SEC(".maps");
+
 // The process tree selected by --pid: seeded by user space, grown on fork.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -379,6 +413,38 @@ static __always_inline bool task_selected(struct task_struct *task, bool typed, 
 	if (cfg_pid_filter && !bpf_map_lookup_elem(&tracked_pids, &tgid))
 		return false;
 	return true;
+}
+
+// outside_selection reports whether the selection applies and the task,
+// the current one, is outside it. The parent's id is read through the
+// cgroup's css (self.parent), which every kernel from the floor has; the
+// root cgroup has no parent and reads 0, which no cgroup is.
+static __always_inline bool outside_selection(struct task_struct *task, bool typed)
+{
+	u32 zero = 0;
+	u32 *active = bpf_map_lookup_elem(&selection_active, &zero);
+	if (!active || !*active)
+		return false;
+	u64 id = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&selected_cgroups, &id))
+		return false;
+	u64 parent;
+	if (typed) {
+		struct cgroup_subsys_state *css = task->cgroups->dfl_cgrp->self.parent;
+		parent = css ? css->cgroup->kn->id : 0;
+	} else {
+		parent = BPF_CORE_READ(task, cgroups, dfl_cgrp, self.parent, cgroup, kn, id);
+	}
+	return !bpf_map_lookup_elem(&selected_cgroups, &parent);
+}
+
+static __always_inline int skip_unselected(int cap)
+{
+	u32 k = cap;
+	u64 *n = bpf_map_lookup_elem(&unselected_skipped, &k);
+	if (n)
+		*n += 1;
+	return 0;
 }
 
 // struct cred's capability sets as 6.3+ lays them out (commit f122a08b197d:
@@ -555,6 +621,8 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	u32 tgid = pid_tgid >> 32;
 	if (!task_selected(task, typed, tgid))
 		return 0;
+	if (outside_selection(task, typed))
+		return skip_unselected(cap);
 	// fexit and kprobe know from opts: drop before any other work.
 	if (cfg_audited_only && audit == AUDIT_NO)
 		return skip_noaudit(cap);
@@ -734,7 +802,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	u32 tgid = p->tgid;
-	if (!task_selected(p, true, tgid))
+	if (!task_selected(p, true, tgid) || outside_selection(p, true))
 		return 0;
 	struct exec_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
 	if (!e)
@@ -771,7 +839,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 		u8 one = 1;
 		bpf_map_update_elem(&tracked_pids, &child_tgid, &one, BPF_ANY);
 	}
-	if (!task_selected(parent, true, parent_tgid))
+	if (!task_selected(parent, true, parent_tgid) || outside_selection(parent, true))
 		return 0;
 	struct fork_event *e = reserve(sizeof(*e), LOST_PROCESS_EVENTS);
 	if (!e)
@@ -796,7 +864,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	if (bpf_core_field_exists(p->signal->group_exec_task) && p->signal->group_exec_task)
 		return 0;
 	u32 tgid = p->tgid;
-	bool selected = task_selected(p, true, tgid);
+	bool selected = task_selected(p, true, tgid) && !outside_selection(p, true);
 	if (cfg_pid_filter)
 		bpf_map_delete_elem(&tracked_pids, &tgid);
 	if (!selected)

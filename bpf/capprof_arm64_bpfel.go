@@ -189,7 +189,10 @@ const (
 	CapprofMapKprobeInflight       = "kprobe_inflight"
 	CapprofMapLost                 = "lost"
 	CapprofMapNoauditSkipped       = "noaudit_skipped"
+	CapprofMapSelectedCgroups      = "selected_cgroups"
+	CapprofMapSelectionActive      = "selection_active"
 	CapprofMapTrackedPids          = "tracked_pids"
+	CapprofMapUnselectedSkipped    = "unselected_skipped"
 	CapprofProgCgroupMkdir         = "cgroup_mkdir"
 	CapprofProgFexitCapCapable     = "fexit_cap_capable"
 	CapprofProgKprobeCapCapable    = "kprobe_cap_capable"
@@ -289,15 +292,18 @@ type CapprofProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CapprofMapSpecs struct {
-	CgroupExclude  *ebpf.MapSpec `ebpf:"cgroup_exclude"`
-	CgroupInclude  *ebpf.MapSpec `ebpf:"cgroup_include"`
-	ClassCache     *ebpf.MapSpec `ebpf:"class_cache"`
-	Dedup          *ebpf.MapSpec `ebpf:"dedup"`
-	Events         *ebpf.MapSpec `ebpf:"events"`
-	KprobeInflight *ebpf.MapSpec `ebpf:"kprobe_inflight"`
-	Lost           *ebpf.MapSpec `ebpf:"lost"`
-	NoauditSkipped *ebpf.MapSpec `ebpf:"noaudit_skipped"`
-	TrackedPids    *ebpf.MapSpec `ebpf:"tracked_pids"`
+	CgroupExclude     *ebpf.MapSpec `ebpf:"cgroup_exclude"`
+	CgroupInclude     *ebpf.MapSpec `ebpf:"cgroup_include"`
+	ClassCache        *ebpf.MapSpec `ebpf:"class_cache"`
+	Dedup             *ebpf.MapSpec `ebpf:"dedup"`
+	Events            *ebpf.MapSpec `ebpf:"events"`
+	KprobeInflight    *ebpf.MapSpec `ebpf:"kprobe_inflight"`
+	Lost              *ebpf.MapSpec `ebpf:"lost"`
+	NoauditSkipped    *ebpf.MapSpec `ebpf:"noaudit_skipped"`
+	SelectedCgroups   *ebpf.MapSpec `ebpf:"selected_cgroups"`
+	SelectionActive   *ebpf.MapSpec `ebpf:"selection_active"`
+	TrackedPids       *ebpf.MapSpec `ebpf:"tracked_pids"`
+	UnselectedSkipped *ebpf.MapSpec `ebpf:"unselected_skipped"`
 }
 
 // CapprofVariableSpecs contains global variables before they are loaded into the kernel.
@@ -355,15 +361,18 @@ func (o *CapprofObjects) Close() error {
 //
 // It can be passed to LoadCapprofObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CapprofMaps struct {
-	CgroupExclude  *ebpf.Map `ebpf:"cgroup_exclude"`
-	CgroupInclude  *ebpf.Map `ebpf:"cgroup_include"`
-	ClassCache     *ebpf.Map `ebpf:"class_cache"`
-	Dedup          *ebpf.Map `ebpf:"dedup"`
-	Events         *ebpf.Map `ebpf:"events"`
-	KprobeInflight *ebpf.Map `ebpf:"kprobe_inflight"`
-	Lost           *ebpf.Map `ebpf:"lost"`
-	NoauditSkipped *ebpf.Map `ebpf:"noaudit_skipped"`
-	TrackedPids    *ebpf.Map `ebpf:"tracked_pids"`
+	CgroupExclude     *ebpf.Map `ebpf:"cgroup_exclude"`
+	CgroupInclude     *ebpf.Map `ebpf:"cgroup_include"`
+	ClassCache        *ebpf.Map `ebpf:"class_cache"`
+	Dedup             *ebpf.Map `ebpf:"dedup"`
+	Events            *ebpf.Map `ebpf:"events"`
+	KprobeInflight    *ebpf.Map `ebpf:"kprobe_inflight"`
+	Lost              *ebpf.Map `ebpf:"lost"`
+	NoauditSkipped    *ebpf.Map `ebpf:"noaudit_skipped"`
+	SelectedCgroups   *ebpf.Map `ebpf:"selected_cgroups"`
+	SelectionActive   *ebpf.Map `ebpf:"selection_active"`
+	TrackedPids       *ebpf.Map `ebpf:"tracked_pids"`
+	UnselectedSkipped *ebpf.Map `ebpf:"unselected_skipped"`
 }
 
 func (m *CapprofMaps) Close() error {
@@ -376,7 +385,10 @@ func (m *CapprofMaps) Close() error {
 		m.KprobeInflight,
 		m.Lost,
 		m.NoauditSkipped,
+		m.SelectedCgroups,
+		m.SelectionActive,
 		m.TrackedPids,
+		m.UnselectedSkipped,
 	)
 }
 

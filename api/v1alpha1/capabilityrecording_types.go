@@ -5,9 +5,12 @@ import (
 )
 
 // CapabilityRecording selects the pods of its namespace whose capability
-// checks the agents record, for a window. Agents narrowing the kernel's
-// filter to the selection is not implemented yet (issue 11, part 3): the
-// type is here so that the API and its CRD are settled.
+// checks the agents record, for a window: while it is open, the agent of
+// every node records only the selected pods of all recordings (in the
+// kernel; docs/kubernetes.md). Each agent writes its own entry of
+// status.nodes; the summary (activeWorkloads, profiles, conditions) is a
+// function of those entries and the window, which every agent computes and
+// writes alike.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -53,16 +56,25 @@ type CapabilityRecordingSpec struct {
 	UntilStable bool `json:"untilStable,omitempty"`
 }
 
-// CapabilityRecordingStatus is what the agents and the gateway report.
+// CapabilityRecordingStatus is what the agents report.
 type CapabilityRecordingStatus struct {
-	// ActiveWorkloads is the number of workload containers being recorded.
+	// ActiveWorkloads is the number of workload containers being recorded
+	// (on all nodes; 0 once the window ended).
 	// +optional
 	ActiveWorkloads int32 `json:"activeWorkloads,omitempty"`
 	// Profiles names the CapabilityProfiles the recording produced, in its
-	// namespace.
+	// namespace: set when the window ends, to those of the recorded
+	// workload containers that exist.
 	// +optional
 	// +listType=set
 	Profiles []string `json:"profiles,omitempty"`
+	// Nodes has an entry per node whose agent selected for the recording,
+	// each written by that node's agent only (server-side apply, field
+	// manager capprof-agent.<node>).
+	// +optional
+	// +listType=map
+	// +listMapKey=node
+	Nodes []RecordingNodeStatus `json:"nodes,omitempty"`
 	// Conditions: Recording (the window is open), Complete (it ended).
 	// +optional
 	// +listType=map
@@ -70,8 +82,36 @@ type CapabilityRecordingStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// RecordingNodeStatus is what one node's agent records for a recording.
+type RecordingNodeStatus struct {
+	Node string `json:"node"`
+	// Pods is the number of selected pods on the node now.
+	// +optional
+	Pods int32 `json:"pods,omitempty"`
+	// Cgroups is the number of their cgroups in the kernel's selection.
+	// +optional
+	Cgroups int32 `json:"cgroups,omitempty"`
+	// Workloads names the CapabilityProfiles of the workload containers
+	// selected on the node now.
+	// +optional
+	// +listType=set
+	Workloads []string `json:"workloads,omitempty"`
+	// Recorded names the CapabilityProfiles of every workload container
+	// the node selected during the window.
+	// +optional
+	// +listType=set
+	Recorded []string `json:"recorded,omitempty"`
+}
+
 // Condition types of a CapabilityRecording.
 const (
 	ConditionRecording = "Recording"
 	ConditionComplete  = "Complete"
+)
+
+// Reasons of a CapabilityRecording's conditions.
+const (
+	ReasonWindowOpen      = "WindowOpen"
+	ReasonDurationElapsed = "DurationElapsed"
+	ReasonProfilesStable  = "ProfilesStable"
 )

@@ -14,11 +14,14 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/capprof/capprof/checklogs"
 	"github.com/capprof/capprof/internal/config"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
 	"github.com/capprof/capprof/internal/output"
+	"github.com/capprof/capprof/internal/selection"
 	"github.com/capprof/capprof/internal/tracer"
 )
 
@@ -38,6 +41,7 @@ type recordFlags struct {
 	cfg                              controller.Config
 	kube                             controller.KubernetesConfig
 	kubeconfig, nodeName, kubeLabels string
+	namespace, pod, selector         string
 }
 
 func newRecordFlags(fs *flag.FlagSet) *recordFlags {
@@ -68,6 +72,9 @@ func newRecordFlags(fs *flag.FlagSet) *recordFlags {
 	fs.StringVar(&f.kubeLabels, "kube-labels", "none", "pod labels added as k8s.pod.label.<key>: all, none or a `LIST` of keys")
 	fs.DurationVar(&f.kube.MaxWait, "kube-max-wait", f.kube.MaxWait, "hold a starting pod's checks up to `D` for its metadata")
 	fs.IntVar(&f.kube.MaxPending, "kube-max-pending", f.kube.MaxPending, "hold at most `N` checks for their pod's metadata")
+	fs.StringVar(&f.namespace, "namespace", "", "record only the pods of namespace `NS` on this node (all of them, or those --pod or --selector names), following them as they come and go; needs the API server (--kubeconfig, or in-cluster credentials)")
+	fs.StringVar(&f.pod, "pod", "", "with --namespace: record only the pod `NAME`")
+	fs.StringVar(&f.selector, "selector", "", "with --namespace: record only the pods whose labels match `K=V[,K2=V2]` (a label selector)")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	return f
 }
@@ -125,6 +132,9 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 	if cfg.Tracer.Audit == tracer.Audited {
 		cfg.Logger.Info("NOAUDIT checks skipped in the kernel", "total", s.NoauditSkipped.Total(), "per_capability", &s.NoauditSkipped)
 	}
+	if cfg.Selection != nil {
+		cfg.Logger.Info("checks outside the selected pods skipped in the kernel", "total", s.UnselectedSkipped.Total(), "per_capability", &s.UnselectedSkipped)
+	}
 	if s.Lost > 0 {
 		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full), %d of them checks; raise --ring-buffer-size or use --mode unique\n", s.Lost, s.LostChecks)
 	}
@@ -168,6 +178,9 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 	if cfg.Kubernetes, err = f.kubernetes(); err != nil {
 		return cfg, "", err
 	}
+	if cfg.Selection, err = f.selection(); err != nil {
+		return cfg, "", err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, "", config.RenameField(err, flagNames)
 	}
@@ -177,7 +190,7 @@ func (f *recordFlags) config() (controller.Config, output.Format, error) {
 // kubernetes returns the pod metadata configuration: on with --kubeconfig
 // or --node-name, else nil.
 func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
-	if f.kubeconfig == "" && f.nodeName == "" {
+	if f.kubeconfig == "" && f.nodeName == "" && f.namespace == "" {
 		return nil, nil
 	}
 	k := f.kube
@@ -201,6 +214,29 @@ func (f *recordFlags) kubernetes() (*controller.KubernetesConfig, error) {
 		return nil, fmt.Errorf("--kube-labels: %w", err)
 	}
 	return &k, nil
+}
+
+// selection returns the live selection --namespace, --pod and --selector
+// ask for, or nil.
+func (f *recordFlags) selection() (*controller.SelectionConfig, error) {
+	if f.namespace == "" {
+		if f.pod != "" || f.selector != "" {
+			return nil, errors.New("--pod and --selector need --namespace")
+		}
+		return nil, nil
+	}
+	if f.pod != "" && f.selector != "" {
+		return nil, errors.New("--pod and --selector are exclusive")
+	}
+	rule := selection.Rule{Namespace: f.namespace, PodName: f.pod}
+	if f.selector != "" {
+		sel, err := labels.Parse(f.selector)
+		if err != nil {
+			return nil, fmt.Errorf("--selector: %w", err)
+		}
+		rule.Selector = sel
+	}
+	return &controller.SelectionConfig{Default: selection.RecordSelected, Rules: []selection.Rule{rule}}, nil
 }
 
 // openSink opens the OTLP exporter or the file-like writer.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,74 @@ func TestRecordWithKubeconfigAddsPodMetadata(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no dmesg record of container %s in:\n%s\nstderr:\n%s", ctr.ID, stdout.String(), stderr.String())
+	}
+}
+
+// TestRecordNamespaceSelectorRecordsOnlyThosePods runs `capprof record
+// --namespace --selector` against a real API server, as the agent's
+// ServiceAccount, with two pods of the namespace on the node failing dmesg:
+// only the selected pod's checks are written, the other's are dropped in
+// the kernel and counted in the summary, and nothing of the host is
+// recorded.
+func TestRecordNamespaceSelectorRecordsOnlyThosePods(t *testing.T) {
+	k := testenv.StartKube(t)
+	cd := testenv.StartContainerd(t)
+	k.CreateNamespace("empire")
+	ctrs := map[string]testenv.Container{}
+	for name, class := range map[string]string{"xwing": "xwing", "tiefighter": "tiefighter"} {
+		pod, err := k.Client.CoreV1().Pods("empire").Create(context.Background(), &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"class": class}},
+			Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "spaceship", Image: "busybox:1.37"}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctrs[name] = cd.RunContainerInPod(string(pod.UID))
+		k.SetContainersRunning("empire", name, map[string]string{"spaceship": ctrs[name].ID})
+	}
+
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"record", "--duration", "4s", "--format", "json", "--caps", "CAP_SYSLOG",
+			"--kubeconfig", k.AgentKubeconfig(kube.PolicyRules()), "--node-name", "node-1",
+			"--namespace", "empire", "--selector", "class=xwing"}, &stdout, &stderr)
+	}()
+	code := -1
+	for code < 0 {
+		for _, ctr := range ctrs {
+			if out, err := cd.Exec(ctr, 65534, "dmesg"); err == nil {
+				t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
+			}
+		}
+		select {
+		case code = <-done:
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if code != 0 {
+		t.Fatalf("record exited %d:\n%s", code, stderr.String())
+	}
+
+	seen := map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("not a JSON line: %v\n%s", err, sc.Text())
+		}
+		name, _ := rec["k8s.pod.name"].(string)
+		if name == "" {
+			name = "(not a pod)"
+		}
+		seen[name]++
+	}
+	if seen["xwing"] == 0 || len(seen) != 1 {
+		t.Errorf("records per pod %v, want xwing's only\nstderr:\n%s", seen, stderr.String())
+	}
+	summary := regexp.MustCompile(`checks outside the selected pods skipped in the kernel" total=(\d+) per_capability="CAP_SYSLOG=\d+"`)
+	if m := summary.FindStringSubmatch(stderr.String()); m == nil || m[1] == "0" {
+		t.Errorf("no count of tiefighter's dropped checks in the summary:\n%s", stderr.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/selection"
 	"github.com/capprof/capprof/internal/tracer"
 )
 
@@ -85,6 +86,11 @@ func TestRecordFlagsNameTheField(t *testing.T) {
 		{name: "kube max wait", args: []string{"--node-name", "n", "--kube-max-wait", "0s"}, want: "--kube-max-wait: must be positive"},
 		{name: "kube max pending", args: []string{"--node-name", "n", "--kube-max-pending", "0"}, want: "--kube-max-pending: must be positive"},
 		{name: "kube labels", args: []string{"--node-name", "n", "--kube-labels", "all,app"}, want: "--kube-labels:"},
+		{name: "pod without namespace", args: []string{"--pod", "xwing"}, want: "--pod and --selector need --namespace"},
+		{name: "selector without namespace", args: []string{"--selector", "class=xwing"}, want: "--pod and --selector need --namespace"},
+		{name: "pod and selector", args: []string{"--namespace", "default", "--pod", "xwing", "--selector", "class=xwing"},
+			want: "--pod and --selector are exclusive"},
+		{name: "selector", args: []string{"--namespace", "default", "--selector", "class in xwing"}, want: "--selector:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +144,35 @@ func TestRecordKubernetesFlags(t *testing.T) {
 			if w.Auth != tt.auth || w.NodeName != tt.node || w.Labels.String() != tt.labels || w.Kubeconfig != tt.kubeconf ||
 				k.MaxWait != tt.maxWait || k.MaxPending != tt.maxHeld {
 				t.Errorf("got %+v / %+v", k, w)
+			}
+		})
+	}
+}
+
+func TestRecordSelectionFlags(t *testing.T) {
+	t.Setenv("NODE_NAME", "node-1")
+	tests := []struct {
+		name string
+		args []string
+		want string // the rule, as it names itself
+	}{
+		{name: "a namespace", args: []string{"--namespace", "default"}, want: "namespace default"},
+		{name: "a pod", args: []string{"--namespace", "default", "--pod", "xwing"}, want: "namespace default pod xwing"},
+		{name: "a selector", args: []string{"--namespace", "default", "--selector", "class=xwing,org in (alliance)"},
+			want: "namespace default selector class=xwing,org in (alliance)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := recordConfig(tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sel := cfg.Selection
+			if sel == nil || cfg.Kubernetes == nil || cfg.Kubernetes.Watch.NodeName != "node-1" {
+				t.Fatalf("selection %+v, kubernetes %+v", sel, cfg.Kubernetes)
+			}
+			if sel.Default != selection.RecordSelected || sel.Recordings || len(sel.Rules) != 1 || sel.Rules[0].String() != tt.want {
+				t.Errorf("selection %+v, rule %q; want only the rule %q, nothing else recorded", sel, sel.Rules, tt.want)
 			}
 		})
 	}

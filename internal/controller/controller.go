@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/capprof/capprof/internal/cgroup"
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/config"
@@ -64,7 +66,11 @@ type Config struct {
 	// Kubernetes, when set, adds the metadata of the node's pods to the
 	// checks of their containers.
 	Kubernetes *KubernetesConfig
-	Logger     *slog.Logger
+	// Selection, when set, narrows the recording live to the pods its
+	// rules and the cluster's CapabilityRecordings select on this node;
+	// it needs Kubernetes, whose pod watch it follows.
+	Selection *SelectionConfig
+	Logger    *slog.Logger
 }
 
 // KubernetesConfig configures pod metadata and its late binding.
@@ -154,6 +160,17 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("kubernetes: %w", err)
 		}
 	}
+	if c.Selection != nil {
+		if c.Kubernetes == nil {
+			return &config.FieldError{Field: "Selection", Err: errors.New("needs Kubernetes (the node's pods are what it selects)")}
+		}
+		if err := c.Selection.Validate(); err != nil {
+			return fmt.Errorf("selection: %w", err)
+		}
+	}
+	if err := positive(t.SelectedCgroups); err != nil {
+		return &config.FieldError{Field: "SelectedCgroups", Err: err}
+	}
 	return nil
 }
 
@@ -203,6 +220,14 @@ type Stats struct {
 	// NoauditSkipped counts, per capability, the NOAUDIT checks the kernel
 	// dropped (tracer.Audited); read every flush interval.
 	NoauditSkipped tracer.CapCounts
+	// UnselectedSkipped counts, per capability, the checks the kernel
+	// dropped as outside the live selection (Config.Selection); read
+	// every flush interval.
+	UnselectedSkipped tracer.CapCounts
+	// Selecting says the live selection is on; SelectedCgroups is how many
+	// cgroup ids (pods, or containers) it holds.
+	Selecting       bool
+	SelectedCgroups int
 }
 
 // Controller is one recording. Close may be called at any time, from any
@@ -222,6 +247,8 @@ type Controller struct {
 	meta    podMetadata
 	watch   func(context.Context)
 	pending *pendingQueue
+	// selector is set with Config.Selection.
+	selector *selector
 
 	// mu guards closed and the running Run's stopRun and ran, so that
 	// Close releases the tracer only once no Run uses it.
@@ -237,7 +264,7 @@ type Controller struct {
 type stats struct {
 	events, records, checks, lost, lostChecks, evictedKeys, undecodable atomic.Uint64
 	held, unbound, pending                                              atomic.Uint64
-	noauditSkipped                                                      atomic.Pointer[tracer.CapCounts]
+	noauditSkipped, unselectedSkipped                                   atomic.Pointer[tracer.CapCounts]
 }
 
 // New prepares a recording: it scans /proc, resolves the filters and loads
@@ -300,6 +327,12 @@ func New(cfg Config) (*Controller, error) {
 		if wc.Logger == nil {
 			wc.Logger = log
 		}
+		if cfg.Selection != nil {
+			// The selector exists once the tracer does, before Run
+			// starts the watch that calls this.
+			wc.OnPod = func(key string, pod *corev1.Pod) { c.selector.sel.PodChanged(key, pod) }
+			tc.SelectionActive = cfg.Selection.startsActive()
+		}
 		w, err := kube.New(wc)
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes: %w", err)
@@ -309,6 +342,12 @@ func New(cfg Config) (*Controller, error) {
 	}
 	if c.tracer, err = tracer.Open(tc, log); err != nil {
 		return nil, err
+	}
+	if cfg.Selection != nil {
+		if c.selector, err = newSelector(&cfg, c.tracer, c.meta, resolver.Root(), log); err != nil {
+			c.tracer.Close()
+			return nil, fmt.Errorf("selection: %w", err)
+		}
 	}
 	if missing := c.tracer.MissingCgroups(); len(missing) > 0 {
 		log.Warn("cgroup filter directories do not exist yet: their filters apply once they appear", "paths", missing)
@@ -341,6 +380,12 @@ func (c *Controller) Stats() Stats {
 	}
 	if n := s.noauditSkipped.Load(); n != nil {
 		st.NoauditSkipped = *n
+	}
+	if n := s.unselectedSkipped.Load(); n != nil {
+		st.UnselectedSkipped = *n
+	}
+	if c.selector != nil {
+		st.Selecting, st.SelectedCgroups = c.selector.sel.Active(), c.selector.sel.Size()
 	}
 	return st
 }
@@ -414,6 +459,17 @@ func (c *Controller) run(runCtx context.Context, stopRun context.CancelFunc, sin
 		t := time.NewTicker(max(c.cfg.Kubernetes.MaxWait/4, 10*time.Millisecond))
 		defer t.Stop()
 		recheck = t.C
+	}
+	if c.selector != nil {
+		selecting := make(chan struct{})
+		go func() {
+			defer close(selecting)
+			c.selector.run(runCtx, c.log)
+		}()
+		defer func() {
+			stopRun()
+			<-selecting
+		}()
 	}
 	var appear <-chan time.Time
 	if len(c.tracer.MissingCgroups()) > 0 {
@@ -520,6 +576,9 @@ func (c *Controller) periodic(sink Sink, final bool) error {
 	if c.cfg.Tracer.Audit == tracer.Audited {
 		c.readNoauditSkipped()
 	}
+	if c.selector != nil {
+		c.readUnselectedSkipped()
+	}
 	return c.write(sink)
 }
 
@@ -581,6 +640,15 @@ func (c *Controller) readNoauditSkipped() {
 		return
 	}
 	c.stats.noauditSkipped.Store(&n)
+}
+
+func (c *Controller) readUnselectedSkipped() {
+	n, err := c.tracer.UnselectedSkipped()
+	if err != nil {
+		c.log.Warn("read unselected-skipped counters", "error", err)
+		return
+	}
+	c.stats.unselectedSkipped.Store(&n)
 }
 
 // Close ends a running Run and waits for it (its last batch is written),

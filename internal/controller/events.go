@@ -60,6 +60,9 @@ func (c *Controller) handle(ev tracer.Event) {
 		// the path even if the cgroup is gone by then.
 		if p := tracer.CString(ev.Cgroup.Path[:]); p != "" {
 			c.cgroups.Remember(ev.Cgroup.CgroupId, p)
+			if c.selector != nil {
+				c.selector.sel.CgroupCreated(ev.Cgroup.CgroupId, p)
+			}
 		}
 	}
 }

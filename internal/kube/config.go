@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -56,7 +57,12 @@ type Config struct {
 	// OnState, when set, is called on every change of State, from the
 	// watcher's goroutines; err says why the API server is unreachable.
 	OnState func(s State, err error)
-	Logger  *slog.Logger
+	// OnPod, when set, is called with each pod of the node added or
+	// changed, and with nil when the pod of that namespace/name key is
+	// deleted, from the watcher's goroutine: the live selection follows
+	// pods through it.
+	OnPod  func(key string, pod *corev1.Pod)
+	Logger *slog.Logger
 }
 
 // DefaultConfig is the in-cluster configuration for node; labels none.
@@ -88,8 +94,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// restConfig loads the client configuration Auth names.
-func (c *Config) restConfig() (*rest.Config, error) {
+// RESTConfig loads the client configuration Auth names.
+func (c *Config) RESTConfig() (*rest.Config, error) {
 	if c.Auth == AuthServiceAccount {
 		rc, err := rest.InClusterConfig()
 		if err != nil {

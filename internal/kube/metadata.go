@@ -170,6 +170,15 @@ func splitImage(ref string) (name, tag string) {
 	return name, "latest"
 }
 
+// PodCgroupUID is the UID the pod's cgroup is named after: the pod's own,
+// or a static pod's manifest hash (see mirrorUID).
+func PodCgroupUID(pod *corev1.Pod) string {
+	if uid := mirrorUID(pod); uid != "" {
+		return uid
+	}
+	return string(pod.UID)
+}
+
 // mirrorUID returns the dashed manifest hash of a static pod's mirror pod,
 // the form the cgroup package gives for the pod cgroup's name; "" for
 // other pods.

@@ -36,7 +36,7 @@ func New(cfg Config) (*Watcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rc, err := cfg.restConfig()
+	rc, err := cfg.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,11 @@ func (w *Watcher) upsert(ctx context.Context, obj any) {
 			w.log.Warn("pod owner lookup failed; retried at the next update", "pod", pod.Namespace+"/"+pod.Name, "error", err)
 		}
 	}
-	w.index.put(newPodEntry(pod, own, w.cfg.Labels), pod.Namespace+"/"+pod.Name)
+	key := pod.Namespace + "/" + pod.Name
+	w.index.put(newPodEntry(pod, own, w.cfg.Labels), key)
+	if w.cfg.OnPod != nil {
+		w.cfg.OnPod(key, pod)
+	}
 	select {
 	case w.changed <- struct{}{}:
 	default:
@@ -217,4 +221,7 @@ func (w *Watcher) remove(obj any) {
 		uid = string(pod.UID)
 	}
 	w.index.markDeleted(uid, key, time.Now())
+	if w.cfg.OnPod != nil {
+		w.cfg.OnPod(key, nil)
+	}
 }

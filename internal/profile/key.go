@@ -235,3 +235,18 @@ func splitImage(image string) (name, tag string) {
 	}
 	return image, ""
 }
+
+// KubernetesKeyOf is the key the profile of a Kubernetes container's checks
+// gets, from its metadata: the key of its records, through the one mapping
+// of metadata to resource attributes. false when the metadata names no
+// namespace.
+func KubernetesKeyOf(m *check.Kubernetes) (Key, bool) {
+	c := check.Check{Kubernetes: m}
+	res := make(map[string]string)
+	for _, a := range c.Resource() {
+		if s, ok := scalarString(a.Value()); ok {
+			res[a.Key] = s
+		}
+	}
+	return kubernetesKey(&Observation{Resource: res})
+}

@@ -269,3 +269,27 @@ func TestKeyAttributesRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestKubernetesKeyOf(t *testing.T) {
+	tests := []struct {
+		name string
+		meta check.Kubernetes
+		want Key
+		ok   bool
+	}{
+		{name: "deployment over its replicaset", meta: check.Kubernetes{Namespace: "default", PodName: "deathstar-6c94dcc57b-x2k9z",
+			ReplicaSet: "deathstar-6c94dcc57b", Deployment: "deathstar", ContainerName: "deathstar"},
+			want: Key{Namespace: "default", WorkloadKind: KindDeployment, Workload: "deathstar", Container: "deathstar"}, ok: true},
+		{name: "a bare pod", meta: check.Kubernetes{Namespace: "default", PodName: "xwing", ContainerName: "spaceship"},
+			want: Key{Namespace: "default", WorkloadKind: KindPod, Workload: "xwing", Container: "spaceship"}, ok: true},
+		{name: "no namespace", meta: check.Kubernetes{PodName: "xwing"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := KubernetesKeyOf(&tt.meta)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("KubernetesKeyOf = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -153,6 +153,14 @@ type Config struct {
 	WakeupBytes uint64
 	// DedupEntries bounds unique mode's LRU map of keys.
 	DedupEntries uint32
+	// SelectedCgroups bounds the live selection's map of cgroup ids
+	// (SelectCgroup): one per selected pod, or per selected container when
+	// a recording names containers.
+	SelectedCgroups uint32
+	// SelectionActive starts the program with the selection switched on
+	// (SetSelectionActive), so that nothing outside it is recorded from
+	// the first check.
+	SelectionActive bool
 	// HostMountNS is pid 1's mount namespace inode; processes in it are host processes.
 	HostMountNS uint32
 	// NoauditRanges are kernel text ranges of NOAUDIT callers (tracepoint
@@ -164,13 +172,14 @@ type Config struct {
 // check (AllAudit); the shells choose their own audit default.
 func DefaultConfig() Config {
 	return Config{
-		Method:         Auto,
-		Mode:           Stream,
-		Verdict:        AllVerdicts,
-		Audit:          AllAudit,
-		IncludeHost:    true,
-		RingBufferSize: 4 << 20,
-		WakeupBytes:    64 << 10,
-		DedupEntries:   32768,
+		Method:          Auto,
+		Mode:            Stream,
+		Verdict:         AllVerdicts,
+		Audit:           AllAudit,
+		IncludeHost:     true,
+		RingBufferSize:  4 << 20,
+		WakeupBytes:     64 << 10,
+		DedupEntries:    32768,
+		SelectedCgroups: 16384,
 	}
 }

@@ -141,14 +141,19 @@ func (c *CapCounts) String() string {
 // NoauditSkipped reads how many NOAUDIT checks the kernel dropped per
 // capability, summed over CPUs, since the program was loaded (Audited).
 func (t *Tracer) NoauditSkipped() (CapCounts, error) {
+	return t.capCounts(bpf.CapprofMapNoauditSkipped)
+}
+
+// capCounts sums a per-CPU array of counters per capability.
+func (t *Tracer) capCounts(name string) (CapCounts, error) {
 	var (
 		counts CapCounts
 		perCPU []uint64
 	)
-	m := t.coll.Maps[bpf.CapprofMapNoauditSkipped]
+	m := t.coll.Maps[name]
 	for id := range counts {
 		if err := m.Lookup(uint32(id), &perCPU); err != nil {
-			return CapCounts{}, fmt.Errorf("read noaudit skipped counter: %w", err)
+			return CapCounts{}, fmt.Errorf("read %s counter: %w", name, err)
 		}
 		for _, v := range perCPU {
 			counts[id] += v

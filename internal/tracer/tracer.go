@@ -43,6 +43,8 @@ type Tracer struct {
 	rec    ringbuf.Record
 	// missing are the filter directories that did not exist yet.
 	missing []cgroupSlot
+	// selectionSize is the selected_cgroups map's size, for its error.
+	selectionSize uint32
 }
 
 // cgroupSlot is a filter map's slot left empty for a directory to come.
@@ -137,7 +139,7 @@ func open(cfg Config, m Method, feats Features, learnCgroups bool, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("load %s programs: %w", m, err)
 	}
-	t := &Tracer{method: m, mode: cfg.Mode, coll: coll}
+	t := &Tracer{method: m, mode: cfg.Mode, coll: coll, selectionSize: cfg.SelectedCgroups}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -163,6 +165,7 @@ func open(cfg Config, m Method, feats Features, learnCgroups bool, log *slog.Log
 func configure(spec *ebpf.CollectionSpec, cfg Config, m Method, feats Features) error {
 	spec.Maps[bpf.CapprofMapEvents].MaxEntries = uint32(cfg.RingBufferSize)
 	spec.Maps[bpf.CapprofMapDedup].MaxEntries = cfg.DedupEntries
+	spec.Maps[bpf.CapprofMapSelectedCgroups].MaxEntries = cfg.SelectedCgroups
 
 	capMask := ^uint64(0)
 	if cfg.Caps != 0 {
@@ -219,6 +222,11 @@ func (t *Tracer) fillFilterMaps(cfg Config) error {
 			if err != nil {
 				return err
 			}
+		}
+	}
+	if cfg.SelectionActive {
+		if err := t.SetSelectionActive(true); err != nil {
+			return err
 		}
 	}
 	one := uint8(1)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/selection"
 	"github.com/capprof/capprof/internal/tracer"
 )
 
@@ -70,6 +71,25 @@ type KubernetesConfig struct {
 	MaxWait time.Duration `mapstructure:"max_wait"`
 	// MaxPending is the most checks held at once.
 	MaxPending int `mapstructure:"max_pending"`
+	// Recordings narrows the recording to what CapabilityRecordings select.
+	Recordings RecordingsConfig `mapstructure:"recordings"`
+}
+
+// RecordingsConfig follows the cluster's CapabilityRecordings: while one
+// selects pods, only the selected pods' checks are recorded (the others
+// dropped in the kernel, counted in
+// otelcol_receiver_capabilities_unselected_skipped).
+type RecordingsConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Default is what is recorded while no recording selects: all (every
+	// check, as without recordings) or selected (nothing).
+	Default selection.Default `mapstructure:"default"`
+	// StatusInterval is how often this node's part of each recording's
+	// status is written.
+	StatusInterval time.Duration `mapstructure:"status_interval"`
+	// MaxCgroups bounds the kernel's map of selected cgroups (one per
+	// selected pod, or per selected container).
+	MaxCgroups uint32 `mapstructure:"max_cgroups"`
 }
 
 // Validate checks the configuration; each error names the field.
@@ -79,6 +99,7 @@ func (c *Config) Validate() error {
 }
 
 func createDefaultConfig() *Config {
+	sel := controller.DefaultSelectionConfig()
 	return &Config{
 		Mode:           tracer.Stream,
 		FlushInterval:  10 * time.Second,
@@ -95,6 +116,11 @@ func createDefaultConfig() *Config {
 			Labels:     []string{"none"},
 			MaxWait:    5 * time.Second,
 			MaxPending: 10000,
+			Recordings: RecordingsConfig{
+				Default:        sel.Default,
+				StatusInterval: sel.StatusInterval,
+				MaxCgroups:     tracer.DefaultConfig().SelectedCgroups,
+			},
 		},
 	}
 }

@@ -11,21 +11,24 @@ import (
 
 // yamlKeys names the controller's fields as the YAML does.
 var yamlKeys = map[string]string{
-	"FlushInterval":  "flush_interval",
-	"MaxBatch":       "max_batch_size",
-	"MaxBatchDelay":  "max_batch_delay",
-	"CgroupInclude":  "cgroups.include",
-	"CgroupExclude":  "cgroups.exclude",
-	"Method":         "attach",
-	"Mode":           "mode",
-	"Verdict":        "verdict",
-	"Audit":          "audit",
-	"RingBufferSize": "ring_buffer_size",
-	"Auth":           "kubernetes.auth_type",
-	"Kubeconfig":     "kubernetes.kubeconfig",
-	"NodeName":       "kubernetes.node_name",
-	"MaxWait":        "kubernetes.max_wait",
-	"MaxPending":     "kubernetes.max_pending",
+	"FlushInterval":   "flush_interval",
+	"MaxBatch":        "max_batch_size",
+	"MaxBatchDelay":   "max_batch_delay",
+	"CgroupInclude":   "cgroups.include",
+	"CgroupExclude":   "cgroups.exclude",
+	"Method":          "attach",
+	"Mode":            "mode",
+	"Verdict":         "verdict",
+	"Audit":           "audit",
+	"RingBufferSize":  "ring_buffer_size",
+	"Auth":            "kubernetes.auth_type",
+	"Kubeconfig":      "kubernetes.kubeconfig",
+	"NodeName":        "kubernetes.node_name",
+	"MaxWait":         "kubernetes.max_wait",
+	"MaxPending":      "kubernetes.max_pending",
+	"Default":         "kubernetes.recordings.default",
+	"StatusInterval":  "kubernetes.recordings.status_interval",
+	"SelectedCgroups": "kubernetes.recordings.max_cgroups",
 }
 
 // recorderConfig turns the configuration into the controller's, which
@@ -61,6 +64,10 @@ func (c *Config) recorderConfig() (controller.Config, error) {
 		// copied into it). The node the checks come from is the one the
 		// downward API names, and profiles list their hosts by host.name.
 		cfg.HostName = k.NodeName
+		if r := k.Recordings; r.Enabled {
+			cfg.Selection = &controller.SelectionConfig{Default: r.Default, Recordings: true, StatusInterval: r.StatusInterval}
+			t.SelectedCgroups = r.MaxCgroups
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, config.RenameField(err, yamlKeys)

@@ -13,7 +13,9 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/capprof/capprof/internal/controller"
 	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/selection"
 	"github.com/capprof/capprof/internal/tracer"
 	"github.com/capprof/capprof/receiver/capabilitiesreceiver/internal/metadata"
 )
@@ -45,6 +47,7 @@ func TestLoadConfig(t *testing.T) {
 				Kubernetes: KubernetesConfig{
 					Enabled: true, AuthType: kube.AuthKubeconfig, Kubeconfig: "/etc/capprof/kubeconfig", NodeName: "node-7",
 					Labels: []string{"app", "tier"}, MaxWait: 2 * time.Second, MaxPending: 500,
+					Recordings: RecordingsConfig{Enabled: true, Default: selection.RecordSelected, StatusInterval: 30 * time.Second, MaxCgroups: 1024},
 				},
 			},
 		},
@@ -95,6 +98,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"labels", func(c *Config) { kubernetesOn(c); c.Kubernetes.Labels = []string{"all", "app"} }, "kubernetes.labels"},
 		{"max wait", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxWait = 0 }, "kubernetes.max_wait"},
 		{"max pending", func(c *Config) { kubernetesOn(c); c.Kubernetes.MaxPending = -1 }, "kubernetes.max_pending"},
+		{"recordings status interval", func(c *Config) { recordingsOn(c); c.Kubernetes.Recordings.StatusInterval = 0 }, "kubernetes.recordings.status_interval"},
+		{"recordings max cgroups", func(c *Config) { recordingsOn(c); c.Kubernetes.Recordings.MaxCgroups = 0 }, "kubernetes.recordings.max_cgroups"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := createDefaultConfig()
@@ -118,6 +123,8 @@ func TestUnmarshalNamesTheKey(t *testing.T) {
 		{"attach", map[string]any{"attach": "uprobe"}, `'attach' "uprobe" is not auto, tp_btf, raw_tracepoint, tracepoint, fexit or kprobe`},
 		{"verdict", map[string]any{"verdict": "deny"}, `'verdict' "deny" is not all, denied or granted`},
 		{"auth type", map[string]any{"kubernetes": map[string]any{"auth_type": "token"}}, `'kubernetes.auth_type' "token" is not serviceAccount or kubeConfig`},
+		{"recordings default", map[string]any{"kubernetes": map[string]any{"recordings": map[string]any{"default": "none"}}},
+			`'kubernetes.recordings.default' "none" is not all or selected`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := confmap.NewFromStringMap(tt.conf).Unmarshal(createDefaultConfig())
@@ -130,6 +137,26 @@ func TestUnmarshalNamesTheKey(t *testing.T) {
 func kubernetesOn(c *Config) {
 	c.Kubernetes.Enabled = true
 	c.Kubernetes.NodeName = "node-1"
+}
+
+func recordingsOn(c *Config) {
+	kubernetesOn(c)
+	c.Kubernetes.Recordings.Enabled = true
+}
+
+func TestRecordingsReachTheController(t *testing.T) {
+	cfg := createDefaultConfig()
+	rc, err := cfg.recorderConfig()
+	require.NoError(t, err)
+	require.Nil(t, rc.Selection, "recordings are off by default (they need the agent's recording RBAC)")
+
+	recordingsOn(cfg)
+	cfg.Kubernetes.Recordings.MaxCgroups = 1024
+	rc, err = cfg.recorderConfig()
+	require.NoError(t, err)
+	require.NotNil(t, rc.Selection)
+	require.Equal(t, controller.SelectionConfig{Default: selection.RecordAll, Recordings: true, StatusInterval: 10 * time.Second}, *rc.Selection)
+	require.Equal(t, uint32(1024), rc.Tracer.SelectedCgroups)
 }
 
 func TestKubernetesDisabledIsNotChecked(t *testing.T) {

@@ -146,7 +146,7 @@ func (r *capabilitiesReceiver) record(ctx context.Context, host component.Host, 
 	r.settings.Logger.Info("recording stopped", zap.Uint64("records", s.Records), zap.Uint64("checks", s.Checks),
 		zap.Uint64("lost_events", s.Lost), zap.Uint64("evicted_keys", s.EvictedKeys),
 		zap.Uint64("held_for_pod_metadata", s.Held), zap.Uint64("unbound", s.Unbound),
-		zap.Uint64("noaudit_skipped", s.NoauditSkipped.Total()))
+		zap.Uint64("noaudit_skipped", s.NoauditSkipped.Total()), zap.Uint64("unselected_skipped", s.UnselectedSkipped.Total()))
 }
 
 // reportKubeState reports the API server's state as component status: a
@@ -268,20 +268,26 @@ func (r *capabilitiesReceiver) registerMetrics() error {
 			return nil
 		}
 	}
-	return errors.Join(
-		r.telemetry.RegisterReceiverCapabilitiesEventsLostCallback(stat(func(s controller.Stats) uint64 { return s.Lost })),
-		r.telemetry.RegisterReceiverCapabilitiesEventsDecodedCallback(stat(func(s controller.Stats) uint64 { return s.Events })),
-		r.telemetry.RegisterReceiverCapabilitiesChecksUnboundCallback(stat(func(s controller.Stats) uint64 { return s.Unbound })),
-		r.telemetry.RegisterReceiverCapabilitiesNoauditSkippedCallback(func(_ context.Context, o metric.Int64Observer) error {
+	perCapability := func(pick func(*controller.Stats) *tracer.CapCounts) metric.Int64Callback {
+		return func(_ context.Context, o metric.Int64Observer) error {
 			if rec := r.rec.Load(); rec != nil {
-				for id, n := range (*rec).Stats().NoauditSkipped {
+				s := (*rec).Stats()
+				for id, n := range pick(&s) {
 					if n > 0 {
 						o.Observe(int64(n), metric.WithAttributes(attribute.String("capability", caps.Name(id))))
 					}
 				}
 			}
 			return nil
-		}),
+		}
+	}
+	return errors.Join(
+		r.telemetry.RegisterReceiverCapabilitiesEventsLostCallback(stat(func(s controller.Stats) uint64 { return s.Lost })),
+		r.telemetry.RegisterReceiverCapabilitiesEventsDecodedCallback(stat(func(s controller.Stats) uint64 { return s.Events })),
+		r.telemetry.RegisterReceiverCapabilitiesChecksUnboundCallback(stat(func(s controller.Stats) uint64 { return s.Unbound })),
+		r.telemetry.RegisterReceiverCapabilitiesNoauditSkippedCallback(perCapability(func(s *controller.Stats) *tracer.CapCounts { return &s.NoauditSkipped })),
+		r.telemetry.RegisterReceiverCapabilitiesUnselectedSkippedCallback(perCapability(func(s *controller.Stats) *tracer.CapCounts { return &s.UnselectedSkipped })),
+		r.telemetry.RegisterReceiverCapabilitiesSelectedCgroupsCallback(stat(func(s controller.Stats) uint64 { return uint64(s.SelectedCgroups) })),
 		r.telemetry.RegisterReceiverCapabilitiesKubernetesAPIReachableCallback(func(_ context.Context, o metric.Int64Observer) error {
 			if s := r.kubeState.Load(); s != 0 {
 				reachable := int64(0)

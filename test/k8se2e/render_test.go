@@ -20,6 +20,7 @@ import (
 
 	"github.com/capprof/capprof/api/v1alpha1"
 	"github.com/capprof/capprof/internal/kube"
+	"github.com/capprof/capprof/internal/recording"
 )
 
 // repoRoot is the repository root, found from this file's path.
@@ -202,8 +203,8 @@ func TestRenderAgentLeastPrivilege(t *testing.T) {
 	if !nodeName {
 		t.Error("NODE_NAME does not come from spec.nodeName")
 	}
-	if want := kube.PolicyRules(); !reflect.DeepEqual(r.clusterRole.Rules, want) {
-		t.Errorf("ClusterRole rules %+v, want internal/kube's %+v", r.clusterRole.Rules, want)
+	if want := slices.Concat(kube.PolicyRules(), recording.PolicyRules()); !reflect.DeepEqual(r.clusterRole.Rules, want) {
+		t.Errorf("ClusterRole rules %+v, want internal/kube's and internal/recording's %+v", r.clusterRole.Rules, want)
 	}
 	if cfg := r.agentConfig.Data["config.yaml"]; !strings.Contains(cfg, "kubernetes:") || !strings.Contains(cfg, "k8s_attributes:") ||
 		!strings.Contains(cfg, "otlp_grpc:") {

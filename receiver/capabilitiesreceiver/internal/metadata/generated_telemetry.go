@@ -34,6 +34,8 @@ type TelemetryBuilder struct {
 	ReceiverCapabilitiesEventsLost             metric.Int64ObservableCounter
 	ReceiverCapabilitiesKubernetesAPIReachable metric.Int64ObservableGauge
 	ReceiverCapabilitiesNoauditSkipped         metric.Int64ObservableCounter
+	ReceiverCapabilitiesSelectedCgroups        metric.Int64ObservableGauge
+	ReceiverCapabilitiesUnselectedSkipped      metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -137,6 +139,36 @@ func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesNoauditSkippedCallb
 	return nil
 }
 
+// RegisterReceiverCapabilitiesSelectedCgroupsCallback sets callback for observable ReceiverCapabilitiesSelectedCgroups metric.
+func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesSelectedCgroupsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesSelectedCgroups, obs: o})
+		return nil
+	}, builder.ReceiverCapabilitiesSelectedCgroups)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverCapabilitiesUnselectedSkippedCallback sets callback for observable ReceiverCapabilitiesUnselectedSkipped metric.
+func (builder *TelemetryBuilder) RegisterReceiverCapabilitiesUnselectedSkippedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverCapabilitiesUnselectedSkipped, obs: o})
+		return nil
+	}, builder.ReceiverCapabilitiesUnselectedSkipped)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
 type observerInt64 struct {
 	embedded.Int64Observer
 	inst metric.Int64Observable
@@ -198,6 +230,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ReceiverCapabilitiesNoauditSkipped, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_capabilities_noaudit_skipped",
 		metric.WithDescription("With audit audited, the NOAUDIT checks dropped in the kernel, per capability (the capability attribute). [Alpha]"),
+		metric.WithUnit("{check}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCapabilitiesSelectedCgroups, err = builder.meter.Int64ObservableGauge(
+		"otelcol_receiver_capabilities_selected_cgroups",
+		metric.WithDescription("With kubernetes.recordings enabled, the cgroups (selected pods, or containers) in the kernel's selection; 0 while it records everything. [Alpha]"),
+		metric.WithUnit("{cgroup}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverCapabilitiesUnselectedSkipped, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_capabilities_unselected_skipped",
+		metric.WithDescription("With kubernetes.recordings enabled, the checks dropped in the kernel as outside the selection of the CapabilityRecordings, per capability (the capability attribute). [Alpha]"),
 		metric.WithUnit("{check}"),
 	)
 	errs = errors.Join(errs, err)

@@ -112,3 +112,33 @@ func AssertEqualReceiverCapabilitiesNoauditSkipped(t *testing.T, tt *componentte
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
+
+func AssertEqualReceiverCapabilitiesSelectedCgroups(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_capabilities_selected_cgroups",
+		Description: "With kubernetes.recordings enabled, the cgroups (selected pods, or containers) in the kernel's selection; 0 while it records everything. [Alpha]",
+		Unit:        "{cgroup}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_capabilities_selected_cgroups")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualReceiverCapabilitiesUnselectedSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_receiver_capabilities_unselected_skipped",
+		Description: "With kubernetes.recordings enabled, the checks dropped in the kernel as outside the selection of the CapabilityRecordings, per capability (the capability attribute). [Alpha]",
+		Unit:        "{check}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_receiver_capabilities_unselected_skipped")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
