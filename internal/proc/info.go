@@ -19,10 +19,68 @@ type Info struct {
 	// StartTime is the wall-clock start time of the process (fork time).
 	StartTime time.Time
 	// ExecID is stable and unique per (node, exec); see execID.
-	ExecID               string
-	ParentExecID         string
-	ParentExecutablePath string
-	Exited               bool
+	ExecID string
+	// Namespaces are the process's namespaces; HostNamespaces the kinds in
+	// which it shares the host's (pid 1's).
+	Namespaces     Namespaces
+	HostNamespaces NamespaceSet
+	// LoginUID is the audit login uid (/proc/PID/loginuid), UnsetLoginUID
+	// when no login set it; meaningful only when Flags is not 0.
+	LoginUID uint32
+	// VPID is the pid in the process's own pid namespace (the last NSpid
+	// of /proc/PID/status); 0 when unknown.
+	VPID uint32
+	// PIDNamespaceStart is the start time of the first process (pid 1) of
+	// the process's pid namespace, when that is not the host's: a
+	// container's start. Zero when unknown.
+	PIDNamespaceStart time.Time
+	// Flags say how the cache learned the process; 0 when it is unknown.
+	Flags Flags
+	// The parent's details, as the cache knew them when it learned the
+	// process; zero when the parent was unknown (ParentExecID is "").
+	ParentExecID           string
+	ParentExecutablePath   string
+	ParentArgs             []string
+	ParentWorkingDirectory string
+	ParentUID, ParentEUID  uint32
+	ParentLoginUID         uint32
+	ParentStartTime        time.Time
+	Exited                 bool
+}
+
+// UnsetLoginUID is the login uid of a process no login set one for
+// ((uid_t)-1, AUDIT_UID_UNSET).
+const UnsetLoginUID = ^uint32(0)
+
+// TaskContext is what the kernel reports of a process at exec and fork
+// beyond its identity: its namespaces, login uid and pid in its pid
+// namespace.
+type TaskContext struct {
+	Namespaces Namespaces
+	LoginUID   uint32
+	VPID       uint32
+}
+
+// Flags say how the cache learned a process.
+type Flags uint8
+
+const (
+	FlagExec   Flags = 1 << iota // from its exec event
+	FlagClone                    // from its fork event, the rest inherited from its parent
+	FlagProcFS                   // read from /proc: by the start-up scan, or on a lookup that missed
+)
+
+var flagNames = [...]string{"exec", "clone", "procfs"}
+
+// Names lists the flags set ("exec"), in a fixed order.
+func (f Flags) Names() []string {
+	var names []string
+	for i, n := range flagNames {
+		if f&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // execID builds the identifier of one program run: a pid is reused and an
