@@ -5,6 +5,7 @@ import (
 
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/internal/proc"
 )
 
 // ResourceFields are the fields of a check that its resource attributes
@@ -138,16 +139,53 @@ func decodeProcess(m map[string]any, c *Check) {
 	str(AttrExecID, &p.ExecID)
 	str(AttrParentExecID, &p.ParentExecID)
 	str(AttrParentExePath, &p.ParentExecutablePath)
-	if args, ok := m[AttrCommandArgs].([]any); ok {
-		p.Args = make([]string, 0, len(args))
-		for _, a := range args {
-			s, _ := a.(string)
-			p.Args = append(p.Args, s)
+	strList(m, AttrCommandArgs, &p.Args)
+	timestamp(m, AttrCreationTime, &p.StartTime)
+	u32(AttrVPID, &p.VPID)
+	u32(AttrLoginUID, &p.LoginUID)
+	if names, ok := m[AttrProcessFlags].([]any); ok {
+		p.Flags = 0
+		for _, n := range names {
+			s, _ := n.(string)
+			p.Flags |= proc.ParseFlag(s)
 		}
 	}
-	if s, ok := m[AttrCreationTime].(string); ok {
+	for k := range p.Namespaces {
+		u32(namespaceKeys[k][0], &p.Namespaces[k])
+		if host, ok := m[namespaceKeys[k][1]].(bool); ok {
+			p.HostNamespaces &^= 1 << k
+			if host {
+				p.HostNamespaces |= 1 << k
+			}
+		}
+	}
+	timestamp(m, AttrContainerTime, &p.PIDNamespaceStart)
+	u32(AttrParentUserID, &p.ParentEUID)
+	u32(AttrParentRealUID, &p.ParentUID)
+	u32(AttrParentLogin, &p.ParentLoginUID)
+	str(AttrParentWorkDir, &p.ParentWorkingDirectory)
+	strList(m, AttrParentArgs, &p.ParentArgs)
+	timestamp(m, AttrParentCreated, &p.ParentStartTime)
+}
+
+// strList sets dst to the string list at m[k], when there is one.
+func strList(m map[string]any, k string, dst *[]string) {
+	list, ok := m[k].([]any)
+	if !ok {
+		return
+	}
+	*dst = make([]string, 0, len(list))
+	for _, a := range list {
+		s, _ := a.(string)
+		*dst = append(*dst, s)
+	}
+}
+
+// timestamp sets dst to the RFC 3339 time at m[k], when there is one.
+func timestamp(m map[string]any, k string, dst *time.Time) {
+	if s, ok := m[k].(string); ok {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			p.StartTime = t
+			*dst = t
 		}
 	}
 }

@@ -245,7 +245,7 @@ func inode(t testing.TB, path string) uint64 {
 // arrays: taskContext converts one into the other as is.
 func TestNamespaceKindsMatchTheProgram(t *testing.T) {
 	for _, k := range []struct {
-		c  bpf.CapprofNsKind
+		c   bpf.CapprofNsKind
 		go_ proc.NamespaceKind
 	}{
 		{bpf.CapprofNsKindNS_UTS, proc.NSUTS}, {bpf.CapprofNsKindNS_IPC, proc.NSIPC},

@@ -72,6 +72,16 @@ const (
 
 var flagNames = [...]string{"exec", "clone", "procfs"}
 
+// ParseFlag is the flag a name of Names stands for; 0 for any other.
+func ParseFlag(name string) Flags {
+	for i, n := range flagNames {
+		if n == name {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
 // Names lists the flags set ("exec"), in a fixed order.
 func (f Flags) Names() []string {
 	var names []string
