@@ -62,8 +62,8 @@ type Kubernetes struct {
 	ImageTag      string
 	// ImageID is the image the container runs, as the runtime resolved it
 	// (the status's imageID: "docker.io/library/nginx@sha256:...").
-	ImageID string
-	Declared      *SecurityContext
+	ImageID  string
+	Declared *SecurityContext
 	// The pod's owners: each is "" when the pod has no such owner.
 	Deployment  string
 	ReplicaSet  string

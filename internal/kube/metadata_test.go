@@ -112,7 +112,7 @@ func TestNewPodEntry(t *testing.T) {
 			InitContainerStatuses: []corev1.ContainerStatus{{Name: "init", ContainerID: "containerd://i1"}},
 			ContainerStatuses: []corev1.ContainerStatus{
 				{Name: "nginx", ContainerID: "containerd://n2", Image: "docker.io/library/nginx:1.27",
-					ImageID: "docker.io/library/nginx@sha256:0123",
+					ImageID:              "docker.io/library/nginx@sha256:0123",
 					LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ContainerID: "containerd://n1"}}},
 				{Name: "agent"}, // still being created
 			},

@@ -226,7 +226,7 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 		"host.name": "node-1", "container.id": ctr.ID, "k8s.pod.uid": string(pod.UID),
 		"k8s.namespace.name": "shop", "k8s.pod.name": "web", "k8s.node.name": "node-1", "k8s.container.name": "app",
 		"container.image.name": "busybox", "container.image.tag": "1.37", "k8s.pod.label.app": "web",
-		"container.image.id": testenv.ImageID("busybox:1.37"),
+		"container.image.id":                               testenv.ImageID("busybox:1.37"),
 		"k8s.container.security_context.capabilities.add":  "",
 		"k8s.container.security_context.capabilities.drop": "",
 		"k8s.container.security_context.privileged":        "false",
