@@ -54,6 +54,7 @@ const (
 	AttrParentWorkDir = "process.parent.working_directory"
 	AttrParentArgs    = "process.parent.command_args"
 	AttrParentCreated = "process.parent.creation.time"
+	AttrParentFlags   = "capprof.process.parent.flags"
 	AttrContainerTime = "container.start_time"
 	// The namespaces are linux.namespace.<kind>.inode and .is_host, kind as
 	// /proc/PID/ns/ names it (NamespaceInodeKey, NamespaceIsHostKey).
@@ -222,6 +223,7 @@ func (c *Check) appendParent(attrs []Attr) []Attr {
 		integer(AttrParentRealUID, int64(p.ParentUID)),
 		integer(AttrParentLogin, int64(p.ParentLoginUID)),
 		str(AttrParentCreated, p.ParentStartTime.UTC().Format(time.RFC3339Nano)),
+		strs(AttrParentFlags, p.ParentFlags.Names()),
 	)
 	if p.ParentWorkingDirectory != "" {
 		attrs = append(attrs, str(AttrParentWorkDir, p.ParentWorkingDirectory))

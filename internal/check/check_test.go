@@ -79,6 +79,7 @@ var fixtures = []struct {
 				ParentEUID:             1000,
 				ParentLoginUID:         1000,
 				ParentStartTime:        base.Add(-time.Hour),
+				ParentFlags:            proc.FlagProcFS,
 			},
 			HostName: "node-1",
 		},
@@ -312,7 +313,8 @@ func TestAttributesPresence(t *testing.T) {
 			present: []string{AttrAudit, AttrSyscallID, AttrSyscallName, AttrParentPID, AttrExePath, AttrExeName,
 				AttrCommandArgs, AttrWorkingDir, AttrCreationTime, AttrExecID, AttrParentExecID, AttrParentExePath, AttrCgroupPath,
 				AttrVPID, AttrLoginUID, AttrProcessFlags, NamespaceInodeKey(proc.NSTime), NamespaceIsHostKey(proc.NSUser),
-				AttrParentUserID, AttrParentRealUID, AttrParentLogin, AttrParentWorkDir, AttrParentArgs, AttrParentCreated},
+				AttrParentUserID, AttrParentRealUID, AttrParentLogin, AttrParentWorkDir, AttrParentArgs, AttrParentCreated,
+				AttrParentFlags},
 			// A host process has no container to have started.
 			absent: []string{AttrContainerTime},
 		},

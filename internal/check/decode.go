@@ -143,13 +143,7 @@ func decodeProcess(m map[string]any, c *Check) {
 	timestamp(m, AttrCreationTime, &p.StartTime)
 	u32(AttrVPID, &p.VPID)
 	u32(AttrLoginUID, &p.LoginUID)
-	if names, ok := m[AttrProcessFlags].([]any); ok {
-		p.Flags = 0
-		for _, n := range names {
-			s, _ := n.(string)
-			p.Flags |= proc.ParseFlag(s)
-		}
-	}
+	flags(m, AttrProcessFlags, &p.Flags)
 	for k := range p.Namespaces {
 		u32(namespaceKeys[k][0], &p.Namespaces[k])
 		if host, ok := m[namespaceKeys[k][1]].(bool); ok {
@@ -166,6 +160,20 @@ func decodeProcess(m map[string]any, c *Check) {
 	str(AttrParentWorkDir, &p.ParentWorkingDirectory)
 	strList(m, AttrParentArgs, &p.ParentArgs)
 	timestamp(m, AttrParentCreated, &p.ParentStartTime)
+	flags(m, AttrParentFlags, &p.ParentFlags)
+}
+
+// flags sets dst to the flags named at m[k], when there are some.
+func flags(m map[string]any, k string, dst *proc.Flags) {
+	names, ok := m[k].([]any)
+	if !ok {
+		return
+	}
+	*dst = 0
+	for _, n := range names {
+		s, _ := n.(string)
+		*dst |= proc.ParseFlag(s)
+	}
 }
 
 // strList sets dst to the string list at m[k], when there is one.

@@ -89,8 +89,8 @@ func TestHostDmesgCarriesItsProcessContext(t *testing.T) {
 		if p.ParentWorkingDirectory != dir || !slices.Equal(p.ParentArgs, []string{"sh", "-c", script}) {
 			t.Errorf("parent's cwd %q, args %q; want %q, [sh -c %q]", p.ParentWorkingDirectory, p.ParentArgs, dir, script)
 		}
-		if age := time.Since(p.ParentStartTime); age < 0 || age > time.Minute {
-			t.Errorf("parent's start %s is not a moment ago", p.ParentStartTime)
+		if age := time.Since(p.ParentStartTime); age < 0 || age > time.Minute || p.ParentFlags != proc.FlagExec {
+			t.Errorf("parent's start %s, learned %v: want a moment ago, from its exec", p.ParentStartTime, p.ParentFlags.Names())
 		}
 		if !p.PIDNamespaceStart.IsZero() && self[proc.NSPID] == host[proc.NSPID] {
 			t.Errorf("a host process's pid namespace start %s, want none", p.PIDNamespaceStart)

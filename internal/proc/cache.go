@@ -244,7 +244,7 @@ func (c *Cache) relateLocked(info *Info) {
 	info.ParentExecID, info.ParentExecutablePath = p.ExecID, p.ExecutablePath
 	info.ParentArgs, info.ParentWorkingDirectory = p.Args, p.WorkingDirectory
 	info.ParentUID, info.ParentEUID, info.ParentLoginUID = p.UID, p.EUID, p.LoginUID
-	info.ParentStartTime = p.StartTime
+	info.ParentStartTime, info.ParentFlags = p.StartTime, p.Flags
 }
 
 // putLocked stores info as the live process of its pid, replacing whatever

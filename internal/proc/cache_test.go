@@ -182,7 +182,7 @@ func TestLookupMiss(t *testing.T) {
 		StartTime: c.WallTime(400 * nsPerTick), ExecID: execID("node1", 400*nsPerTick, 70),
 		LoginUID: UnsetLoginUID, Flags: FlagProcFS,
 		ParentExecID: execID("node1", 2*sec, 5), ParentExecutablePath: "/usr/sbin/sshd",
-		ParentArgs: []string{"sshd"}, ParentWorkingDirectory: "/", ParentStartTime: c.WallTime(sec)}
+		ParentArgs: []string{"sshd"}, ParentWorkingDirectory: "/", ParentStartTime: c.WallTime(sec), ParentFlags: FlagExec}
 	assertInfo(t, got, want)
 }
 

@@ -41,7 +41,7 @@ func TestForkExecExitSequence(t *testing.T) {
 				WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(2 * sec),
 				ExecID: execID("node1", 2*sec, 101), Flags: FlagClone, ParentExecID: bashID, ParentExecutablePath: "/usr/bin/bash",
 				ParentArgs: []string{"bash"}, ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000,
-				ParentStartTime: c.WallTime(1 * sec)},
+				ParentStartTime: c.WallTime(1 * sec), ParentFlags: FlagExec},
 		},
 		{
 			name: "exec replaces path, args, uids and ExecID but keeps cwd",
@@ -50,7 +50,7 @@ func TestForkExecExitSequence(t *testing.T) {
 				WorkingDirectory: "/home/u", UID: 1000, EUID: 0, StartTime: c.WallTime(2 * sec),
 				ExecID: sudoID, Flags: FlagExec, ParentExecID: bashID, ParentExecutablePath: "/usr/bin/bash",
 				ParentArgs: []string{"bash"}, ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000,
-				ParentStartTime: c.WallTime(1 * sec)},
+				ParentStartTime: c.WallTime(1 * sec), ParentFlags: FlagExec},
 		},
 		{
 			name: "exited grandchild keeps its parent ids",
@@ -60,7 +60,7 @@ func TestForkExecExitSequence(t *testing.T) {
 				ExecID: execID("node1", 3*sec+100, 102), Namespaces: dmesgCtx.Namespaces, LoginUID: 1000, VPID: 102,
 				Flags: FlagExec, ParentExecID: sudoID, ParentExecutablePath: "/usr/bin/sudo",
 				ParentArgs: []string{"sudo", "dmesg"}, ParentWorkingDirectory: "/home/u", ParentUID: 1000,
-				ParentStartTime: c.WallTime(2 * sec), Exited: true},
+				ParentStartTime: c.WallTime(2 * sec), ParentFlags: FlagExec, Exited: true},
 		},
 	}
 	for _, tt := range tests {

@@ -45,6 +45,7 @@ type Info struct {
 	ParentUID, ParentEUID  uint32
 	ParentLoginUID         uint32
 	ParentStartTime        time.Time
+	ParentFlags            Flags
 	Exited                 bool
 }
 

@@ -105,7 +105,7 @@ func TestScanFakeRoot(t *testing.T) {
 				HostNamespaces: allHost, LoginUID: 1000, VPID: 100, Flags: FlagProcFS,
 				ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd",
 				ParentArgs: []string{"/sbin/init", "splash"}, ParentWorkingDirectory: "/", ParentLoginUID: unset,
-				ParentStartTime: at(1)},
+				ParentStartTime: at(1), ParentFlags: FlagProcFS},
 		},
 		{
 			name: "comm with spaces and parenthesis, deleted exe",
@@ -115,7 +115,7 @@ func TestScanFakeRoot(t *testing.T) {
 				HostNamespaces: allHost, LoginUID: 1000, VPID: 200, Flags: FlagProcFS,
 				ParentExecID: id(100), ParentExecutablePath: "/usr/bin/bash", ParentArgs: []string{"-bash"},
 				ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000, ParentLoginUID: 1000,
-				ParentStartTime: at(100)},
+				ParentStartTime: at(100), ParentFlags: FlagProcFS},
 		},
 		{
 			name: "unreadable exe falls back to argv[0]; no namespaces, NSpid or loginuid",
@@ -124,7 +124,7 @@ func TestScanFakeRoot(t *testing.T) {
 				UID: 33, EUID: 33, ExecID: id(300), LoginUID: unset, Flags: FlagProcFS,
 				ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd",
 				ParentArgs: []string{"/sbin/init", "splash"}, ParentWorkingDirectory: "/", ParentLoginUID: unset,
-				ParentStartTime: at(1)},
+				ParentStartTime: at(1), ParentFlags: FlagProcFS},
 		},
 		{
 			name: "zombie is kept as exited",
@@ -132,7 +132,7 @@ func TestScanFakeRoot(t *testing.T) {
 			want: Info{PID: 400, PPID: 100, ExecID: id(400), Exited: true, LoginUID: unset, Flags: FlagProcFS,
 				ParentExecID: id(100), ParentExecutablePath: "/usr/bin/bash", ParentArgs: []string{"-bash"},
 				ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000, ParentLoginUID: 1000,
-				ParentStartTime: at(100)},
+				ParentStartTime: at(100), ParentFlags: FlagProcFS},
 		},
 		{
 			name: "a container's first process",
@@ -142,7 +142,7 @@ func TestScanFakeRoot(t *testing.T) {
 				PIDNamespaceStart: at(500), Flags: FlagProcFS,
 				ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd",
 				ParentArgs: []string{"/sbin/init", "splash"}, ParentWorkingDirectory: "/", ParentLoginUID: unset,
-				ParentStartTime: at(1)},
+				ParentStartTime: at(1), ParentFlags: FlagProcFS},
 		},
 		{
 			name: "a process in the container, listed before its parent",
@@ -151,7 +151,7 @@ func TestScanFakeRoot(t *testing.T) {
 				UID: 65534, EUID: 65534, ExecID: id(450), Namespaces: ctrNS, HostNamespaces: ctrHost, LoginUID: unset,
 				VPID: 7, PIDNamespaceStart: at(500), Flags: FlagProcFS,
 				ParentExecID: id(500), ParentExecutablePath: "/bin/sh", ParentArgs: []string{"sh"},
-				ParentWorkingDirectory: "/", ParentLoginUID: unset, ParentStartTime: at(500)},
+				ParentWorkingDirectory: "/", ParentLoginUID: unset, ParentStartTime: at(500), ParentFlags: FlagProcFS},
 		},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,7 @@ func Checks() []check.Check {
 		LoginUID: 1000, VPID: 4242, Flags: proc.FlagExec,
 		ParentExecID: "bm9kZTo0MjAw", ParentExecutablePath: "/usr/bin/bash", ParentArgs: []string{"-bash"},
 		ParentWorkingDirectory: "/root", ParentLoginUID: 1000, ParentStartTime: at.Add(-time.Hour),
+		ParentFlags: proc.FlagProcFS,
 	}
 	// What the process cache knows of pid 77 are the kernel's exec event's
 	// fields alone: its executable's path was not read.
