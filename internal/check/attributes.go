@@ -191,45 +191,46 @@ func (c *Check) appendProcess(attrs []Attr) []Attr {
 	if p.ParentExecutablePath != "" {
 		attrs = append(attrs, str(AttrParentExePath, p.ParentExecutablePath))
 	}
-	if p.VPID != 0 {
-		attrs = append(attrs, integer(AttrVPID, int64(p.VPID)))
+	if p.Context != nil {
+		attrs = c.appendContext(attrs, p.Context)
 	}
-	if p.Flags != 0 {
-		attrs = append(attrs, integer(AttrLoginUID, int64(p.LoginUID)), strs(AttrProcessFlags, p.Flags.Names()))
-	}
-	for k, ino := range p.Namespaces {
-		if ino != 0 {
-			attrs = append(attrs, integer(namespaceKeys[k][0], int64(ino)),
-				boolean(namespaceKeys[k][1], p.HostNamespaces.Has(proc.NamespaceKind(k))))
-		}
-	}
-	if c.Container.ID != "" && !p.PIDNamespaceStart.IsZero() {
-		attrs = append(attrs, str(AttrContainerTime, p.PIDNamespaceStart.UTC().Format(time.RFC3339Nano)))
-	}
-	return c.appendParent(attrs)
+	return attrs
 }
 
-// appendParent appends the details of the parent that the process cache
-// knew when it learned the process (its pid and exec id aside). The
-// parent's start time tells they are known: the cache always has it, a
-// record written before capprof carried them does not.
-func (c *Check) appendParent(attrs []Attr) []Attr {
-	p := &c.Process
-	if p.ParentStartTime.IsZero() {
+// appendContext appends what the process runs in, how the cache learned
+// it and its parent's details.
+func (c *Check) appendContext(attrs []Attr, x *proc.Context) []Attr {
+	if x.VPID != 0 {
+		attrs = append(attrs, integer(AttrVPID, int64(x.VPID)))
+	}
+	attrs = append(attrs, integer(AttrLoginUID, int64(x.LoginUID)), strs(AttrProcessFlags, x.Flags.Names()))
+	for k, ino := range x.Namespaces {
+		if ino != 0 {
+			attrs = append(attrs, integer(namespaceKeys[k][0], int64(ino)),
+				boolean(namespaceKeys[k][1], x.HostNamespaces.Has(proc.NamespaceKind(k))))
+		}
+	}
+	if c.Container.ID != "" && !x.PIDNamespaceStart.IsZero() {
+		attrs = append(attrs, str(AttrContainerTime, x.PIDNamespaceStart.UTC().Format(time.RFC3339Nano)))
+	}
+	// The parent's start time tells its details are known: the cache
+	// always has it when it knew the parent.
+	p := &x.Parent
+	if p.StartTime.IsZero() {
 		return attrs
 	}
 	attrs = append(attrs,
-		integer(AttrParentUserID, int64(p.ParentEUID)),
-		integer(AttrParentRealUID, int64(p.ParentUID)),
-		integer(AttrParentLogin, int64(p.ParentLoginUID)),
-		str(AttrParentCreated, p.ParentStartTime.UTC().Format(time.RFC3339Nano)),
-		strs(AttrParentFlags, p.ParentFlags.Names()),
+		integer(AttrParentUserID, int64(p.EUID)),
+		integer(AttrParentRealUID, int64(p.UID)),
+		integer(AttrParentLogin, int64(p.LoginUID)),
+		str(AttrParentCreated, p.StartTime.UTC().Format(time.RFC3339Nano)),
+		strs(AttrParentFlags, p.Flags.Names()),
 	)
-	if p.ParentWorkingDirectory != "" {
-		attrs = append(attrs, str(AttrParentWorkDir, p.ParentWorkingDirectory))
+	if p.WorkingDirectory != "" {
+		attrs = append(attrs, str(AttrParentWorkDir, p.WorkingDirectory))
 	}
-	if len(p.ParentArgs) > 0 {
-		attrs = append(attrs, strs(AttrParentArgs, p.ParentArgs))
+	if len(p.Args) > 0 {
+		attrs = append(attrs, strs(AttrParentArgs, p.Args))
 	}
 	return attrs
 }

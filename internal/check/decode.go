@@ -141,59 +141,88 @@ func decodeProcess(m map[string]any, c *Check) {
 	str(AttrParentExePath, &p.ParentExecutablePath)
 	strList(m, AttrCommandArgs, &p.Args)
 	timestamp(m, AttrCreationTime, &p.StartTime)
-	u32(AttrVPID, &p.VPID)
-	u32(AttrLoginUID, &p.LoginUID)
-	flags(m, AttrProcessFlags, &p.Flags)
-	for k := range p.Namespaces {
-		u32(namespaceKeys[k][0], &p.Namespaces[k])
+	decodeContext(m, p)
+}
+
+// decodeContext sets the Context of p from what m carries, over the one p
+// has: a new value, as a Context may be shared.
+func decodeContext(m map[string]any, p *proc.Info) {
+	var x proc.Context
+	if p.Context != nil {
+		x = *p.Context
+	}
+	found := false
+	u32 := func(k string, dst *uint32) {
+		if n, ok := m[k].(int64); ok {
+			*dst, found = uint32(n), true
+		}
+	}
+	u32(AttrVPID, &x.VPID)
+	u32(AttrLoginUID, &x.LoginUID)
+	found = flags(m, AttrProcessFlags, &x.Flags) || found
+	for k := range x.Namespaces {
+		u32(namespaceKeys[k][0], &x.Namespaces[k])
 		if host, ok := m[namespaceKeys[k][1]].(bool); ok {
-			p.HostNamespaces &^= 1 << k
+			x.HostNamespaces &^= 1 << k
 			if host {
-				p.HostNamespaces |= 1 << k
+				x.HostNamespaces |= 1 << k
 			}
 		}
 	}
-	timestamp(m, AttrContainerTime, &p.PIDNamespaceStart)
-	u32(AttrParentUserID, &p.ParentEUID)
-	u32(AttrParentRealUID, &p.ParentUID)
-	u32(AttrParentLogin, &p.ParentLoginUID)
-	str(AttrParentWorkDir, &p.ParentWorkingDirectory)
-	strList(m, AttrParentArgs, &p.ParentArgs)
-	timestamp(m, AttrParentCreated, &p.ParentStartTime)
-	flags(m, AttrParentFlags, &p.ParentFlags)
-}
-
-// flags sets dst to the flags named at m[k], when there are some.
-func flags(m map[string]any, k string, dst *proc.Flags) {
-	names, ok := m[k].([]any)
-	if !ok {
-		return
+	found = timestamp(m, AttrContainerTime, &x.PIDNamespaceStart) || found
+	par := &x.Parent
+	u32(AttrParentUserID, &par.EUID)
+	u32(AttrParentRealUID, &par.UID)
+	u32(AttrParentLogin, &par.LoginUID)
+	if s, ok := m[AttrParentWorkDir].(string); ok {
+		par.WorkingDirectory, found = s, true
 	}
-	*dst = 0
-	for _, n := range names {
-		s, _ := n.(string)
-		*dst |= proc.ParseFlag(s)
+	found = strList(m, AttrParentArgs, &par.Args) || found
+	found = timestamp(m, AttrParentCreated, &par.StartTime) || found
+	found = flags(m, AttrParentFlags, &par.Flags) || found
+	if found {
+		p.Context = &x
 	}
 }
 
 // strList sets dst to the string list at m[k], when there is one.
-func strList(m map[string]any, k string, dst *[]string) {
+func strList(m map[string]any, k string, dst *[]string) bool {
 	list, ok := m[k].([]any)
 	if !ok {
-		return
+		return false
 	}
 	*dst = make([]string, 0, len(list))
 	for _, a := range list {
 		s, _ := a.(string)
 		*dst = append(*dst, s)
 	}
+	return true
 }
 
 // timestamp sets dst to the RFC 3339 time at m[k], when there is one.
-func timestamp(m map[string]any, k string, dst *time.Time) {
-	if s, ok := m[k].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			*dst = t
-		}
+func timestamp(m map[string]any, k string, dst *time.Time) bool {
+	s, ok := m[k].(string)
+	if !ok {
+		return false
 	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false
+	}
+	*dst = t
+	return true
+}
+
+// flags sets dst to the flags named at m[k], when there is such a list.
+func flags(m map[string]any, k string, dst *proc.Flags) bool {
+	names, ok := m[k].([]any)
+	if !ok {
+		return false
+	}
+	*dst = 0
+	for _, n := range names {
+		s, _ := n.(string)
+		*dst |= proc.ParseFlag(s)
+	}
+	return true
 }

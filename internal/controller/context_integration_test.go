@@ -60,40 +60,41 @@ func TestHostDmesgCarriesItsProcessContext(t *testing.T) {
 	}
 	self, host := namespacesOf(t, "self"), hostNamespaces(t)
 	for _, c := range syslog {
-		p := &c.Process
-		if p.ExecutablePath != "/usr/bin/dmesg" || p.Flags != proc.FlagExec {
-			t.Errorf("CAP_SYSLOG of %q, learned %v: want dmesg's, from its exec", p.ExecutablePath, p.Flags.Names())
+		x := c.Process.Context
+		if c.Process.ExecutablePath != "/usr/bin/dmesg" || x == nil || x.Flags != proc.FlagExec {
+			t.Fatalf("CAP_SYSLOG of %q, context %+v: want dmesg's, learned from its exec", c.Process.ExecutablePath, x)
 		}
+		p := &x.Parent
 		for k := range proc.NumNamespaceKinds {
 			if self[k] == 0 {
 				continue // a kernel without time namespaces
 			}
-			if p.Namespaces[k] != self[k] || p.HostNamespaces.Has(k) != (self[k] == host[k]) {
+			if x.Namespaces[k] != self[k] || x.HostNamespaces.Has(k) != (self[k] == host[k]) {
 				t.Errorf("namespace %s: inode %d, is_host %v; want %d (/proc/self/ns), %v (the host's: %d)",
-					k, p.Namespaces[k], p.HostNamespaces.Has(k), self[k], self[k] == host[k], host[k])
+					k, x.Namespaces[k], x.HostNamespaces.Has(k), self[k], self[k] == host[k], host[k])
 			}
 			// And in the attributes, where they cost once per process.
 			if a, ok := find(c.Resource(), check.NamespaceInodeKey(k)); !ok || a.Int != int64(self[k]) {
 				t.Errorf("resource attribute %s = %+v, want %d", check.NamespaceInodeKey(k), a, self[k])
 			}
 		}
-		if self[proc.NSPID] == host[proc.NSPID] && p.VPID != c.PID {
-			t.Errorf("vpid %d in the host's pid namespace, want the pid %d", p.VPID, c.PID)
+		if self[proc.NSPID] == host[proc.NSPID] && x.VPID != c.PID {
+			t.Errorf("vpid %d in the host's pid namespace, want the pid %d", x.VPID, c.PID)
 		}
-		if p.LoginUID != loginUID || p.ParentLoginUID != loginUID {
-			t.Errorf("login uid %d, parent's %d; want %d, as the shell set it", p.LoginUID, p.ParentLoginUID, loginUID)
+		if x.LoginUID != loginUID || p.LoginUID != loginUID {
+			t.Errorf("login uid %d, parent's %d; want %d, as the shell set it", x.LoginUID, p.LoginUID, loginUID)
 		}
-		if p.ParentUID != uint32(os.Getuid()) || p.ParentEUID != uint32(os.Geteuid()) {
-			t.Errorf("parent's uids %d/%d, want the test's %d/%d", p.ParentUID, p.ParentEUID, os.Getuid(), os.Geteuid())
+		if p.UID != uint32(os.Getuid()) || p.EUID != uint32(os.Geteuid()) {
+			t.Errorf("parent's uids %d/%d, want the test's %d/%d", p.UID, p.EUID, os.Getuid(), os.Geteuid())
 		}
-		if p.ParentWorkingDirectory != dir || !slices.Equal(p.ParentArgs, []string{"sh", "-c", script}) {
-			t.Errorf("parent's cwd %q, args %q; want %q, [sh -c %q]", p.ParentWorkingDirectory, p.ParentArgs, dir, script)
+		if p.WorkingDirectory != dir || !slices.Equal(p.Args, []string{"sh", "-c", script}) {
+			t.Errorf("parent's cwd %q, args %q; want %q, [sh -c %q]", p.WorkingDirectory, p.Args, dir, script)
 		}
-		if age := time.Since(p.ParentStartTime); age < 0 || age > time.Minute || p.ParentFlags != proc.FlagExec {
-			t.Errorf("parent's start %s, learned %v: want a moment ago, from its exec", p.ParentStartTime, p.ParentFlags.Names())
+		if age := time.Since(p.StartTime); age < 0 || age > time.Minute || p.Flags != proc.FlagExec {
+			t.Errorf("parent's start %s, learned %v: want a moment ago, from its exec", p.StartTime, p.Flags.Names())
 		}
-		if !p.PIDNamespaceStart.IsZero() && self[proc.NSPID] == host[proc.NSPID] {
-			t.Errorf("a host process's pid namespace start %s, want none", p.PIDNamespaceStart)
+		if !x.PIDNamespaceStart.IsZero() && self[proc.NSPID] == host[proc.NSPID] {
+			t.Errorf("a host process's pid namespace start %s, want none", x.PIDNamespaceStart)
 		}
 	}
 }
@@ -138,23 +139,23 @@ func TestContainerDmesgCarriesItsContainersContext(t *testing.T) {
 		t.Errorf("the container has a user or time namespace of its own: containerd makes neither")
 	}
 	for _, c := range got {
-		p := &c.Process
-		if p.ExecutablePath != "/bin/dmesg" {
-			t.Errorf("CAP_SYSLOG of %q, want /bin/dmesg", p.ExecutablePath)
+		x := c.Process.Context
+		if c.Process.ExecutablePath != "/bin/dmesg" || x == nil {
+			t.Fatalf("CAP_SYSLOG of %q, context %+v: want /bin/dmesg's", c.Process.ExecutablePath, x)
 		}
 		for k := range proc.NumNamespaceKinds {
 			if init[k] == 0 {
 				continue
 			}
-			if p.Namespaces[k] != init[k] || p.HostNamespaces.Has(k) != (init[k] == host[k]) {
+			if x.Namespaces[k] != init[k] || x.HostNamespaces.Has(k) != (init[k] == host[k]) {
 				t.Errorf("namespace %s: inode %d, is_host %v; want the container's %d, %v",
-					k, p.Namespaces[k], p.HostNamespaces.Has(k), init[k], init[k] == host[k])
+					k, x.Namespaces[k], x.HostNamespaces.Has(k), init[k], init[k] == host[k])
 			}
 		}
-		if p.VPID != uint32(vpid) || c.PID == p.VPID {
-			t.Errorf("vpid %d (pid %d), want %d: its pid in the container", p.VPID, c.PID, vpid)
+		if x.VPID != uint32(vpid) || c.PID == x.VPID {
+			t.Errorf("vpid %d (pid %d), want %d: its pid in the container", x.VPID, c.PID, vpid)
 		}
-		if s := p.PIDNamespaceStart; s.Before(before.Add(-time.Second)) || s.After(time.Now()) {
+		if s := x.PIDNamespaceStart; s.Before(before.Add(-time.Second)) || s.After(time.Now()) {
 			t.Errorf("container start %s, want between %s and now", s, before)
 		}
 		if a, ok := find(c.Resource(), check.AttrContainerTime); !ok || a.Str == "" {

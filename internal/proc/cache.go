@@ -2,6 +2,7 @@ package proc
 
 import (
 	"container/list"
+	"slices"
 	"sync"
 	"time"
 )
@@ -164,23 +165,11 @@ func (c *Cache) Stats() Stats {
 	}
 }
 
-// clone copies Args and ParentArgs so that a caller modifying the returned
-// slices cannot corrupt the cache, whose entries share them between parent
-// and child: one allocation for both, as Lookup runs once per check.
+// clone copies Args so that a caller modifying the returned slice cannot
+// corrupt the cache, whose entries share Args between parent and child.
+// Context is shared read only.
 func (i Info) clone() Info {
-	n, pn := len(i.Args), len(i.ParentArgs)
-	if n+pn == 0 {
-		return i
-	}
-	buf := make([]string, n+pn)
-	copy(buf, i.Args)
-	copy(buf[n:], i.ParentArgs)
-	if n > 0 {
-		i.Args = buf[:n:n]
-	}
-	if pn > 0 {
-		i.ParentArgs = buf[n:]
-	}
+	i.Args = slices.Clone(i.Args)
 	return i
 }
 
@@ -198,27 +187,32 @@ func (c *Cache) infoFromProc(p procEntry) Info {
 		EUID:             p.euid,
 		StartTime:        c.WallTime(start),
 		ExecID:           execID(c.node, start, p.pid),
-		Namespaces:       p.ns,
-		LoginUID:         p.loginUID,
-		VPID:             p.vpid,
-		Flags:            FlagProcFS,
+		Context: &Context{
+			Namespaces: p.ns,
+			LoginUID:   p.loginUID,
+			VPID:       p.vpid,
+			Flags:      FlagProcFS,
+		},
 	}
 }
 
 // registerLocked sets which of info's namespaces are the host's and, when
-// info is the first process of a pid namespace, remembers its start.
+// info is the first process of a pid namespace, remembers its start. Like
+// relateLocked, it completes a Context no other Info shares yet.
 func (c *Cache) registerLocked(info *Info) {
-	info.HostNamespaces = info.Namespaces.hostOf(&c.hostNS)
-	if ns := info.Namespaces[NSPID]; ns != 0 && info.VPID == 1 && !info.HostNamespaces.Has(NSPID) {
+	x := info.Context
+	x.HostNamespaces = x.Namespaces.hostOf(&c.hostNS)
+	if ns := x.Namespaces[NSPID]; ns != 0 && x.VPID == 1 && !x.HostNamespaces.Has(NSPID) {
 		c.pidInits[ns] = pidInit{pid: info.PID, start: info.StartTime}
-		info.PIDNamespaceStart = info.StartTime
+		x.PIDNamespaceStart = info.StartTime
 	}
 }
 
 // forgetLocked forgets info as its pid namespace's first process: a
 // namespace's inode is reused once the namespace is gone.
 func (c *Cache) forgetLocked(info *Info) {
-	if ns := info.Namespaces[NSPID]; info.VPID == 1 && c.pidInits[ns].pid == info.PID {
+	x := info.Context
+	if ns := x.Namespaces[NSPID]; x.VPID == 1 && c.pidInits[ns].pid == info.PID {
 		delete(c.pidInits, ns)
 	}
 }
@@ -226,11 +220,12 @@ func (c *Cache) forgetLocked(info *Info) {
 // relateLocked fills in what info takes from other processes: its pid
 // namespace's start and the cached parent's details (left zero when the
 // parent is unknown). The parent's Args are shared: a stored slice is never
-// written to, and Lookup hands out copies.
+// written to, and Lookup hands out copies of a process's own.
 func (c *Cache) relateLocked(info *Info) {
-	if ns := info.Namespaces[NSPID]; ns != 0 {
+	x := info.Context
+	if ns := x.Namespaces[NSPID]; ns != 0 {
 		if p, ok := c.pidInits[ns]; ok {
-			info.PIDNamespaceStart = p.start
+			x.PIDNamespaceStart = p.start
 		}
 	}
 	if info.PPID == 0 {
@@ -242,9 +237,8 @@ func (c *Cache) relateLocked(info *Info) {
 	}
 	p := &e.info
 	info.ParentExecID, info.ParentExecutablePath = p.ExecID, p.ExecutablePath
-	info.ParentArgs, info.ParentWorkingDirectory = p.Args, p.WorkingDirectory
-	info.ParentUID, info.ParentEUID, info.ParentLoginUID = p.UID, p.EUID, p.LoginUID
-	info.ParentStartTime, info.ParentFlags = p.StartTime, p.Flags
+	x.Parent = Parent{Args: p.Args, WorkingDirectory: p.WorkingDirectory, UID: p.UID, EUID: p.EUID,
+		LoginUID: p.Context.LoginUID, StartTime: p.StartTime, Flags: p.Context.Flags}
 }
 
 // putLocked stores info as the live process of its pid, replacing whatever
@@ -269,7 +263,7 @@ func (c *Cache) putLocked(info *Info, startBootNS uint64) *entry {
 		front := c.exited.Front()
 		if front == nil {
 			c.refused++
-			info.HostNamespaces = info.Namespaces.hostOf(&c.hostNS)
+			info.Context.HostNamespaces = info.Context.Namespaces.hostOf(&c.hostNS)
 			return nil
 		}
 		c.removeLocked(front.Value.(*entry))

@@ -28,17 +28,14 @@ func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, u
 	}
 
 	info := Info{
-		PID:        pid,
-		PPID:       ppid,
-		Args:       capArgs(args),
-		UID:        uid,
-		EUID:       euid,
-		StartTime:  c.WallTime(startBootNS),
-		ExecID:     execID(c.node, execBootNS, pid),
-		Namespaces: ctx.Namespaces,
-		LoginUID:   ctx.LoginUID,
-		VPID:       ctx.VPID,
-		Flags:      FlagExec,
+		PID:       pid,
+		PPID:      ppid,
+		Args:      capArgs(args),
+		UID:       uid,
+		EUID:      euid,
+		StartTime: c.WallTime(startBootNS),
+		ExecID:    execID(c.node, execBootNS, pid),
+		Context:   ctx.context(FlagExec),
 	}
 
 	c.mu.Lock()
@@ -73,14 +70,11 @@ func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, u
 // /proc/<child> says if it can still be read.
 func (c *Cache) Fork(parent, child uint32, startBootNS uint64, ctx TaskContext) {
 	info := Info{
-		PID:        child,
-		PPID:       parent,
-		StartTime:  c.WallTime(startBootNS),
-		ExecID:     execID(c.node, startBootNS, child),
-		Namespaces: ctx.Namespaces,
-		LoginUID:   ctx.LoginUID,
-		VPID:       ctx.VPID,
-		Flags:      FlagClone,
+		PID:       child,
+		PPID:      parent,
+		StartTime: c.WallTime(startBootNS),
+		ExecID:    execID(c.node, startBootNS, child),
+		Context:   ctx.context(FlagClone),
 	}
 
 	c.mu.Lock()

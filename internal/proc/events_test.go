@@ -30,37 +30,22 @@ func TestForkExecExitSequence(t *testing.T) {
 		{
 			name: "exec with unknown parent",
 			got:  mustLookup(t, c, 100),
-			want: Info{PID: 100, PPID: 1, ExecutablePath: "/usr/bin/bash", Args: []string{"bash"},
-				WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(1 * sec),
-				ExecID: bashID, Flags: FlagExec},
+			want: Info{PID: 100, PPID: 1, ExecutablePath: "/usr/bin/bash", Args: []string{"bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(1 * sec), ExecID: bashID, Context: &Context{Flags: FlagExec}},
 		},
 		{
 			name: "fork inherits from the parent",
 			got:  forked,
-			want: Info{PID: 101, PPID: 100, ExecutablePath: "/usr/bin/bash", Args: []string{"bash"},
-				WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(2 * sec),
-				ExecID: execID("node1", 2*sec, 101), Flags: FlagClone, ParentExecID: bashID, ParentExecutablePath: "/usr/bin/bash",
-				ParentArgs: []string{"bash"}, ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000,
-				ParentStartTime: c.WallTime(1 * sec), ParentFlags: FlagExec},
+			want: Info{PID: 101, PPID: 100, ExecutablePath: "/usr/bin/bash", Args: []string{"bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(2 * sec), ExecID: execID("node1", 2*sec, 101), ParentExecID: bashID, ParentExecutablePath: "/usr/bin/bash", Context: &Context{Flags: FlagClone, Parent: Parent{Args: []string{"bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(1 * sec), Flags: FlagExec}}},
 		},
 		{
 			name: "exec replaces path, args, uids and ExecID but keeps cwd",
 			got:  mustLookup(t, c, 101),
-			want: Info{PID: 101, PPID: 100, ExecutablePath: "/usr/bin/sudo", Args: []string{"sudo", "dmesg"},
-				WorkingDirectory: "/home/u", UID: 1000, EUID: 0, StartTime: c.WallTime(2 * sec),
-				ExecID: sudoID, Flags: FlagExec, ParentExecID: bashID, ParentExecutablePath: "/usr/bin/bash",
-				ParentArgs: []string{"bash"}, ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000,
-				ParentStartTime: c.WallTime(1 * sec), ParentFlags: FlagExec},
+			want: Info{PID: 101, PPID: 100, ExecutablePath: "/usr/bin/sudo", Args: []string{"sudo", "dmesg"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 0, StartTime: c.WallTime(2 * sec), ExecID: sudoID, ParentExecID: bashID, ParentExecutablePath: "/usr/bin/bash", Context: &Context{Flags: FlagExec, Parent: Parent{Args: []string{"bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, StartTime: c.WallTime(1 * sec), Flags: FlagExec}}},
 		},
 		{
 			name: "exited grandchild keeps its parent ids",
 			got:  mustLookup(t, c, 102),
-			want: Info{PID: 102, PPID: 101, ExecutablePath: "/usr/bin/dmesg", Args: []string{"dmesg"},
-				WorkingDirectory: "/home/u", StartTime: c.WallTime(3 * sec),
-				ExecID: execID("node1", 3*sec+100, 102), Namespaces: dmesgCtx.Namespaces, LoginUID: 1000, VPID: 102,
-				Flags: FlagExec, ParentExecID: sudoID, ParentExecutablePath: "/usr/bin/sudo",
-				ParentArgs: []string{"sudo", "dmesg"}, ParentWorkingDirectory: "/home/u", ParentUID: 1000,
-				ParentStartTime: c.WallTime(2 * sec), ParentFlags: FlagExec, Exited: true},
+			want: Info{PID: 102, PPID: 101, ExecutablePath: "/usr/bin/dmesg", Args: []string{"dmesg"}, WorkingDirectory: "/home/u", StartTime: c.WallTime(3 * sec), ExecID: execID("node1", 3*sec+100, 102), ParentExecID: sudoID, ParentExecutablePath: "/usr/bin/sudo", Exited: true, Context: &Context{Namespaces: dmesgCtx.Namespaces, LoginUID: 1000, VPID: 102, Flags: FlagExec, Parent: Parent{Args: []string{"sudo", "dmesg"}, WorkingDirectory: "/home/u", UID: 1000, StartTime: c.WallTime(2 * sec), Flags: FlagExec}}},
 		},
 	}
 	for _, tt := range tests {
@@ -220,10 +205,7 @@ func TestForkUnknownParent(t *testing.T) {
 			// The kernel's context wins over /proc's, which may be another process's.
 			ctx := TaskContext{Namespaces: Namespaces{9, 9, 9, 9, 9, 9, 9, 9, 9, 9}, LoginUID: UnsetLoginUID, VPID: 3}
 			c.Fork(5, 60, 300*nsPerTick+123, ctx)
-			want := Info{PID: 60, PPID: 5, ExecutablePath: tt.wantExe, Args: tt.wantArgs, WorkingDirectory: tt.wantCwd,
-				UID: tt.wantUID, EUID: tt.wantUID, StartTime: c.WallTime(300*nsPerTick + 123),
-				ExecID: execID("node1", 300*nsPerTick+123, 60), Namespaces: ctx.Namespaces, LoginUID: UnsetLoginUID,
-				VPID: 3, Flags: FlagClone}
+			want := Info{PID: 60, PPID: 5, ExecutablePath: tt.wantExe, Args: tt.wantArgs, WorkingDirectory: tt.wantCwd, UID: tt.wantUID, EUID: tt.wantUID, StartTime: c.WallTime(300*nsPerTick + 123), ExecID: execID("node1", 300*nsPerTick+123, 60), Context: &Context{Namespaces: ctx.Namespaces, LoginUID: UnsetLoginUID, VPID: 3, Flags: FlagClone}}
 			assertInfo(t, mustLookup(t, c, 60), want)
 		})
 	}
@@ -255,14 +237,14 @@ func TestPIDNamespaceStart(t *testing.T) {
 	c.Exec(11, 10, "/bin/sh", []string{"sh"}, "/", 0, 0, 2*sec, 3*sec, TaskContext{Namespaces: ctr, LoginUID: UnsetLoginUID, VPID: 1})
 	c.Fork(11, 12, 4*sec, TaskContext{Namespaces: ctr, LoginUID: UnsetLoginUID, VPID: 2})
 
-	if got := mustLookup(t, c, 10); got.HostNamespaces != 1<<NumNamespaceKinds-1 || !got.PIDNamespaceStart.IsZero() {
-		t.Errorf("host process: HostNamespaces %b, PIDNamespaceStart %v; want all and none", got.HostNamespaces, got.PIDNamespaceStart)
+	if got := mustLookup(t, c, 10); got.Context.HostNamespaces != 1<<NumNamespaceKinds-1 || !got.Context.PIDNamespaceStart.IsZero() {
+		t.Errorf("host process: HostNamespaces %b, PIDNamespaceStart %v; want all and none", got.Context.HostNamespaces, got.Context.PIDNamespaceStart)
 	}
 	for _, pid := range []uint32{11, 12} {
 		got := mustLookup(t, c, pid)
-		if got.HostNamespaces != ctrHost || !got.PIDNamespaceStart.Equal(c.WallTime(2*sec)) {
+		if got.Context.HostNamespaces != ctrHost || !got.Context.PIDNamespaceStart.Equal(c.WallTime(2*sec)) {
 			t.Errorf("pid %d: HostNamespaces %b, PIDNamespaceStart %v; want %b, %v", pid,
-				got.HostNamespaces, got.PIDNamespaceStart, ctrHost, c.WallTime(2*sec))
+				got.Context.HostNamespaces, got.Context.PIDNamespaceStart, ctrHost, c.WallTime(2*sec))
 		}
 	}
 
@@ -272,7 +254,7 @@ func TestPIDNamespaceStart(t *testing.T) {
 	// The namespace's inode is reused by another container, whose first
 	// process the cache missed: its processes have no start.
 	c.Fork(10, 20, 9*sec, TaskContext{Namespaces: ctr, VPID: 3})
-	if got := mustLookup(t, c, 20); !got.PIDNamespaceStart.IsZero() {
-		t.Errorf("after the first process was evicted, PIDNamespaceStart = %v, want zero", got.PIDNamespaceStart)
+	if got := mustLookup(t, c, 20); !got.Context.PIDNamespaceStart.IsZero() {
+		t.Errorf("after the first process was evicted, PIDNamespaceStart = %v, want zero", got.Context.PIDNamespaceStart)
 	}
 }

@@ -20,12 +20,27 @@ type Info struct {
 	StartTime time.Time
 	// ExecID is stable and unique per (node, exec); see execID.
 	ExecID string
+	// The parent's, as the cache knew it when it learned the process; ""
+	// when the parent was unknown.
+	ParentExecID         string
+	ParentExecutablePath string
+	// Context is the rest of what the cache learned of the process, nil
+	// when it is unknown. One value per process, shared by every Info the
+	// cache hands out for it: never modify it. A pointer keeps Info, which
+	// every check carries, as small as it was.
+	Context *Context
+	Exited  bool
+}
+
+// Context is what a process runs in, how the cache learned it, and its
+// parent's details.
+type Context struct {
 	// Namespaces are the process's namespaces; HostNamespaces the kinds in
 	// which it shares the host's (pid 1's).
 	Namespaces     Namespaces
 	HostNamespaces NamespaceSet
-	// LoginUID is the audit login uid (/proc/PID/loginuid), UnsetLoginUID
-	// when no login set it; meaningful only when Flags is not 0.
+	// LoginUID is the audit login uid (/proc/PID/loginuid) at exec,
+	// UnsetLoginUID when no login set it.
 	LoginUID uint32
 	// VPID is the pid in the process's own pid namespace (the last NSpid
 	// of /proc/PID/status); 0 when unknown.
@@ -34,19 +49,20 @@ type Info struct {
 	// the process's pid namespace, when that is not the host's: a
 	// container's start. Zero when unknown.
 	PIDNamespaceStart time.Time
-	// Flags say how the cache learned the process; 0 when it is unknown.
+	// Flags say how the cache learned the process.
 	Flags Flags
-	// The parent's details, as the cache knew them when it learned the
-	// process; zero when the parent was unknown (ParentExecID is "").
-	ParentExecID           string
-	ParentExecutablePath   string
-	ParentArgs             []string
-	ParentWorkingDirectory string
-	ParentUID, ParentEUID  uint32
-	ParentLoginUID         uint32
-	ParentStartTime        time.Time
-	ParentFlags            Flags
-	Exited                 bool
+	// Parent is zero when the parent was unknown (Info.ParentExecID "").
+	Parent Parent
+}
+
+// Parent is what the cache knew of a process's parent when it learned
+// the process, beyond its exec id and executable (in Info).
+type Parent struct {
+	Args                []string // shared with the parent's Info: never modify it
+	WorkingDirectory    string
+	UID, EUID, LoginUID uint32
+	StartTime           time.Time
+	Flags               Flags
 }
 
 // UnsetLoginUID is the login uid of a process no login set one for
@@ -60,6 +76,11 @@ type TaskContext struct {
 	Namespaces Namespaces
 	LoginUID   uint32
 	VPID       uint32
+}
+
+// context starts the Context of a process learned from an event.
+func (t TaskContext) context(f Flags) *Context {
+	return &Context{Namespaces: t.Namespaces, LoginUID: t.LoginUID, VPID: t.VPID, Flags: f}
 }
 
 // Flags say how the cache learned a process.

@@ -87,71 +87,42 @@ func TestScanFakeRoot(t *testing.T) {
 		{
 			name: "init",
 			pid:  1,
-			want: Info{PID: 1, ExecutablePath: "/usr/lib/systemd/systemd", Args: []string{"/sbin/init", "splash"},
-				WorkingDirectory: "/", ExecID: id(1), Namespaces: hostNS, HostNamespaces: allHost, LoginUID: unset,
-				VPID: 1, Flags: FlagProcFS},
+			want: Info{PID: 1, ExecutablePath: "/usr/lib/systemd/systemd", Args: []string{"/sbin/init", "splash"}, WorkingDirectory: "/", ExecID: id(1), Context: &Context{Namespaces: hostNS, HostNamespaces: allHost, LoginUID: unset, VPID: 1, Flags: FlagProcFS}},
 		},
 		{
 			name: "kernel thread",
 			pid:  2,
-			want: Info{PID: 2, ExecID: id(2), Namespaces: hostNS, HostNamespaces: allHost, LoginUID: unset, VPID: 2,
-				Flags: FlagProcFS},
+			want: Info{PID: 2, ExecID: id(2), Context: &Context{Namespaces: hostNS, HostNamespaces: allHost, LoginUID: unset, VPID: 2, Flags: FlagProcFS}},
 		},
 		{
 			name: "shell",
 			pid:  100,
-			want: Info{PID: 100, PPID: 1, ExecutablePath: "/usr/bin/bash", Args: []string{"-bash"},
-				WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, ExecID: id(100), Namespaces: hostNS,
-				HostNamespaces: allHost, LoginUID: 1000, VPID: 100, Flags: FlagProcFS,
-				ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd",
-				ParentArgs: []string{"/sbin/init", "splash"}, ParentWorkingDirectory: "/", ParentLoginUID: unset,
-				ParentStartTime: at(1), ParentFlags: FlagProcFS},
+			want: Info{PID: 100, PPID: 1, ExecutablePath: "/usr/bin/bash", Args: []string{"-bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, ExecID: id(100), ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd", Context: &Context{Namespaces: hostNS, HostNamespaces: allHost, LoginUID: 1000, VPID: 100, Flags: FlagProcFS, Parent: Parent{Args: []string{"/sbin/init", "splash"}, WorkingDirectory: "/", LoginUID: unset, StartTime: at(1), Flags: FlagProcFS}}},
 		},
 		{
 			name: "comm with spaces and parenthesis, deleted exe",
 			pid:  200,
-			want: Info{PID: 200, PPID: 100, ExecutablePath: "/opt/tool", Args: []string{"./tool", "--flag"},
-				WorkingDirectory: "/opt", UID: 1000, EUID: 0, ExecID: id(200), Namespaces: hostNS,
-				HostNamespaces: allHost, LoginUID: 1000, VPID: 200, Flags: FlagProcFS,
-				ParentExecID: id(100), ParentExecutablePath: "/usr/bin/bash", ParentArgs: []string{"-bash"},
-				ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000, ParentLoginUID: 1000,
-				ParentStartTime: at(100), ParentFlags: FlagProcFS},
+			want: Info{PID: 200, PPID: 100, ExecutablePath: "/opt/tool", Args: []string{"./tool", "--flag"}, WorkingDirectory: "/opt", UID: 1000, EUID: 0, ExecID: id(200), ParentExecID: id(100), ParentExecutablePath: "/usr/bin/bash", Context: &Context{Namespaces: hostNS, HostNamespaces: allHost, LoginUID: 1000, VPID: 200, Flags: FlagProcFS, Parent: Parent{Args: []string{"-bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, LoginUID: 1000, StartTime: at(100), Flags: FlagProcFS}}},
 		},
 		{
 			name: "unreadable exe falls back to argv[0]; no namespaces, NSpid or loginuid",
 			pid:  300,
-			want: Info{PID: 300, PPID: 1, ExecutablePath: "nginx: worker process", Args: []string{"nginx: worker process"},
-				UID: 33, EUID: 33, ExecID: id(300), LoginUID: unset, Flags: FlagProcFS,
-				ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd",
-				ParentArgs: []string{"/sbin/init", "splash"}, ParentWorkingDirectory: "/", ParentLoginUID: unset,
-				ParentStartTime: at(1), ParentFlags: FlagProcFS},
+			want: Info{PID: 300, PPID: 1, ExecutablePath: "nginx: worker process", Args: []string{"nginx: worker process"}, UID: 33, EUID: 33, ExecID: id(300), ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd", Context: &Context{LoginUID: unset, Flags: FlagProcFS, Parent: Parent{Args: []string{"/sbin/init", "splash"}, WorkingDirectory: "/", LoginUID: unset, StartTime: at(1), Flags: FlagProcFS}}},
 		},
 		{
 			name: "zombie is kept as exited",
 			pid:  400,
-			want: Info{PID: 400, PPID: 100, ExecID: id(400), Exited: true, LoginUID: unset, Flags: FlagProcFS,
-				ParentExecID: id(100), ParentExecutablePath: "/usr/bin/bash", ParentArgs: []string{"-bash"},
-				ParentWorkingDirectory: "/home/u", ParentUID: 1000, ParentEUID: 1000, ParentLoginUID: 1000,
-				ParentStartTime: at(100), ParentFlags: FlagProcFS},
+			want: Info{PID: 400, PPID: 100, ExecID: id(400), Exited: true, ParentExecID: id(100), ParentExecutablePath: "/usr/bin/bash", Context: &Context{LoginUID: unset, Flags: FlagProcFS, Parent: Parent{Args: []string{"-bash"}, WorkingDirectory: "/home/u", UID: 1000, EUID: 1000, LoginUID: 1000, StartTime: at(100), Flags: FlagProcFS}}},
 		},
 		{
 			name: "a container's first process",
 			pid:  500,
-			want: Info{PID: 500, PPID: 1, ExecutablePath: "/bin/sh", Args: []string{"sh"}, WorkingDirectory: "/",
-				ExecID: id(500), Namespaces: ctrNS, HostNamespaces: ctrHost, LoginUID: unset, VPID: 1,
-				PIDNamespaceStart: at(500), Flags: FlagProcFS,
-				ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd",
-				ParentArgs: []string{"/sbin/init", "splash"}, ParentWorkingDirectory: "/", ParentLoginUID: unset,
-				ParentStartTime: at(1), ParentFlags: FlagProcFS},
+			want: Info{PID: 500, PPID: 1, ExecutablePath: "/bin/sh", Args: []string{"sh"}, WorkingDirectory: "/", ExecID: id(500), ParentExecID: id(1), ParentExecutablePath: "/usr/lib/systemd/systemd", Context: &Context{Namespaces: ctrNS, HostNamespaces: ctrHost, LoginUID: unset, VPID: 1, PIDNamespaceStart: at(500), Flags: FlagProcFS, Parent: Parent{Args: []string{"/sbin/init", "splash"}, WorkingDirectory: "/", LoginUID: unset, StartTime: at(1), Flags: FlagProcFS}}},
 		},
 		{
 			name: "a process in the container, listed before its parent",
 			pid:  450,
-			want: Info{PID: 450, PPID: 500, ExecutablePath: "/bin/dmesg", Args: []string{"dmesg"}, WorkingDirectory: "/",
-				UID: 65534, EUID: 65534, ExecID: id(450), Namespaces: ctrNS, HostNamespaces: ctrHost, LoginUID: unset,
-				VPID: 7, PIDNamespaceStart: at(500), Flags: FlagProcFS,
-				ParentExecID: id(500), ParentExecutablePath: "/bin/sh", ParentArgs: []string{"sh"},
-				ParentWorkingDirectory: "/", ParentLoginUID: unset, ParentStartTime: at(500), ParentFlags: FlagProcFS},
+			want: Info{PID: 450, PPID: 500, ExecutablePath: "/bin/dmesg", Args: []string{"dmesg"}, WorkingDirectory: "/", UID: 65534, EUID: 65534, ExecID: id(450), ParentExecID: id(500), ParentExecutablePath: "/bin/sh", Context: &Context{Namespaces: ctrNS, HostNamespaces: ctrHost, LoginUID: unset, VPID: 7, PIDNamespaceStart: at(500), Flags: FlagProcFS, Parent: Parent{Args: []string{"sh"}, WorkingDirectory: "/", LoginUID: unset, StartTime: at(500), Flags: FlagProcFS}}},
 		},
 	}
 	for _, tt := range tests {
@@ -219,28 +190,36 @@ func TestScanKeepsEventEntries(t *testing.T) {
 
 func assertInfo(t *testing.T, got, want Info) {
 	t.Helper()
-	for _, a := range []struct {
-		name      string
-		got, want *[]string
-	}{{"Args", &got.Args, &want.Args}, {"ParentArgs", &got.ParentArgs, &want.ParentArgs}} {
-		if !slices.Equal(*a.got, *a.want) {
-			t.Errorf("%s = %q, want %q", a.name, *a.got, *a.want)
-		}
-		*a.got, *a.want = nil, nil
+	if !slices.Equal(got.Args, want.Args) {
+		t.Errorf("Args = %q, want %q", got.Args, want.Args)
 	}
-	for _, tm := range []struct {
-		name      string
-		got, want *time.Time
-	}{
-		{"StartTime", &got.StartTime, &want.StartTime},
-		{"ParentStartTime", &got.ParentStartTime, &want.ParentStartTime},
-		{"PIDNamespaceStart", &got.PIDNamespaceStart, &want.PIDNamespaceStart},
-	} {
-		if !tm.got.Equal(*tm.want) {
-			t.Errorf("%s = %v, want %v", tm.name, *tm.got, *tm.want)
-		}
-		*tm.got = *tm.want
+	got.Args, want.Args = nil, nil
+	if !got.StartTime.Equal(want.StartTime) {
+		t.Errorf("StartTime = %v, want %v", got.StartTime, want.StartTime)
 	}
+	got.StartTime = want.StartTime
+	// The contexts are compared by value, their times as instants.
+	if (got.Context == nil) != (want.Context == nil) {
+		t.Errorf("Context = %+v, want %+v", got.Context, want.Context)
+	} else if got.Context != nil {
+		g, w := *got.Context, *want.Context
+		for _, tm := range []struct {
+			name      string
+			got, want *time.Time
+		}{
+			{"PIDNamespaceStart", &g.PIDNamespaceStart, &w.PIDNamespaceStart},
+			{"Parent.StartTime", &g.Parent.StartTime, &w.Parent.StartTime},
+		} {
+			if !tm.got.Equal(*tm.want) {
+				t.Errorf("%s = %v, want %v", tm.name, *tm.got, *tm.want)
+			}
+			*tm.got = *tm.want
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("Context mismatch\n got %+v\nwant %+v", g, w)
+		}
+	}
+	got.Context, want.Context = nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Info mismatch\n got %+v\nwant %+v", got, want)
 	}

@@ -14,21 +14,10 @@ import (
 // a child user namespace outside a syscall.
 func Checks() []check.Check {
 	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	dmesg := proc.Info{
-		PID: 4242, PPID: 4200, ExecutablePath: "/usr/bin/dmesg", Args: []string{"dmesg"},
-		WorkingDirectory: "/root", UID: 65534, EUID: 65534, StartTime: at.Add(-time.Second),
-		ExecID: "bm9kZTo0MjQy", Namespaces: host, HostNamespaces: 1<<proc.NumNamespaceKinds - 1,
-		LoginUID: 1000, VPID: 4242, Flags: proc.FlagExec,
-		ParentExecID: "bm9kZTo0MjAw", ParentExecutablePath: "/usr/bin/bash", ParentArgs: []string{"-bash"},
-		ParentWorkingDirectory: "/root", ParentLoginUID: 1000, ParentStartTime: at.Add(-time.Hour),
-		ParentFlags: proc.FlagProcFS,
-	}
+	dmesg := proc.Info{PID: 4242, PPID: 4200, ExecutablePath: "/usr/bin/dmesg", Args: []string{"dmesg"}, WorkingDirectory: "/root", UID: 65534, EUID: 65534, StartTime: at.Add(-time.Second), ExecID: "bm9kZTo0MjQy", ParentExecID: "bm9kZTo0MjAw", ParentExecutablePath: "/usr/bin/bash", Context: &proc.Context{Namespaces: host, HostNamespaces: 1<<proc.NumNamespaceKinds - 1, LoginUID: 1000, VPID: 4242, Flags: proc.FlagExec, Parent: proc.Parent{Args: []string{"-bash"}, WorkingDirectory: "/root", LoginUID: 1000, StartTime: at.Add(-time.Hour), Flags: proc.FlagProcFS}}}
 	// What the process cache knows of pid 77 are the kernel's exec event's
 	// fields alone: its executable's path was not read.
-	ctrProcess := proc.Info{
-		PID: 77, Namespaces: ctrNamespaces, HostNamespaces: 1<<proc.NSUser | 1<<proc.NSTime | 1<<proc.NSTimeForChildren,
-		LoginUID: proc.UnsetLoginUID, VPID: 1, PIDNamespaceStart: at.Add(-time.Minute), Flags: proc.FlagExec,
-	}
+	ctrProcess := proc.Info{PID: 77, Context: &proc.Context{Namespaces: ctrNamespaces, HostNamespaces: 1<<proc.NSUser | 1<<proc.NSTime | 1<<proc.NSTimeForChildren, LoginUID: proc.UnsetLoginUID, VPID: 1, PIDNamespaceStart: at.Add(-time.Minute), Flags: proc.FlagExec}}
 	ctr := cgroup.Container{
 		ID:      "0f9e1d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100",
 		Runtime: "containerd",
