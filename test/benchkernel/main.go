@@ -374,7 +374,7 @@ func baseName(name string) string { return "base " + name }
 // reportBase compares each recorder's added cost with the base's: the
 // ratio of the medians of the time each adds to a check over "none".
 func reportBase(w io.Writer, base string, results map[string][][]float64) {
-	fmt.Fprintf(w, "\nthis tree vs %s: added ns per check, and the ratio\n%-15s", base, "config")
+	fmt.Fprintf(w, "\nthis tree vs %s: added ns per check, and the ratio\n%-20s", base, "config")
 	for _, k := range kinds {
 		fmt.Fprintf(w, " %14s %14s %7s", k+" this", k+" base", "ratio")
 	}
@@ -382,7 +382,7 @@ func reportBase(w io.Writer, base string, results map[string][][]float64) {
 	none := medians(results["none"])
 	for _, r := range recorders {
 		cur, old := medians(results[r.name]), medians(results[baseName(r.name)])
-		fmt.Fprintf(w, "%-15s", r.name)
+		fmt.Fprintf(w, "%-20s", r.name)
 		for i := range kinds {
 			added, baseAdded := cur[i]-none[i], old[i]-none[i]
 			fmt.Fprintf(w, " %14.1f %14.1f %6.2fx", added, baseAdded, added/baseAdded)
@@ -408,14 +408,14 @@ func report(w io.Writer, m tracer.Method, n, rounds int, configs []config, resul
 	fmt.Fprintf(w, "capability-check cost, method %s, %d checks of each kind x %d rounds, worker pinned to CPU 0, %s\n",
 		m, n, rounds, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "audited: a denied sethostname (CAP_SYS_ADMIN); noaudit: mmap+munmap of a private writable page (CAP_SYS_ADMIN, CAP_OPT_NOAUDIT)\n")
-	fmt.Fprintf(w, "%-15s", "config")
+	fmt.Fprintf(w, "%-20s", "config")
 	for _, k := range kinds {
 		fmt.Fprintf(w, " %14s %9s %9s", k+" ns", "added", "/ floor's")
 	}
 	fmt.Fprintln(w)
 	none, floor := medians(results["none"]), medians(results["floor"])
 	for _, c := range configs {
-		fmt.Fprintf(w, "%-15s", c.name)
+		fmt.Fprintf(w, "%-20s", c.name)
 		for i, med := range medians(results[c.name]) {
 			added, ratio := "-", "-"
 			if c.name != "none" {
