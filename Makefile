@@ -265,11 +265,12 @@ vmlinux-arm64:
 
 # Per-check cost of an audited and a NOAUDIT check: nothing attached vs an empty
 # program vs capprof unique and stream with audit all and audited, side by side;
-# then a mixed non-root workload (MIXED long). ROUNDS and N tune the run.
+# then a mixed non-root workload (MIXED long). ROUNDS and N tune the run;
+# KERNEL_BASE=REV (a git revision) measures its recorders in the same rounds.
 .PHONY: bench-kernel
 bench-kernel:
 	$(GO) build -o $(BIN)/benchkernel ./test/benchkernel
-	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000} -mixed $${MIXED:-20s}
+	$(BIN)/benchkernel -rounds $${ROUNDS:-11} -n $${N:-1000000} -mixed $${MIXED:-20s} $(if $(KERNEL_BASE),-base $(KERNEL_BASE))
 
 # Records per second: decoding and attributing a check; then, side by side
 # with PIPELINE_BASE (a git revision; by default the last one with process.*

@@ -108,6 +108,31 @@ struct check_event {
 	char comm[TASK_COMM_LEN];
 };
 
+// A process's namespaces, as /proc/PID/ns/ names them; task_context's ns
+// is indexed by these.
+enum ns_kind {
+	NS_UTS = 0,
+	NS_IPC = 1,
+	NS_MNT = 2,
+	NS_PID = 3,
+	NS_PID_FOR_CHILDREN = 4,
+	NS_NET = 5,
+	NS_TIME = 6,
+	NS_TIME_FOR_CHILDREN = 7,
+	NS_CGROUP = 8,
+	NS_USER = 9,
+	NS_KINDS = 10,
+};
+
+// What a process runs in, read at exec and fork: only the kernel can tell
+// it for a process gone before user space reads /proc. Checks do not carry
+// it: it changes rarely, and user space keeps it per process.
+struct task_context {
+	u32 ns[NS_KINDS]; /* the namespaces' inode numbers; 0 where the kernel has none */
+	u32 loginuid;     /* audit login uid; (u32)-1 when unset */
+	u32 vpid;         /* the thread group id in the task's own pid namespace */
+};
+
 struct exec_event {
 	u8 type;
 	u8 _pad[3];
@@ -118,6 +143,7 @@ struct exec_event {
 	u32 args_len;
 	u64 start_ns; /* task->start_boottime */
 	u64 time_ns;
+	struct task_context ctx;
 	char filename[MAX_FILENAME];
 	char args[MAX_ARGS]; /* argv, NUL separated, args_len bytes */
 };
@@ -129,6 +155,7 @@ struct fork_event {
 	u32 child_pid;
 	u32 _pad2;
 	u64 start_ns;
+	struct task_context ctx; /* the child's */
 };
 
 struct exit_event {
@@ -324,6 +351,8 @@ const struct exec_event *unused_exec __attribute__((unused));
 const struct fork_event *unused_fork __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
 const struct cgroup_event *unused_cgroup_event __attribute__((unused));
+const struct task_context *unused_task_context __attribute__((unused));
+const enum ns_kind *unused_ns_kind __attribute__((unused));
 const struct dedup_key *unused_key __attribute__((unused));
 const struct dedup_value *unused_value __attribute__((unused));
 const struct addr_range *unused_range __attribute__((unused));
@@ -798,6 +827,48 @@ int BPF_KRETPROBE(kretprobe_cap_capable, int ret)
 // Process events. tp_btf on these tracepoints works on every kernel with BTF
 // (5.5+), so all attach methods share them.
 
+// task_context_of reads what task runs in (a task at exec or fork, which
+// has its nsproxy): the nsproxy's namespaces as /proc/PID/ns/ shows them
+// (proc_ns_operations in fs/proc/namespaces.c), the pid namespace the
+// task's pid lives in (task_active_pid_ns), the credentials' user
+// namespace, the audit login uid and the pid in its pid namespace.
+static __always_inline void task_context_of(struct task_struct *task, struct task_context *ctx)
+{
+	__builtin_memset(ctx, 0, sizeof(*ctx));
+	struct nsproxy *nsp = task->nsproxy;
+	if (nsp) {
+		ctx->ns[NS_UTS] = nsp->uts_ns->ns.inum;
+		ctx->ns[NS_IPC] = nsp->ipc_ns->ns.inum;
+		ctx->ns[NS_MNT] = nsp->mnt_ns->ns.inum;
+		ctx->ns[NS_PID_FOR_CHILDREN] = nsp->pid_ns_for_children->ns.inum;
+		ctx->ns[NS_NET] = nsp->net_ns->ns.inum;
+		ctx->ns[NS_CGROUP] = nsp->cgroup_ns->ns.inum;
+		// Time namespaces came in 5.6 (commit 769071ac9f20).
+		if (bpf_core_field_exists(nsp->time_ns)) {
+			ctx->ns[NS_TIME] = nsp->time_ns->ns.inum;
+			ctx->ns[NS_TIME_FOR_CHILDREN] = nsp->time_ns_for_children->ns.inum;
+		}
+	}
+	ctx->ns[NS_USER] = task->cred->user_ns->ns.inum;
+	// loginuid exists with CONFIG_AUDIT; without it no process has one.
+	ctx->loginuid = (u32)-1;
+	if (bpf_core_field_exists(task->loginuid))
+		ctx->loginuid = task->loginuid.val;
+	// pid->numbers[pid->level] is the pid in its own namespace. The index
+	// is variable, which a typed pointer does not take: read by address.
+	u64 pid = (u64)BPF_CORE_READ(task, thread_pid);
+	if (pid) {
+		u32 level = BPF_CORE_READ((struct pid *)pid, level);
+		struct upid up = {};
+		u64 at = pid + bpf_core_field_offset(struct pid, numbers) +
+			 (u64)level * bpf_core_type_size(struct upid);
+		if (bpf_probe_read_kernel(&up, sizeof(up), (void *)at) == 0) {
+			ctx->vpid = up.nr;
+			ctx->ns[NS_PID] = BPF_CORE_READ(up.ns, ns.inum);
+		}
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -814,6 +885,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 	e->euid = p->cred->euid.val;
 	e->start_ns = p->start_boottime;
 	e->time_ns = bpf_ktime_get_boot_ns();
+	task_context_of(p, &e->ctx);
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
 
 	// The new image's argv sits in its user stack; read it while it exists.
@@ -848,6 +920,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	e->parent_pid = parent_tgid;
 	e->child_pid = child_tgid;
 	e->start_ns = child->start_boottime;
+	task_context_of(child, &e->ctx);
 	bpf_ringbuf_submit(e, submit_flags(sizeof(*e)));
 	return 0;
 }

@@ -115,6 +115,7 @@ type CapprofExecEvent struct {
 	ArgsLen  uint32
 	StartNs  uint64
 	TimeNs   uint64
+	Ctx      CapprofTaskContext
 	Filename [256]int8
 	Args     [1024]int8
 }
@@ -137,6 +138,7 @@ type CapprofForkEvent struct {
 	ChildPid  uint32
 	Pad2      uint32
 	StartNs   uint64
+	Ctx       CapprofTaskContext
 }
 
 type CapprofKprobeArgs struct {
@@ -161,6 +163,22 @@ const (
 	CapprofModeMODE_UNIQUE CapprofMode = 1
 )
 
+type CapprofNsKind uint32
+
+const (
+	CapprofNsKindNS_UTS               CapprofNsKind = 0
+	CapprofNsKindNS_IPC               CapprofNsKind = 1
+	CapprofNsKindNS_MNT               CapprofNsKind = 2
+	CapprofNsKindNS_PID               CapprofNsKind = 3
+	CapprofNsKindNS_PID_FOR_CHILDREN  CapprofNsKind = 4
+	CapprofNsKindNS_NET               CapprofNsKind = 5
+	CapprofNsKindNS_TIME              CapprofNsKind = 6
+	CapprofNsKindNS_TIME_FOR_CHILDREN CapprofNsKind = 7
+	CapprofNsKindNS_CGROUP            CapprofNsKind = 8
+	CapprofNsKindNS_USER              CapprofNsKind = 9
+	CapprofNsKindNS_KINDS             CapprofNsKind = 10
+)
+
 type CapprofSyscallSource uint32
 
 const (
@@ -168,6 +186,13 @@ const (
 	CapprofSyscallSourceSYSCALL_PT_REGS   CapprofSyscallSource = 1
 	CapprofSyscallSourceSYSCALL_STACK_TOP CapprofSyscallSource = 2
 )
+
+type CapprofTaskContext struct {
+	_        structs.HostLayout
+	Ns       [10]uint32
+	Loginuid uint32
+	Vpid     uint32
+}
 
 type CapprofVerdictFilter uint32
 
@@ -228,8 +253,10 @@ const (
 	CapprofVarUnusedKey            = "unused_key"
 	CapprofVarUnusedLostKind       = "unused_lost_kind"
 	CapprofVarUnusedMode           = "unused_mode"
+	CapprofVarUnusedNsKind         = "unused_ns_kind"
 	CapprofVarUnusedRange          = "unused_range"
 	CapprofVarUnusedSyscallSource  = "unused_syscall_source"
+	CapprofVarUnusedTaskContext    = "unused_task_context"
 	CapprofVarUnusedValue          = "unused_value"
 	CapprofVarUnusedVerdictFilter  = "unused_verdict_filter"
 )
@@ -335,8 +362,10 @@ type CapprofVariableSpecs struct {
 	UnusedKey           *ebpf.VariableSpec `ebpf:"unused_key"`
 	UnusedLostKind      *ebpf.VariableSpec `ebpf:"unused_lost_kind"`
 	UnusedMode          *ebpf.VariableSpec `ebpf:"unused_mode"`
+	UnusedNsKind        *ebpf.VariableSpec `ebpf:"unused_ns_kind"`
 	UnusedRange         *ebpf.VariableSpec `ebpf:"unused_range"`
 	UnusedSyscallSource *ebpf.VariableSpec `ebpf:"unused_syscall_source"`
+	UnusedTaskContext   *ebpf.VariableSpec `ebpf:"unused_task_context"`
 	UnusedValue         *ebpf.VariableSpec `ebpf:"unused_value"`
 	UnusedVerdictFilter *ebpf.VariableSpec `ebpf:"unused_verdict_filter"`
 }
@@ -421,8 +450,10 @@ type CapprofVariables struct {
 	UnusedKey           *ebpf.Variable `ebpf:"unused_key"`
 	UnusedLostKind      *ebpf.Variable `ebpf:"unused_lost_kind"`
 	UnusedMode          *ebpf.Variable `ebpf:"unused_mode"`
+	UnusedNsKind        *ebpf.Variable `ebpf:"unused_ns_kind"`
 	UnusedRange         *ebpf.Variable `ebpf:"unused_range"`
 	UnusedSyscallSource *ebpf.Variable `ebpf:"unused_syscall_source"`
+	UnusedTaskContext   *ebpf.Variable `ebpf:"unused_task_context"`
 	UnusedValue         *ebpf.Variable `ebpf:"unused_value"`
 	UnusedVerdictFilter *ebpf.Variable `ebpf:"unused_verdict_filter"`
 }

@@ -98,7 +98,11 @@ func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
 		}
 		for _, k := range []string{"time", "host.name", "linux.syscall.name", "linux.syscall.id", "thread.id",
 			"process.parent_pid", "process.command_args", "process.working_directory", "process.creation.time",
-			"process.exec_id", "process.parent.exec_id", "linux.user_namespace.inode", "linux.capability.effective"} {
+			"process.exec_id", "process.parent.exec_id", "linux.user_namespace.inode", "linux.capability.effective",
+			// The process's context: the same in every output.
+			"process.vpid", "process.login_user.id", "capprof.process.flags", "linux.namespace.mnt.inode",
+			"linux.namespace.mnt.is_host", "linux.namespace.user.inode", "process.parent.user.id",
+			"process.parent.creation.time", "process.parent.command_args"} {
 			if _, ok := rec[k]; !ok {
 				t.Errorf("attribute %s missing", k)
 			}

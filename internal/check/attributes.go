@@ -5,6 +5,7 @@ import (
 
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/internal/proc"
 )
 
 // Attribute names. Keep them: users filter and aggregate on them.
@@ -43,7 +44,39 @@ const (
 	AttrParentExePath = "process.parent.executable.path"
 	AttrCgroupPath    = "linux.cgroup.path"
 	AttrCgroupID      = "linux.cgroup.id"
+
+	AttrVPID          = "process.vpid"
+	AttrLoginUID      = "process.login_user.id"
+	AttrProcessFlags  = "capprof.process.flags"
+	AttrParentUserID  = "process.parent.user.id"
+	AttrParentRealUID = "process.parent.real_user.id"
+	AttrParentLogin   = "process.parent.login_user.id"
+	AttrParentWorkDir = "process.parent.working_directory"
+	AttrParentArgs    = "process.parent.command_args"
+	AttrParentCreated = "process.parent.creation.time"
+	AttrParentFlags   = "capprof.process.parent.flags"
+	AttrContainerTime = "container.start_time"
+	// The namespaces are linux.namespace.<kind>.inode and .is_host, kind as
+	// /proc/PID/ns/ names it (NamespaceInodeKey, NamespaceIsHostKey).
+	attrNamespacePrefix = "linux.namespace."
 )
+
+// namespaceKeys are the two attribute names of each namespace kind, made
+// once: resources are encoded often.
+var namespaceKeys = func() (keys [proc.NumNamespaceKinds][2]string) {
+	for k := range proc.NumNamespaceKinds {
+		keys[k] = [2]string{attrNamespacePrefix + k.String() + ".inode", attrNamespacePrefix + k.String() + ".is_host"}
+	}
+	return keys
+}()
+
+// NamespaceInodeKey is the attribute name of a namespace's inode number
+// ("linux.namespace.pid.inode").
+func NamespaceInodeKey(k proc.NamespaceKind) string { return namespaceKeys[k][0] }
+
+// NamespaceIsHostKey is the attribute name saying whether a namespace is
+// the host's ("linux.namespace.pid.is_host").
+func NamespaceIsHostKey(k proc.NamespaceKind) string { return namespaceKeys[k][1] }
 
 // Kind is the type of an attribute value.
 type Kind uint8
@@ -89,7 +122,7 @@ func (a Attr) Value() any {
 // with every other check of the same process (container, pod, host and the
 // process itself, as the semantic conventions count process.* among
 // resource attributes).
-func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 24)) }
+func (c *Check) Resource() []Attr { return c.AppendResource(make([]Attr, 0, 64)) }
 
 // AppendResource appends the resource attributes to attrs: encoders that map
 // many checks reuse one slice.
@@ -157,6 +190,47 @@ func (c *Check) appendProcess(attrs []Attr) []Attr {
 	}
 	if p.ParentExecutablePath != "" {
 		attrs = append(attrs, str(AttrParentExePath, p.ParentExecutablePath))
+	}
+	if p.Context != nil {
+		attrs = c.appendContext(attrs, p.Context)
+	}
+	return attrs
+}
+
+// appendContext appends what the process runs in, how the cache learned
+// it and its parent's details.
+func (c *Check) appendContext(attrs []Attr, x *proc.Context) []Attr {
+	if x.VPID != 0 {
+		attrs = append(attrs, integer(AttrVPID, int64(x.VPID)))
+	}
+	attrs = append(attrs, integer(AttrLoginUID, int64(x.LoginUID)), strs(AttrProcessFlags, x.Flags.Names()))
+	for k, ino := range x.Namespaces {
+		if ino != 0 {
+			attrs = append(attrs, integer(namespaceKeys[k][0], int64(ino)),
+				boolean(namespaceKeys[k][1], x.HostNamespaces.Has(proc.NamespaceKind(k))))
+		}
+	}
+	if c.Container.ID != "" && !x.PIDNamespaceStart.IsZero() {
+		attrs = append(attrs, str(AttrContainerTime, x.PIDNamespaceStart.UTC().Format(time.RFC3339Nano)))
+	}
+	// The parent's start time tells its details are known: the cache
+	// always has it when it knew the parent.
+	p := &x.Parent
+	if p.StartTime.IsZero() {
+		return attrs
+	}
+	attrs = append(attrs,
+		integer(AttrParentUserID, int64(p.EUID)),
+		integer(AttrParentRealUID, int64(p.UID)),
+		integer(AttrParentLogin, int64(p.LoginUID)),
+		str(AttrParentCreated, p.StartTime.UTC().Format(time.RFC3339Nano)),
+		strs(AttrParentFlags, p.Flags.Names()),
+	)
+	if p.WorkingDirectory != "" {
+		attrs = append(attrs, str(AttrParentWorkDir, p.WorkingDirectory))
+	}
+	if len(p.Args) > 0 {
+		attrs = append(attrs, strs(AttrParentArgs, p.Args))
 	}
 	return attrs
 }

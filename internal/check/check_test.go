@@ -56,20 +56,8 @@ var fixtures = []struct {
 			TID:         4243,
 			CgroupID:    9876,
 			CgroupPath:  "/user.slice/user-1000.slice/session-3.scope",
-			Process: proc.Info{
-				PID:                  4242,
-				PPID:                 4100,
-				ExecutablePath:       "/usr/bin/mount",
-				Args:                 []string{"mount", "-t", "tmpfs", "a \"b\" & c", "/mnt"},
-				WorkingDirectory:     "/home/user",
-				UID:                  1000,
-				EUID:                 1001,
-				StartTime:            base.Add(-1500 * time.Millisecond),
-				ExecID:               "bm9kZS0xOjEyMzQ1OjQyNDI",
-				ParentExecID:         "bm9kZS0xOjEwMDAwOjQxMDA",
-				ParentExecutablePath: "/usr/bin/bash",
-			},
-			HostName: "node-1",
+			Process:     proc.Info{PID: 4242, PPID: 4100, ExecutablePath: "/usr/bin/mount", Args: []string{"mount", "-t", "tmpfs", "a \"b\" & c", "/mnt"}, WorkingDirectory: "/home/user", UID: 1000, EUID: 1001, StartTime: base.Add(-1500 * time.Millisecond), ExecID: "bm9kZS0xOjEyMzQ1OjQyNDI", ParentExecID: "bm9kZS0xOjEwMDAwOjQxMDA", ParentExecutablePath: "/usr/bin/bash", Context: &proc.Context{Namespaces: hostNamespaces, HostNamespaces: allHost, LoginUID: 1000, VPID: 4242, Flags: proc.FlagExec, Parent: proc.Parent{Args: []string{"-bash"}, WorkingDirectory: "/home/user", UID: 1000, EUID: 1000, LoginUID: 1000, StartTime: base.Add(-time.Hour), Flags: proc.FlagProcFS}}},
+			HostName:    "node-1",
 		},
 	},
 	{
@@ -88,14 +76,9 @@ var fixtures = []struct {
 			TID:         31338,
 			CgroupID:    5555,
 			CgroupPath:  "/kubepods/besteffort/pod" + testPodUID + "/" + testContainerID,
-			Process: proc.Info{
-				PID:            31337,
-				PPID:           31300,
-				ExecutablePath: "/usr/sbin/nginx",
-				Args:           []string{"nginx", "-g", "daemon off;"},
-			},
-			Container: cgroup.Container{ID: testContainerID, Runtime: cgroup.RuntimeContainerd, PodUID: testPodUID},
-			HostName:  "node-1",
+			Process:     proc.Info{PID: 31337, PPID: 31300, ExecutablePath: "/usr/sbin/nginx", Args: []string{"nginx", "-g", "daemon off;"}, Context: &proc.Context{Namespaces: containerNamespaces, HostNamespaces: proc.NamespaceSet(1<<proc.NSUser | 1<<proc.NSTime | 1<<proc.NSTimeForChildren), LoginUID: proc.UnsetLoginUID, VPID: 7, PIDNamespaceStart: base.Add(-time.Minute), Flags: proc.FlagProcFS}},
+			Container:   cgroup.Container{ID: testContainerID, Runtime: cgroup.RuntimeContainerd, PodUID: testPodUID},
+			HostName:    "node-1",
 		},
 	},
 	{
@@ -182,6 +165,7 @@ var fixtures = []struct {
 			Kubernetes: &Kubernetes{
 				Namespace: "shop", PodName: "web-7d9f8c6b5-x2x9k", PodUID: testPodUID, NodeName: "node-1",
 				ContainerName: "nginx", ImageName: "registry.local:5000/shop/nginx", ImageTag: "1.27",
+				ImageID:    "registry.local:5000/shop/nginx@sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac",
 				Declared:   &SecurityContext{Add: []string{"NET_BIND_SERVICE", "NET_ADMIN"}, Drop: []string{"ALL"}},
 				Deployment: "web", ReplicaSet: "web-7d9f8c6b5",
 				Labels: []Label{{Key: "app", Value: "web"}, {Key: "tier", Value: "front"}},
@@ -202,6 +186,14 @@ var fixtures = []struct {
 		},
 	},
 }
+
+var (
+	hostNamespaces = proc.Namespaces{4026531838, 4026531839, 4026531841, 4026531836, 4026531836,
+		4026531840, 4026531834, 4026531834, 4026531835, 4026531837}
+	allHost             = proc.NamespaceSet(1<<proc.NumNamespaceKinds - 1)
+	containerNamespaces = proc.Namespaces{4026532501, 4026532502, 4026532500, 4026532503, 4026532503,
+		4026532505, 4026531834, 4026531834, 4026532506, 4026531837}
+)
 
 // fixture returns the check of the named fixture.
 func fixture(t *testing.T, name string) Check {
@@ -284,7 +276,18 @@ func TestAttributesPresence(t *testing.T) {
 			name:    "audited check carries the audit flag",
 			fixture: "host check with full process info",
 			present: []string{AttrAudit, AttrSyscallID, AttrSyscallName, AttrParentPID, AttrExePath, AttrExeName,
-				AttrCommandArgs, AttrWorkingDir, AttrCreationTime, AttrExecID, AttrParentExecID, AttrParentExePath, AttrCgroupPath},
+				AttrCommandArgs, AttrWorkingDir, AttrCreationTime, AttrExecID, AttrParentExecID, AttrParentExePath, AttrCgroupPath,
+				AttrVPID, AttrLoginUID, AttrProcessFlags, NamespaceInodeKey(proc.NSTime), NamespaceIsHostKey(proc.NSUser),
+				AttrParentUserID, AttrParentRealUID, AttrParentLogin, AttrParentWorkDir, AttrParentArgs, AttrParentCreated,
+				AttrParentFlags},
+			// A host process has no container to have started.
+			absent: []string{AttrContainerTime},
+		},
+		{
+			name:    "a container's process carries its container's start; no parent, no parent details",
+			fixture: "container check with pod uid and runtime",
+			present: []string{AttrContainerTime, AttrVPID, AttrLoginUID, NamespaceInodeKey(proc.NSPID)},
+			absent:  []string{AttrParentUserID, AttrParentRealUID, AttrParentLogin, AttrParentArgs, AttrParentCreated},
 		},
 		{
 			name:    "audit unknown omits the audit flag",
@@ -305,9 +308,10 @@ func TestAttributesPresence(t *testing.T) {
 			absent:  []string{AttrSyscallName, AttrCgroupPath},
 		},
 		{
-			name:        "empty process keeps only ids",
-			fixture:     "empty process",
-			absent:      []string{AttrCgroupPath, AttrSyscallID},
+			name:    "empty process keeps only ids",
+			fixture: "empty process",
+			absent: []string{AttrCgroupPath, AttrSyscallID, AttrProcessFlags, AttrContainerTime,
+				NamespaceInodeKey(proc.NSMnt), NamespaceIsHostKey(proc.NSMnt)},
 			onlyProcess: []string{AttrPID, AttrUserID, AttrRealUserID},
 		},
 	}

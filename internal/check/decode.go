@@ -5,6 +5,7 @@ import (
 
 	"github.com/capprof/capprof/internal/caps"
 	"github.com/capprof/capprof/internal/cgroup"
+	"github.com/capprof/capprof/internal/proc"
 )
 
 // ResourceFields are the fields of a check that its resource attributes
@@ -138,16 +139,90 @@ func decodeProcess(m map[string]any, c *Check) {
 	str(AttrExecID, &p.ExecID)
 	str(AttrParentExecID, &p.ParentExecID)
 	str(AttrParentExePath, &p.ParentExecutablePath)
-	if args, ok := m[AttrCommandArgs].([]any); ok {
-		p.Args = make([]string, 0, len(args))
-		for _, a := range args {
-			s, _ := a.(string)
-			p.Args = append(p.Args, s)
+	strList(m, AttrCommandArgs, &p.Args)
+	timestamp(m, AttrCreationTime, &p.StartTime)
+	decodeContext(m, p)
+}
+
+// decodeContext sets the Context of p from what m carries, over the one p
+// has: a new value, as a Context may be shared.
+func decodeContext(m map[string]any, p *proc.Info) {
+	var x proc.Context
+	if p.Context != nil {
+		x = *p.Context
+	}
+	found := false
+	u32 := func(k string, dst *uint32) {
+		if n, ok := m[k].(int64); ok {
+			*dst, found = uint32(n), true
 		}
 	}
-	if s, ok := m[AttrCreationTime].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			p.StartTime = t
+	u32(AttrVPID, &x.VPID)
+	u32(AttrLoginUID, &x.LoginUID)
+	found = flags(m, AttrProcessFlags, &x.Flags) || found
+	for k := range x.Namespaces {
+		u32(namespaceKeys[k][0], &x.Namespaces[k])
+		if host, ok := m[namespaceKeys[k][1]].(bool); ok {
+			x.HostNamespaces &^= 1 << k
+			if host {
+				x.HostNamespaces |= 1 << k
+			}
 		}
 	}
+	found = timestamp(m, AttrContainerTime, &x.PIDNamespaceStart) || found
+	par := &x.Parent
+	u32(AttrParentUserID, &par.EUID)
+	u32(AttrParentRealUID, &par.UID)
+	u32(AttrParentLogin, &par.LoginUID)
+	if s, ok := m[AttrParentWorkDir].(string); ok {
+		par.WorkingDirectory, found = s, true
+	}
+	found = strList(m, AttrParentArgs, &par.Args) || found
+	found = timestamp(m, AttrParentCreated, &par.StartTime) || found
+	found = flags(m, AttrParentFlags, &par.Flags) || found
+	if found {
+		p.Context = &x
+	}
+}
+
+// strList sets dst to the string list at m[k], when there is one.
+func strList(m map[string]any, k string, dst *[]string) bool {
+	list, ok := m[k].([]any)
+	if !ok {
+		return false
+	}
+	*dst = make([]string, 0, len(list))
+	for _, a := range list {
+		s, _ := a.(string)
+		*dst = append(*dst, s)
+	}
+	return true
+}
+
+// timestamp sets dst to the RFC 3339 time at m[k], when there is one.
+func timestamp(m map[string]any, k string, dst *time.Time) bool {
+	s, ok := m[k].(string)
+	if !ok {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false
+	}
+	*dst = t
+	return true
+}
+
+// flags sets dst to the flags named at m[k], when there is such a list.
+func flags(m map[string]any, k string, dst *proc.Flags) bool {
+	names, ok := m[k].([]any)
+	if !ok {
+		return false
+	}
+	*dst = 0
+	for _, n := range names {
+		s, _ := n.(string)
+		*dst |= proc.ParseFlag(s)
+	}
+	return true
 }

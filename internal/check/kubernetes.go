@@ -16,6 +16,7 @@ const (
 	AttrContainerName   = "k8s.container.name"
 	AttrImageName       = "container.image.name"
 	AttrImageTag        = "container.image.tag"
+	AttrImageID         = "container.image.id"
 	AttrDeploymentName  = "k8s.deployment.name"
 	AttrReplicaSetName  = "k8s.replicaset.name"
 	AttrDaemonSetName   = "k8s.daemonset.name"
@@ -53,13 +54,16 @@ type Kubernetes struct {
 	PodName   string
 	PodUID    string
 	NodeName  string
-	// ContainerName, ImageName, ImageTag and Declared are unset when only
-	// the pod is known (a sandbox, or a container the pod's status does not
-	// list yet).
+	// ContainerName, ImageName, ImageTag, ImageID and Declared are unset
+	// when only the pod is known (a sandbox, or a container the pod's
+	// status does not list yet).
 	ContainerName string
 	ImageName     string
 	ImageTag      string
-	Declared      *SecurityContext
+	// ImageID is the image the container runs, as the runtime resolved it
+	// (the status's imageID: "docker.io/library/nginx@sha256:...").
+	ImageID  string
+	Declared *SecurityContext
 	// The pod's owners: each is "" when the pod has no such owner.
 	Deployment  string
 	ReplicaSet  string
@@ -91,6 +95,7 @@ func (k *Kubernetes) appendTo(attrs []Attr) []Attr {
 		{AttrContainerName, k.ContainerName},
 		{AttrImageName, k.ImageName},
 		{AttrImageTag, k.ImageTag},
+		{AttrImageID, k.ImageID},
 		{AttrDeploymentName, k.Deployment},
 		{AttrReplicaSetName, k.ReplicaSet},
 		{AttrDaemonSetName, k.DaemonSet},
@@ -126,7 +131,7 @@ func kubernetesFrom(resource map[string]any) *Kubernetes {
 	k := &Kubernetes{
 		Namespace: get(AttrNamespace), PodName: get(AttrPodName), PodUID: get(AttrPodUID),
 		NodeName: get(AttrNodeName), ContainerName: get(AttrContainerName),
-		ImageName: get(AttrImageName), ImageTag: get(AttrImageTag),
+		ImageName: get(AttrImageName), ImageTag: get(AttrImageTag), ImageID: get(AttrImageID),
 		Deployment: get(AttrDeploymentName), ReplicaSet: get(AttrReplicaSetName),
 		DaemonSet: get(AttrDaemonSetName), StatefulSet: get(AttrStatefulSetName),
 		Job: get(AttrJobName), CronJob: get(AttrCronJobName),

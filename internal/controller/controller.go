@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -285,15 +284,17 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup resolver: %w", err)
 	}
-	procs := proc.NewCache(proc.Options{Node: cfg.HostName, ProcRoot: procRoot})
+	hostNS, err := proc.HostNamespaces(procRoot, log)
+	if err != nil {
+		return nil, err
+	}
+	procs := proc.NewCache(proc.Options{Node: cfg.HostName, ProcRoot: procRoot, HostNamespaces: hostNS})
 	if _, err := procs.Scan(); err != nil {
 		return nil, fmt.Errorf("scan processes: %w", err)
 	}
 
 	tc := cfg.Tracer
-	if tc.HostMountNS, err = hostMountNamespace(procRoot, log); err != nil {
-		return nil, err
-	}
+	tc.HostMountNS = hostNS[proc.NSMnt]
 	if tc.CgroupInclude, err = absCgroups(resolver.Root(), cfg.CgroupInclude); err != nil {
 		return nil, err
 	}
@@ -667,41 +668,6 @@ func (c *Controller) Close() error {
 		c.closeErr = c.tracer.Close()
 	})
 	return c.closeErr
-}
-
-// hostMountNamespace returns the inode of the host's mount namespace:
-// processes that share it are host processes. That is pid 1's; where pid 1
-// may not be inspected (a sandbox's init), kthreadd's (pid 2 in the host's
-// pid namespace), which is the kernel's initial mount namespace; else our
-// own stands in for it.
-func hostMountNamespace(procRoot string, log *slog.Logger) (uint32, error) {
-	ino, err := nsInode(filepath.Join(procRoot, "1", "ns", "mnt"))
-	if err == nil {
-		return ino, nil
-	}
-	if comm, cerr := os.ReadFile(filepath.Join(procRoot, "2", "comm")); cerr == nil && string(comm) == "kthreadd\n" {
-		if ino, kerr := nsInode(filepath.Join(procRoot, "2", "ns", "mnt")); kerr == nil {
-			log.Debug("pid 1's mount namespace is unreadable; using kthreadd's as the host's", "error", err)
-			return ino, nil
-		}
-	}
-	log.Debug("pid 1's and kthreadd's mount namespaces are unreadable; using ours as the host's", "error", err)
-	if ino, err = nsInode(filepath.Join(procRoot, "self", "ns", "mnt")); err != nil {
-		return 0, fmt.Errorf("read host mount namespace: %w", err)
-	}
-	return ino, nil
-}
-
-func nsInode(path string) (uint32, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, fmt.Errorf("%s: no inode", path)
-	}
-	return uint32(st.Ino), nil
 }
 
 // absCgroups makes cgroup paths absolute below the cgroup2 mount root. A

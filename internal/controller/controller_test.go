@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -242,55 +241,23 @@ func inode(t testing.TB, path string) uint64 {
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
-func touch(t *testing.T, path string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestHostMountNamespace(t *testing.T) {
-	tests := []struct {
-		name     string
-		files    []string // created under the fake procfs
-		kthreadd bool     // pid 2 is the kernel's kthreadd
-		want     string   // the file whose inode is the answer
-		wantErr  string
+// The program's enum ns_kind and proc's NamespaceKind index the same
+// arrays: taskContext converts one into the other as is.
+func TestNamespaceKindsMatchTheProgram(t *testing.T) {
+	for _, k := range []struct {
+		c   bpf.CapprofNsKind
+		go_ proc.NamespaceKind
 	}{
-		{name: "pid 1", files: []string{"1/ns/mnt", "self/ns/mnt"}, want: "1/ns/mnt"},
-		{name: "pid 1 unreadable, kthreadd's", files: []string{"2/ns/mnt", "self/ns/mnt"}, kthreadd: true, want: "2/ns/mnt"},
-		{name: "pid 2 is not kthreadd (a container's pid namespace)", files: []string{"2/ns/mnt", "self/ns/mnt"}, want: "self/ns/mnt"},
-		{name: "pid 1 and 2 unreadable, ours stands in", files: []string{"self/ns/mnt"}, want: "self/ns/mnt"},
-		{name: "neither", files: nil, wantErr: "read host mount namespace:"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root := t.TempDir()
-			for _, f := range tt.files {
-				touch(t, filepath.Join(root, f))
-			}
-			if tt.kthreadd {
-				if err := os.WriteFile(filepath.Join(root, "2", "comm"), []byte("kthreadd\n"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := hostMountNamespace(root, slog.New(slog.DiscardHandler))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("hostMountNamespace = %d, %v; want an error containing %q", got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := uint32(inode(t, filepath.Join(root, tt.want))); got != want {
-				t.Errorf("hostMountNamespace = %d, want %d (inode of %s)", got, want, tt.want)
-			}
-		})
+		{bpf.CapprofNsKindNS_UTS, proc.NSUTS}, {bpf.CapprofNsKindNS_IPC, proc.NSIPC},
+		{bpf.CapprofNsKindNS_MNT, proc.NSMnt}, {bpf.CapprofNsKindNS_PID, proc.NSPID},
+		{bpf.CapprofNsKindNS_PID_FOR_CHILDREN, proc.NSPIDForChildren}, {bpf.CapprofNsKindNS_NET, proc.NSNet},
+		{bpf.CapprofNsKindNS_TIME, proc.NSTime}, {bpf.CapprofNsKindNS_TIME_FOR_CHILDREN, proc.NSTimeForChildren},
+		{bpf.CapprofNsKindNS_CGROUP, proc.NSCgroup}, {bpf.CapprofNsKindNS_USER, proc.NSUser},
+		{bpf.CapprofNsKindNS_KINDS, proc.NumNamespaceKinds},
+	} {
+		if uint32(k.c) != uint32(k.go_) {
+			t.Errorf("%s: the program's kind %d, proc's %d", k.go_, k.c, k.go_)
+		}
 	}
 }
 

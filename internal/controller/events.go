@@ -44,9 +44,9 @@ func (c *Controller) handle(ev tracer.Event) {
 	case ev.Exec != nil:
 		e := ev.Exec
 		c.procs.Exec(e.Pid, e.Ppid, tracer.CString(e.Filename[:]), tracer.Args(e), "",
-			e.Uid, e.Euid, e.StartNs, e.TimeNs)
+			e.Uid, e.Euid, e.StartNs, e.TimeNs, taskContext(&e.Ctx))
 	case ev.Fork != nil:
-		c.procs.Fork(ev.Fork.ParentPid, ev.Fork.ChildPid, ev.Fork.StartNs)
+		c.procs.Fork(ev.Fork.ParentPid, ev.Fork.ChildPid, ev.Fork.StartNs, taskContext(&ev.Fork.Ctx))
 	case ev.Exit != nil:
 		if c.exits != nil {
 			info, _ := c.procs.Lookup(ev.Exit.Pid)
@@ -113,6 +113,12 @@ func (c *Controller) setCgroup(chk *check.Check, id uint64) {
 	}
 	chk.Container = ctr
 	chk.CgroupPath = path
+}
+
+// taskContext converts the kernel's view of a process's context; the
+// namespace kinds are in the same order (TestNamespaceKindsMatchTheProgram).
+func taskContext(ctx *bpf.CapprofTaskContext) proc.TaskContext {
+	return proc.TaskContext{Namespaces: proc.Namespaces(ctx.Ns), LoginUID: ctx.Loginuid, VPID: ctx.Vpid}
 }
 
 func keyOf(e *bpf.CapprofCheckEvent) bpf.CapprofDedupKey {

@@ -81,8 +81,10 @@ func TestContainerChecksCarryPodMetadata(t *testing.T) {
 	want := map[string]check.Kubernetes{app.ID: podLevel, sidecar.ID: podLevel}
 	appMeta, sidecarMeta := want[app.ID], want[sidecar.ID]
 	appMeta.ContainerName, appMeta.ImageName, appMeta.ImageTag = "app", "busybox", "1.37"
+	appMeta.ImageID = testenv.ImageID("busybox:1.37")
 	appMeta.Declared = &check.SecurityContext{Add: []string{"NET_ADMIN"}, Drop: []string{"ALL"}}
 	sidecarMeta.ContainerName, sidecarMeta.ImageName, sidecarMeta.ImageTag = "sidecar", "busybox", "1.37"
+	sidecarMeta.ImageID = testenv.ImageID("busybox:1.37")
 	sidecarMeta.Declared = &check.SecurityContext{Add: []string{}, Drop: []string{}}
 	want[app.ID], want[sidecar.ID] = appMeta, sidecarMeta
 

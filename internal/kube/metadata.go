@@ -86,6 +86,7 @@ func newPodEntry(pod *corev1.Pod, own owners, labels Labels) *podEntry {
 				image = spec.image // as declared, rather than as resolved
 			}
 			m.ImageName, m.ImageTag = splitImage(image)
+			m.ImageID = st.ImageID
 			m.Declared = declared(spec.securityContext)
 			e.containers[id] = &m
 			// A restarted container's previous instance may still have

@@ -112,6 +112,7 @@ func TestNewPodEntry(t *testing.T) {
 			InitContainerStatuses: []corev1.ContainerStatus{{Name: "init", ContainerID: "containerd://i1"}},
 			ContainerStatuses: []corev1.ContainerStatus{
 				{Name: "nginx", ContainerID: "containerd://n2", Image: "docker.io/library/nginx:1.27",
+					ImageID:              "docker.io/library/nginx@sha256:0123",
 					LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ContainerID: "containerd://n1"}}},
 				{Name: "agent"}, // still being created
 			},
@@ -127,6 +128,7 @@ func TestNewPodEntry(t *testing.T) {
 	}
 	nginx := podLevel
 	nginx.ContainerName, nginx.ImageName, nginx.ImageTag = "nginx", "nginx", "1.27"
+	nginx.ImageID = "docker.io/library/nginx@sha256:0123"
 	nginx.Declared = &check.SecurityContext{Add: []string{"NET_ADMIN"}, Drop: []string{"ALL"}}
 	initC := podLevel
 	initC.ContainerName, initC.ImageName, initC.ImageTag = "init", "busybox", "latest"

@@ -144,6 +144,7 @@ func TestWatcherAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	privileged, no := true, false
+	setupImage := "busybox@sha256:" + testenv.ContainerID()
 	webPod, err := core.Pods("shop").Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            "web-7d9f8c6b5-x2x9k",
@@ -152,7 +153,7 @@ func TestWatcherAgainstAPIServer(t *testing.T) {
 		},
 		Spec: corev1.PodSpec{
 			NodeName:       node,
-			InitContainers: []corev1.Container{{Name: "setup", Image: "busybox@sha256:" + testenv.ContainerID(), SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}},
+			InitContainers: []corev1.Container{{Name: "setup", Image: setupImage, SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}},
 			Containers: []corev1.Container{{
 				Name: "nginx", Image: "registry.local:5000/shop/nginx:1.27",
 				SecurityContext: &corev1.SecurityContext{Privileged: &no, Capabilities: &corev1.Capabilities{
@@ -185,9 +186,11 @@ func TestWatcherAgainstAPIServer(t *testing.T) {
 	}
 	nginx := podLevel
 	nginx.ContainerName, nginx.ImageName, nginx.ImageTag = "nginx", "registry.local:5000/shop/nginx", "1.27"
+	nginx.ImageID = testenv.ImageID("registry.local:5000/shop/nginx:1.27")
 	nginx.Declared = &check.SecurityContext{Add: []string{"NET_BIND_SERVICE", "NET_ADMIN"}, Drop: []string{"ALL"}}
 	setup := podLevel
 	setup.ContainerName, setup.ImageName = "setup", "busybox"
+	setup.ImageID = testenv.ImageID(setupImage)
 	setup.Declared = &check.SecurityContext{Add: []string{}, Drop: []string{}, Privileged: true}
 	expect(t, waitLookup(t, w, nginxID, string(webPod.UID), kube.MatchContainer), &nginx)
 	expect(t, waitLookup(t, w, setupID, "", kube.MatchContainer), &setup)
@@ -209,6 +212,7 @@ func TestWatcherAgainstAPIServer(t *testing.T) {
 	k.SetContainersRunning("shop", webPod.Name, map[string]string{"nginx": nginxID, "setup": setupID, "debug": debugID})
 	debug := podLevel
 	debug.ContainerName, debug.ImageName, debug.ImageTag = "debug", "busybox", "1.37"
+	debug.ImageID = testenv.ImageID("busybox:1.37")
 	debug.Declared = &check.SecurityContext{Add: []string{"SYS_PTRACE"}, Drop: []string{}}
 	expect(t, waitLookup(t, w, debugID, "", kube.MatchContainer), &debug)
 
@@ -243,7 +247,7 @@ func TestWatcherAgainstAPIServer(t *testing.T) {
 	k.SetContainersRunning("batch", jobPod.Name, map[string]string{"backup": backupID})
 	backup := &check.Kubernetes{
 		Namespace: "batch", PodName: jobPod.Name, PodUID: string(jobPod.UID), NodeName: node,
-		ContainerName: "backup", ImageName: "backup", ImageTag: "2",
+		ContainerName: "backup", ImageName: "backup", ImageTag: "2", ImageID: testenv.ImageID("backup:2"),
 		Declared: &check.SecurityContext{Add: []string{}, Drop: []string{}},
 		Job:      job.Name, CronJob: "backup", Labels: []check.Label{{Key: "app", Value: "backup"}},
 	}

@@ -8,10 +8,10 @@ const benchProcs = 10_000
 
 func newBenchCache(b *testing.B) *Cache {
 	c, _ := newTestCache(b, nil, Options{})
-	c.Exec(1, 0, "/sbin/init", []string{"/sbin/init", "splash"}, "/", 0, 0, 0, 0)
+	c.Exec(1, 0, "/sbin/init", []string{"/sbin/init", "splash"}, "/", 0, 0, 0, 0, TaskContext{})
 	for pid := uint32(2); pid <= benchProcs; pid++ {
-		c.Fork(1, pid, uint64(pid)*sec)
-		c.Exec(pid, 1, "/usr/bin/python3", []string{"python3", "-m", "http.server", "8080"}, "/srv", 1000, 1000, uint64(pid)*sec, uint64(pid)*sec+1)
+		c.Fork(1, pid, uint64(pid)*sec, TaskContext{})
+		c.Exec(pid, 1, "/usr/bin/python3", []string{"python3", "-m", "http.server", "8080"}, "/srv", 1000, 1000, uint64(pid)*sec, uint64(pid)*sec+1, TaskContext{})
 	}
 	return c
 }
@@ -49,8 +49,8 @@ func BenchmarkForkExecExit(b *testing.B) {
 	for b.Loop() {
 		i++
 		pid := uint32(benchProcs + 1 + i%1000)
-		c.Fork(1, pid, i*sec)
-		c.Exec(pid, 1, "/bin/sh", args, "/", 0, 0, i*sec, i*sec+1)
+		c.Fork(1, pid, i*sec, TaskContext{})
+		c.Exec(pid, 1, "/bin/sh", args, "/", 0, 0, i*sec, i*sec+1, TaskContext{})
 		c.Exit(pid, i*sec+2)
 	}
 }

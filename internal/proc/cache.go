@@ -28,6 +28,9 @@ type Options struct {
 	MaxEntries int
 	// Now is the clock used for TTLs, for tests; nil means time.Now.
 	Now func() time.Time
+	// HostNamespaces are the host's (HostNamespaces reads them), to tell
+	// which of a process's namespaces are the host's; zero: none is.
+	HostNamespaces Namespaces
 }
 
 // Stats reports the size of the cache and its counters.
@@ -52,14 +55,23 @@ type Cache struct {
 	max      int
 	now      func() time.Time
 	bootWall time.Time
+	hostNS   Namespaces
 
 	mu      sync.Mutex
 	entries map[uint32]*entry
+	// pidInits holds the first process (pid 1) of each pid namespace but
+	// the host's, by the namespace's inode: its start is the container's.
+	pidInits map[uint32]pidInit
 	// exited holds the *entry of every exited process in exit order. As
 	// they all share one TTL this is also expiry order, so expiring and
 	// evicting for room both take from the front.
 	exited                   list.List
 	evicted, refused, misses uint64
+}
+
+type pidInit struct {
+	pid   uint32
+	start time.Time
 }
 
 type entry struct {
@@ -80,7 +92,9 @@ func NewCache(opts Options) *Cache {
 		ttl:      opts.ExitedTTL,
 		max:      opts.MaxEntries,
 		now:      opts.Now,
+		hostNS:   opts.HostNamespaces,
 		entries:  make(map[uint32]*entry),
+		pidInits: make(map[uint32]pidInit),
 	}
 	if c.procRoot == "" {
 		c.procRoot = defaultProcRoot
@@ -128,9 +142,9 @@ func (c *Cache) Lookup(pid uint32) (Info, bool) {
 		return e.info.clone(), true
 	}
 	info := c.infoFromProc(p)
-	info.ParentExecID, info.ParentExecutablePath = c.parentLocked(info.PPID)
+	c.relateLocked(&info)
 	// Even if the cache is full the caller still gets the answer.
-	if e := c.putLocked(info, p.startBootNS()); e != nil && p.zombie {
+	if e := c.putLocked(&info, p.startBootNS()); e != nil && p.zombie {
 		c.markExitedLocked(e, now)
 		info.Exited = true
 	}
@@ -153,12 +167,14 @@ func (c *Cache) Stats() Stats {
 
 // clone copies Args so that a caller modifying the returned slice cannot
 // corrupt the cache, whose entries share Args between parent and child.
+// Context is shared read only.
 func (i Info) clone() Info {
 	i.Args = slices.Clone(i.Args)
 	return i
 }
 
-// infoFromProc builds an Info from /proc data, without the parent fields.
+// infoFromProc builds an Info from /proc data; relateLocked and putLocked
+// complete it.
 func (c *Cache) infoFromProc(p procEntry) Info {
 	start := p.startBootNS()
 	return Info{
@@ -171,33 +187,74 @@ func (c *Cache) infoFromProc(p procEntry) Info {
 		EUID:             p.euid,
 		StartTime:        c.WallTime(start),
 		ExecID:           execID(c.node, start, p.pid),
+		Context: &Context{
+			Namespaces: p.ns,
+			LoginUID:   p.loginUID,
+			VPID:       p.vpid,
+			Flags:      FlagProcFS,
+		},
 	}
 }
 
-// parentLocked returns the ExecID and executable of the cached parent, or
-// empty strings when it is unknown.
-func (c *Cache) parentLocked(ppid uint32) (execID, path string) {
-	if ppid == 0 {
-		return "", ""
+// registerLocked sets which of info's namespaces are the host's and, when
+// info is the first process of a pid namespace, remembers its start. Like
+// relateLocked, it completes a Context no other Info shares yet.
+func (c *Cache) registerLocked(info *Info) {
+	x := info.Context
+	x.HostNamespaces = x.Namespaces.hostOf(&c.hostNS)
+	if ns := x.Namespaces[NSPID]; ns != 0 && x.VPID == 1 && !x.HostNamespaces.Has(NSPID) {
+		c.pidInits[ns] = pidInit{pid: info.PID, start: info.StartTime}
+		x.PIDNamespaceStart = info.StartTime
 	}
-	p, ok := c.entries[ppid]
+}
+
+// forgetLocked forgets info as its pid namespace's first process: a
+// namespace's inode is reused once the namespace is gone.
+func (c *Cache) forgetLocked(info *Info) {
+	x := info.Context
+	if ns := x.Namespaces[NSPID]; x.VPID == 1 && c.pidInits[ns].pid == info.PID {
+		delete(c.pidInits, ns)
+	}
+}
+
+// relateLocked fills in what info takes from other processes: its pid
+// namespace's start and the cached parent's details (left zero when the
+// parent is unknown). The parent's Args are shared: a stored slice is never
+// written to, and Lookup hands out copies of a process's own.
+func (c *Cache) relateLocked(info *Info) {
+	x := info.Context
+	if ns := x.Namespaces[NSPID]; ns != 0 {
+		if p, ok := c.pidInits[ns]; ok {
+			x.PIDNamespaceStart = p.start
+		}
+	}
+	if info.PPID == 0 {
+		return
+	}
+	e, ok := c.entries[info.PPID]
 	if !ok {
-		return "", ""
+		return
 	}
-	return p.info.ExecID, p.info.ExecutablePath
+	p := &e.info
+	info.ParentExecID, info.ParentExecutablePath = p.ExecID, p.ExecutablePath
+	x.Parent = Parent{Args: p.Args, WorkingDirectory: p.WorkingDirectory, UID: p.UID, EUID: p.EUID,
+		LoginUID: p.Context.LoginUID, StartTime: p.StartTime, Flags: p.Context.Flags}
 }
 
 // putLocked stores info as the live process of its pid, replacing whatever
 // the pid held: a new fork or exec always describes the pid's current
-// process, even if its exit was never seen. It returns nil if the cache is
-// full of live processes.
-func (c *Cache) putLocked(info Info, startBootNS uint64) *entry {
+// process, even if its exit was never seen. It completes info with
+// registerLocked first. It returns nil if the cache is full of live
+// processes.
+func (c *Cache) putLocked(info *Info, startBootNS uint64) *entry {
 	info.Exited = false
 	if e, ok := c.entries[info.PID]; ok {
 		if e.exitElem != nil {
 			c.exited.Remove(e.exitElem)
 		}
-		*e = entry{info: info, startBootNS: startBootNS}
+		c.forgetLocked(&e.info)
+		c.registerLocked(info)
+		*e = entry{info: *info, startBootNS: startBootNS}
 		return e
 	}
 	if len(c.entries) >= c.max {
@@ -206,12 +263,14 @@ func (c *Cache) putLocked(info Info, startBootNS uint64) *entry {
 		front := c.exited.Front()
 		if front == nil {
 			c.refused++
+			info.Context.HostNamespaces = info.Context.Namespaces.hostOf(&c.hostNS)
 			return nil
 		}
 		c.removeLocked(front.Value.(*entry))
 		c.evicted++
 	}
-	e := &entry{info: info, startBootNS: startBootNS}
+	c.registerLocked(info)
+	e := &entry{info: *info, startBootNS: startBootNS}
 	c.entries[info.PID] = e
 	return e
 }
@@ -247,4 +306,5 @@ func (c *Cache) removeLocked(e *entry) {
 		e.exitElem = nil
 	}
 	delete(c.entries, e.info.PID)
+	c.forgetLocked(&e.info)
 }

@@ -22,15 +22,15 @@ func TestExitedTTL(t *testing.T) {
 		{name: "evicted at the default TTL", wait: 30 * time.Second},
 		{name: "custom TTL kept", ttl: time.Minute, wait: 59 * time.Second, wantPresent: true},
 		{name: "custom TTL evicted", ttl: time.Minute, wait: time.Minute},
-		{name: "evicted by an unrelated event", wait: time.Hour, trigger: func(c *Cache) { c.Fork(1, 2, sec) }},
+		{name: "evicted by an unrelated event", wait: time.Hour, trigger: func(c *Cache) { c.Fork(1, 2, sec, TaskContext{}) }},
 		{name: "evicted by Stats", wait: time.Hour, trigger: func(c *Cache) { c.Stats() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			c, _ := newTestCache(t, clock, Options{ExitedTTL: tt.ttl})
-			c.Exec(1, 0, "/sbin/init", nil, "/", 0, 0, 0, 0)
-			c.Exec(10, 1, "/bin/x", nil, "/", 0, 0, sec, sec)
+			c.Exec(1, 0, "/sbin/init", nil, "/", 0, 0, 0, 0, TaskContext{})
+			c.Exec(10, 1, "/bin/x", nil, "/", 0, 0, sec, sec, TaskContext{})
 			c.Exit(10, 2*sec)
 			clock.Advance(tt.wait)
 			if tt.trigger != nil {
@@ -64,7 +64,7 @@ func TestExitedTTL(t *testing.T) {
 func TestExitTwiceKeepsFirstTime(t *testing.T) {
 	clock := newFakeClock()
 	c, _ := newTestCache(t, clock, Options{})
-	c.Exec(10, 1, "/bin/x", nil, "/", 0, 0, sec, sec)
+	c.Exec(10, 1, "/bin/x", nil, "/", 0, 0, sec, sec, TaskContext{})
 	c.Exit(10, 2*sec)
 	clock.Advance(20 * time.Second)
 	c.Exit(10, 3*sec)
@@ -78,7 +78,7 @@ func TestMaxEntries(t *testing.T) {
 	clock := newFakeClock()
 	c, _ := newTestCache(t, clock, Options{MaxEntries: 3})
 	exec := func(pid uint32) {
-		c.Exec(pid, 1, "/bin/x", []string{"x"}, "/", 0, 0, uint64(pid)*sec, uint64(pid)*sec)
+		c.Exec(pid, 1, "/bin/x", []string{"x"}, "/", 0, 0, uint64(pid)*sec, uint64(pid)*sec, TaskContext{})
 	}
 	exec(1)
 	exec(2)
@@ -110,14 +110,14 @@ func TestMaxEntries(t *testing.T) {
 		},
 		{
 			name:    "refused when full of live processes",
-			do:      func() { exec(6); c.Fork(1, 7, 7*sec) },
+			do:      func() { exec(6); c.Fork(1, 7, 7*sec, TaskContext{}) },
 			present: []uint32{1, 4, 5},
 			absent:  []uint32{6, 7},
 			want:    Stats{Live: 3, Evicted: 2, Refused: 2},
 		},
 		{
 			name:    "replacing a cached pid needs no room",
-			do:      func() { c.Exec(5, 1, "/bin/y", nil, "/", 0, 0, 5*sec, 50*sec) },
+			do:      func() { c.Exec(5, 1, "/bin/y", nil, "/", 0, 0, 5*sec, 50*sec, TaskContext{}) },
 			present: []uint32{1, 4, 5},
 			want:    Stats{Live: 3, Evicted: 2, Refused: 2},
 		},
@@ -146,7 +146,7 @@ func TestMaxEntries(t *testing.T) {
 
 func TestLookupMiss(t *testing.T) {
 	c, root := newTestCache(t, newFakeClock(), Options{})
-	c.Exec(5, 1, "/usr/sbin/sshd", []string{"sshd"}, "/", 0, 0, sec, 2*sec)
+	c.Exec(5, 1, "/usr/sbin/sshd", []string{"sshd"}, "/", 0, 0, sec, 2*sec, TaskContext{})
 	writeFakeProc(t, root, fakeProc{pid: 70, ppid: 5, comm: "sshd", startTicks: 400, args: []string{"sshd: u"}, exe: "/usr/sbin/sshd", cwd: "/"})
 	writeFakeProc(t, root, fakeProc{pid: 71, ppid: 5, comm: "gone", state: "Z", startTicks: 401})
 	writeFakeProc(t, root, fakeProc{pid: 72, tgid: 70, ppid: 5, comm: "thread", startTicks: 402, args: []string{"sshd: u"}, exe: "/usr/sbin/sshd"})
@@ -178,16 +178,14 @@ func TestLookupMiss(t *testing.T) {
 	}
 
 	got := mustLookup(t, c, 70)
-	want := Info{PID: 70, PPID: 5, ExecutablePath: "/usr/sbin/sshd", Args: []string{"sshd: u"}, WorkingDirectory: "/",
-		StartTime: c.WallTime(400 * nsPerTick), ExecID: execID("node1", 400*nsPerTick, 70),
-		ParentExecID: execID("node1", 2*sec, 5), ParentExecutablePath: "/usr/sbin/sshd"}
+	want := Info{PID: 70, PPID: 5, ExecutablePath: "/usr/sbin/sshd", Args: []string{"sshd: u"}, WorkingDirectory: "/", StartTime: c.WallTime(400 * nsPerTick), ExecID: execID("node1", 400*nsPerTick, 70), ParentExecID: execID("node1", 2*sec, 5), ParentExecutablePath: "/usr/sbin/sshd", Context: &Context{LoginUID: UnsetLoginUID, Flags: FlagProcFS, Parent: Parent{Args: []string{"sshd"}, WorkingDirectory: "/", StartTime: c.WallTime(sec), Flags: FlagExec}}}
 	assertInfo(t, got, want)
 }
 
 func TestLookupReturnsCopy(t *testing.T) {
 	c, _ := newTestCache(t, newFakeClock(), Options{})
-	c.Exec(10, 1, "/bin/x", []string{"x", "y"}, "/", 0, 0, sec, sec)
-	c.Fork(10, 11, 2*sec)
+	c.Exec(10, 1, "/bin/x", []string{"x", "y"}, "/", 0, 0, sec, sec, TaskContext{})
+	c.Fork(10, 11, 2*sec, TaskContext{})
 	got := mustLookup(t, c, 10)
 	got.Args[0] = "changed"
 	for _, pid := range []uint32{10, 11} {
@@ -287,11 +285,11 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 	}
-	c.Exec(1, 0, "/sbin/init", []string{"init"}, "/", 0, 0, 0, 0)
+	c.Exec(1, 0, "/sbin/init", []string{"init"}, "/", 0, 0, 0, 0, TaskContext{})
 	for i := uint64(0); i < 5000; i++ {
 		pid := uint32(i%300 + 2)
-		c.Fork(1, pid, i*sec)
-		c.Exec(pid, 1, "/bin/x", []string{"x"}, "/", 0, 0, i*sec, i*sec+1)
+		c.Fork(1, pid, i*sec, TaskContext{})
+		c.Exec(pid, 1, "/bin/x", []string{"x"}, "/", 0, 0, i*sec, i*sec+1, TaskContext{})
 		c.Exit(pid, i*sec+2)
 	}
 	close(stop)

@@ -7,6 +7,13 @@
 // buffer as the checks, so by the time a check is handled the cache already
 // reflects every exec, fork and exit that happened before it.
 //
+// The events also carry what the process runs in (its namespaces, audit
+// login uid and pid in its pid namespace), read in the kernel while the
+// process exists; Scan and lookups read the same from /proc. The cache
+// keeps it, with how it learned the process and the parent's details, in
+// one Context per process that every Info for it shares: a check carries a
+// pointer, not a copy.
+//
 // Processes that were running before capprof started are seeded with Scan,
 // which reads /proc once. Attach the tracepoints before calling Scan and
 // handle the queued events after it: a process that starts or exits while

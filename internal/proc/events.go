@@ -7,7 +7,8 @@ import (
 
 // Exec records that pid executed path with args. uid and euid are the new
 // credentials, startBootNS is the process's start (fork) time and execBootNS
-// the time of the exec, both in kernel boot-time nanoseconds.
+// the time of the exec, both in kernel boot-time nanoseconds; ctx is what
+// the process runs in.
 //
 // cwd may be "": the cache then reads /proc/<pid>/cwd, best effort since the
 // process may be gone already. A relative path is made absolute against the
@@ -16,7 +17,7 @@ import (
 // The ExecID changes with every exec, since the pid now runs a new program.
 // The parent fields describe the cached parent as it is at the time of the
 // event.
-func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, uid, euid uint32, startBootNS, execBootNS uint64) {
+func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, uid, euid uint32, startBootNS, execBootNS uint64, ctx TaskContext) {
 	// The /proc reads happen before taking the lock so that Lookup callers
 	// do not wait on file-system access.
 	if cwd == "" {
@@ -34,6 +35,7 @@ func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, u
 		EUID:      euid,
 		StartTime: c.WallTime(startBootNS),
 		ExecID:    execID(c.node, execBootNS, pid),
+		Context:   ctx.context(FlagExec),
 	}
 
 	c.mu.Lock()
@@ -56,21 +58,23 @@ func (c *Cache) Exec(pid, ppid uint32, path string, args []string, cwd string, u
 	}
 	info.ExecutablePath = capPath(path)
 	info.WorkingDirectory = capPath(cwd)
-	info.ParentExecID, info.ParentExecutablePath = c.parentLocked(ppid)
-	c.putLocked(info, startBootNS)
+	c.relateLocked(&info)
+	c.putLocked(&info, startBootNS)
 }
 
 // Fork records that parent created child, a new thread group leader, at
-// startBootNS (kernel boot-time nanoseconds). The child inherits the parent's
-// executable, arguments, working directory and uids; its ExecID comes from
-// its own start time. If the parent is unknown the child gets only its pid,
-// ppid and start time, plus what /proc/<child> says if it can still be read.
-func (c *Cache) Fork(parent, child uint32, startBootNS uint64) {
+// startBootNS (kernel boot-time nanoseconds); ctx is what the child runs in.
+// The child inherits the parent's executable, arguments, working directory
+// and uids; its ExecID comes from its own start time. If the parent is
+// unknown the child gets only its pid, ppid, start time and ctx, plus what
+// /proc/<child> says if it can still be read.
+func (c *Cache) Fork(parent, child uint32, startBootNS uint64, ctx TaskContext) {
 	info := Info{
 		PID:       child,
 		PPID:      parent,
 		StartTime: c.WallTime(startBootNS),
 		ExecID:    execID(c.node, startBootNS, child),
+		Context:   ctx.context(FlagClone),
 	}
 
 	c.mu.Lock()
@@ -82,9 +86,8 @@ func (c *Cache) Fork(parent, child uint32, startBootNS uint64) {
 		info.Args = p.info.Args
 		info.WorkingDirectory = p.info.WorkingDirectory
 		info.UID, info.EUID = p.info.UID, p.info.EUID
-		info.ParentExecID = p.info.ExecID
-		info.ParentExecutablePath = p.info.ExecutablePath
-		c.putLocked(info, startBootNS)
+		c.relateLocked(&info)
+		c.putLocked(&info, startBootNS)
 		c.mu.Unlock()
 		return
 	}
@@ -103,7 +106,8 @@ func (c *Cache) Fork(parent, child uint32, startBootNS uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expireLocked(c.now())
-	c.putLocked(info, startBootNS)
+	c.relateLocked(&info)
+	c.putLocked(&info, startBootNS)
 }
 
 // Exit marks pid as exited. The entry stays for ExitedTTL so that late

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,11 @@ type fakeProc struct {
 	uid, euid  uint32
 	args       []string // nil writes an empty cmdline, as for kernel threads
 	exe, cwd   string   // "" means no link, as for kernel threads
+	nspid      []uint32 // the NSpid line; nil writes none
+	loginUID   string   // the loginuid file; "" writes none, as without CONFIG_AUDIT
+	// ns, when set, is the directory the ns link points to: processes that
+	// share it share their namespaces (see writeFakeNamespaces).
+	ns string
 }
 
 func writeFakeProc(t *testing.T, root string, p fakeProc) {
@@ -64,17 +70,28 @@ func writeFakeProc(t *testing.T, root string, p fakeProc) {
 		p.pid, p.comm, state, p.ppid, p.pid, p.pid, p.startTicks)
 	status := fmt.Sprintf("Name:\t%s\nUmask:\t0022\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\nGid:\t0\t0\t0\t0\n",
 		p.comm, state, tgid, p.pid, p.ppid, p.uid, p.euid, p.euid, p.euid)
+	if p.nspid != nil {
+		status += "NSpid:"
+		for _, n := range p.nspid {
+			status += fmt.Sprintf("\t%d", n)
+		}
+		status += "\n"
+	}
 	var cmdline string
 	if len(p.args) > 0 {
 		cmdline = strings.Join(p.args, "\x00") + "\x00"
 	}
-	for name, content := range map[string]string{"stat": stat, "status": status, "cmdline": cmdline} {
+	files := map[string]string{"stat": stat, "status": status, "cmdline": cmdline}
+	if p.loginUID != "" {
+		files["loginuid"] = p.loginUID
+	}
+	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The link targets need not exist: only readlink is used.
-	for name, target := range map[string]string{"exe": p.exe, "cwd": p.cwd} {
+	for name, target := range map[string]string{"exe": p.exe, "cwd": p.cwd, "ns": p.ns} {
 		if target == "" {
 			continue
 		}
@@ -82,6 +99,33 @@ func writeFakeProc(t *testing.T, root string, p fakeProc) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// writeFakeNamespaces makes dir a set of namespaces, one file per kind, and
+// returns their inodes; the kinds in shared are links to from's files (the
+// same namespaces).
+func writeFakeNamespaces(t *testing.T, dir, from string, shared ...NamespaceKind) Namespaces {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var ns Namespaces
+	for k := range NumNamespaceKinds {
+		path := filepath.Join(dir, k.String())
+		var err error
+		if slices.Contains(shared, k) {
+			err = os.Symlink(filepath.Join(from, k.String()), path)
+		} else {
+			err = os.WriteFile(path, nil, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns[k], err = nsInode(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ns
 }
 
 // newTestCache returns a cache over an empty fake proc root, so that misses

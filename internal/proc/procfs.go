@@ -37,6 +37,9 @@ type procEntry struct {
 	args       []string
 	cwd        string
 	uid, euid  uint32
+	vpid       uint32
+	loginUID   uint32
+	ns         Namespaces
 }
 
 // startBootNS converts the tick-resolution start time to the nanosecond
@@ -76,7 +79,7 @@ func readProcess(root string, pid uint32) (procEntry, error) {
 	if status.tgid != 0 && status.tgid != pid {
 		return procEntry{}, fmt.Errorf("pid %d is a thread of process %d", pid, status.tgid)
 	}
-	p.uid, p.euid = status.uid, status.euid
+	p.uid, p.euid, p.vpid = status.uid, status.euid, status.vpid
 
 	p.args, err = readCmdline(filepath.Join(dir, "cmdline"))
 	if err != nil {
@@ -92,7 +95,23 @@ func readProcess(root string, pid uint32) (procEntry, error) {
 		p.exe = p.args[0]
 	}
 	p.cwd, _ = os.Readlink(filepath.Join(dir, "cwd"))
+	p.ns = readNamespaces(root, strconv.FormatUint(uint64(pid), 10))
+	p.loginUID = readLoginUID(filepath.Join(dir, "loginuid"))
 	return p, nil
+}
+
+// readLoginUID reads a loginuid file. A kernel without CONFIG_AUDIT has
+// none, and no process there has a login uid.
+func readLoginUID(path string) uint32 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return UnsetLoginUID
+	}
+	uid, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil {
+		return UnsetLoginUID
+	}
+	return uint32(uid)
 }
 
 // isVanished reports whether err means the process went away: ENOENT when
@@ -152,11 +171,13 @@ func parseStat(data []byte) (statFields, error) {
 }
 
 type statusFields struct {
-	tgid, uid, euid uint32
+	tgid, uid, euid, vpid uint32
 }
 
-// parseStatus extracts the thread group id and the real and effective uids
-// from /proc/<pid>/status ("Uid:\treal\teffective\tsaved\tfs").
+// parseStatus extracts the thread group id, the real and effective uids
+// ("Uid:\treal\teffective\tsaved\tfs") and the pid in the process's own
+// pid namespace (the last of "NSpid:\thost\t...\tinnermost", Linux 4.1+)
+// from /proc/<pid>/status.
 func parseStatus(data []byte) (statusFields, error) {
 	var s statusFields
 	var sawUID bool
@@ -173,6 +194,16 @@ func parseStatus(data []byte) (statusFields, error) {
 				return statusFields{}, fmt.Errorf("parse Tgid: %w", err)
 			}
 			s.tgid = uint32(v)
+		case "NSpid":
+			f := strings.Fields(value)
+			if len(f) == 0 {
+				continue
+			}
+			v, err := strconv.ParseUint(f[len(f)-1], 10, 32)
+			if err != nil {
+				return statusFields{}, fmt.Errorf("parse NSpid: %w", err)
+			}
+			s.vpid = uint32(v)
 		case "Uid":
 			f := strings.Fields(value)
 			if len(f) < 2 {

@@ -54,6 +54,15 @@ func TestRealProc(t *testing.T) {
 	if self.ExecID == "" {
 		t.Error("ExecID is empty")
 	}
+	if self.Context.VPID == 0 {
+		t.Errorf("VPID = 0, want this process's pid in its pid namespace")
+	}
+	for k := range NumNamespaceKinds {
+		// The time links came in Linux 5.6.
+		if want, err := nsInode("/proc/self/ns/" + k.String()); err == nil && self.Context.Namespaces[k] != want {
+			t.Errorf("Namespaces[%s] = %d, want %d (/proc/self/ns)", k, self.Context.Namespaces[k], want)
+		}
+	}
 
 	sleepPath, err := exec.LookPath("sleep")
 	if err != nil {

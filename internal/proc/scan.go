@@ -51,7 +51,8 @@ func (c *Cache) Scan() (int, error) {
 		if _, ok := c.entries[p.pid]; ok {
 			continue
 		}
-		e := c.putLocked(c.infoFromProc(p), p.startBootNS())
+		info := c.infoFromProc(p)
+		e := c.putLocked(&info, p.startBootNS())
 		if e == nil {
 			continue
 		}
@@ -62,12 +63,13 @@ func (c *Cache) Scan() (int, error) {
 		}
 		added = append(added, p.pid)
 	}
-	// Parents are filled in only now that every process is cached, since
-	// /proc lists children and parents in pid order, not in creation order.
+	// Parents and pid namespaces' first processes are related only now
+	// that every process is cached, since /proc lists them in pid order,
+	// not in creation order.
 	for _, pid := range added {
 		// A zombie added early may have been evicted to make room since.
 		if e, ok := c.entries[pid]; ok {
-			e.info.ParentExecID, e.info.ParentExecutablePath = c.parentLocked(e.info.PPID)
+			c.relateLocked(&e.info)
 		}
 	}
 

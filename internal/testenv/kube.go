@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"net"
 	"net/http"
@@ -350,6 +352,13 @@ func (k *Kube) CreateNamespace(name string) {
 	}
 }
 
+// ImageID is the image id SetContainersRunning reports for image, as a
+// runtime resolves it: the same for every container of the image.
+func ImageID(image string) string {
+	sum := sha256.Sum256([]byte(image))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // SetContainersRunning does what the kubelet would: it patches the pod's
 // status to Running with a containerd container id for each named
 // container (regular, init or ephemeral, as the spec has it).
@@ -361,7 +370,7 @@ func (k *Kube) SetContainersRunning(namespace, name string, ids map[string]strin
 		k.t.Fatalf("get pod %s/%s: %v", namespace, name, err)
 	}
 	status := func(c string, image string) corev1.ContainerStatus {
-		st := corev1.ContainerStatus{Name: c, Image: image, ImageID: "sha256:" + randomHex(32)}
+		st := corev1.ContainerStatus{Name: c, Image: image, ImageID: ImageID(image)}
 		if id, ok := ids[c]; ok {
 			st.ContainerID = "containerd://" + id
 			st.Ready, st.Started = true, ptr(true)

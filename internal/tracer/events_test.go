@@ -132,8 +132,8 @@ func TestRecordSizes(t *testing.T) {
 		want uintptr
 	}{
 		{name: "check_event", got: unsafe.Sizeof(bpf.CapprofCheckEvent{}), want: 104},
-		{name: "exec_event", got: unsafe.Sizeof(bpf.CapprofExecEvent{}), want: 1320},
-		{name: "fork_event", got: unsafe.Sizeof(bpf.CapprofForkEvent{}), want: 24},
+		{name: "exec_event", got: unsafe.Sizeof(bpf.CapprofExecEvent{}), want: 1368},
+		{name: "fork_event", got: unsafe.Sizeof(bpf.CapprofForkEvent{}), want: 72},
 		{name: "exit_event", got: unsafe.Sizeof(bpf.CapprofExitEvent{}), want: 24},
 		{name: "cgroup_event", got: unsafe.Sizeof(bpf.CapprofCgroupEvent{}), want: 528},
 		{name: "addr_range", got: unsafe.Sizeof(AddrRange{}), want: 24},
@@ -281,10 +281,10 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "check one byte short", raw: check[:len(check)-1], wantErr: "bpf.CapprofCheckEvent record is 103 bytes, want 104"},
 		{name: "check type byte only", raw: check[:1], wantErr: "bpf.CapprofCheckEvent record is 1 bytes, want 104"},
 		{name: "exec the size of a check", raw: aligned(append([]byte{byte(bpf.CapprofEventTypeEVENT_EXEC)}, check[1:]...)),
-			wantErr: "bpf.CapprofExecEvent record is 104 bytes, want 1320"},
-		{name: "exec cut in its arguments", raw: exec[:1000], wantErr: "bpf.CapprofExecEvent record is 1000 bytes, want 1320"},
+			wantErr: "bpf.CapprofExecEvent record is 104 bytes, want 1368"},
+		{name: "exec cut in its arguments", raw: exec[:1000], wantErr: "bpf.CapprofExecEvent record is 1000 bytes, want 1368"},
 		{name: "fork the size of an exit", raw: aligned(append([]byte{byte(bpf.CapprofEventTypeEVENT_FORK)}, make([]byte, 15)...)),
-			wantErr: "bpf.CapprofForkEvent record is 16 bytes, want 24"},
+			wantErr: "bpf.CapprofForkEvent record is 16 bytes, want 72"},
 		{name: "exit short", raw: record(t, exitEvent)[:8], wantErr: "bpf.CapprofExitEvent record is 8 bytes, want 24"},
 	}
 	for _, tt := range tests {

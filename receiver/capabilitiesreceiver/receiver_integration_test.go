@@ -206,9 +206,11 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 					if exe.Str() == "/bin/dmesg" && sink.LogRecordCount() > before {
 						res = rl.Resource().Attributes().AsRaw()
 						// The pod's attributes are the test's; the
-						// process's (process.*, linux.*) are dmesg's.
+						// process's (process.*, linux.*, capprof.*)
+						// and the container's start are dmesg's.
 						maps.DeleteFunc(res, func(k string, _ any) bool {
-							return strings.HasPrefix(k, "process.") || strings.HasPrefix(k, "linux.")
+							return strings.HasPrefix(k, "process.") || strings.HasPrefix(k, "linux.") ||
+								strings.HasPrefix(k, "capprof.") || k == "container.start_time"
 						})
 					}
 				}
@@ -224,6 +226,7 @@ func TestPodMetadataAndAPIServerState(t *testing.T) {
 		"host.name": "node-1", "container.id": ctr.ID, "k8s.pod.uid": string(pod.UID),
 		"k8s.namespace.name": "shop", "k8s.pod.name": "web", "k8s.node.name": "node-1", "k8s.container.name": "app",
 		"container.image.name": "busybox", "container.image.tag": "1.37", "k8s.pod.label.app": "web",
+		"container.image.id":                               testenv.ImageID("busybox:1.37"),
 		"k8s.container.security_context.capabilities.add":  "",
 		"k8s.container.security_context.capabilities.drop": "",
 		"k8s.container.security_context.privileged":        "false",

@@ -19,7 +19,12 @@
 // records per second shipped, NOAUDIT checks skipped, and the check
 // program's own kernel time per run (BPF run-time statistics).
 //
-//	sudo go run ./test/benchkernel [-rounds 7] [-n 200000] [-attach auto] [-mixed 20s]
+// With -base REV it also measures the recorders of that git revision in
+// the same rounds, each configuration held by a child (-hold): this binary
+// for this tree's, a build of this harness against REV's tree for REV's
+// (base.go), and reports the ratio of the time each adds to a check.
+//
+//	sudo go run ./test/benchkernel [-rounds 7] [-n 200000] [-attach auto] [-mixed 20s] [-base REV]
 package main
 
 import (
@@ -55,7 +60,16 @@ func main() {
 	flag.TextVar(&attach, "attach", attach, "attach method to measure")
 	mixed := flag.Duration("mixed", 20*time.Second, "how long to record the mixed workload (0: skip it)")
 	workload := flag.String("workload", defaultWorkload, "the mixed workload: a shell script run as nobody in a fresh directory")
+	base := flag.String("base", "", "a git revision whose recorders to measure side by side with this tree's")
+	held := flag.String("hold", "", "internal: attach this recorder configuration until stdin closes")
 	flag.Parse()
+	if *held != "" {
+		if err := hold(attach, *held); err != nil {
+			fmt.Fprintln(os.Stderr, "benchkernel hold:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *worker {
 		if err := work(*n, *kind); err != nil {
 			fmt.Fprintln(os.Stderr, "benchkernel worker:", err)
@@ -65,7 +79,7 @@ func main() {
 	}
 	method, err := resolveMethod(attach)
 	if err == nil {
-		err = bench(*n, *rounds, method, os.Stdout)
+		err = bench(*n, *rounds, method, *base, os.Stdout)
 	}
 	if err == nil && *mixed > 0 {
 		err = benchMixed(method, *mixed, *workload, os.Stdout)
@@ -158,7 +172,7 @@ var recorders = []struct {
 	{"stream audited", tracer.Stream, tracer.Audited},
 }
 
-func bench(n, rounds int, method tracer.Method, out io.Writer) error {
+func bench(n, rounds int, method tracer.Method, base string, out io.Writer) error {
 	configs := []config{
 		{"none", func() (func() (uint64, error), error) { return func() (uint64, error) { return 0, nil }, nil }},
 		{"floor", func() (func() (uint64, error), error) {
@@ -169,8 +183,28 @@ func bench(n, rounds int, method tracer.Method, out io.Writer) error {
 			return func() (uint64, error) { return 0, f.Close() }, nil
 		}},
 	}
-	for _, r := range recorders {
-		configs = append(configs, config{r.name, recorder(method, r.mode, r.audit)})
+	if base == "" {
+		for _, r := range recorders {
+			configs = append(configs, config{r.name, recorder(method, r.mode, r.audit)})
+		}
+	} else {
+		tmp, err := os.MkdirTemp("", "benchkernel-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		baseBin, err := buildBase(base, tmp)
+		if err != nil {
+			return err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		for _, r := range recorders {
+			configs = append(configs, config{r.name, heldRecorder(self, method, r.name)},
+				config{baseName(r.name), heldRecorder(baseBin, method, r.name)})
+		}
 	}
 	results := make(map[string][][]float64) // per config, per round, per kind
 	var lost uint64
@@ -191,6 +225,9 @@ func bench(n, rounds int, method tracer.Method, out io.Writer) error {
 		}
 	}
 	report(out, method, n, rounds, configs, results, lost)
+	if base != "" {
+		reportBase(out, base, results)
+	}
 	return programTime(method, n, out)
 }
 
@@ -332,30 +369,54 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+func baseName(name string) string { return "base " + name }
+
+// reportBase compares each recorder's added cost with the base's: the
+// ratio of the medians of the time each adds to a check over "none".
+func reportBase(w io.Writer, base string, results map[string][][]float64) {
+	fmt.Fprintf(w, "\nthis tree vs %s: added ns per check, and the ratio\n%-20s", base, "config")
+	for _, k := range kinds {
+		fmt.Fprintf(w, " %14s %14s %7s", k+" this", k+" base", "ratio")
+	}
+	fmt.Fprintln(w)
+	none := medians(results["none"])
+	for _, r := range recorders {
+		cur, old := medians(results[r.name]), medians(results[baseName(r.name)])
+		fmt.Fprintf(w, "%-20s", r.name)
+		for i := range kinds {
+			added, baseAdded := cur[i]-none[i], old[i]-none[i]
+			fmt.Fprintf(w, " %14.1f %14.1f %6.2fx", added, baseAdded, added/baseAdded)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// medians are the medians over the rounds of each kind's ns per check.
+func medians(rounds [][]float64) []float64 {
+	out := make([]float64, len(kinds))
+	for i := range kinds {
+		var v []float64
+		for _, r := range rounds {
+			v = append(v, r[i])
+		}
+		out[i] = median(v)
+	}
+	return out
+}
+
 func report(w io.Writer, m tracer.Method, n, rounds int, configs []config, results map[string][][]float64, lost uint64) {
 	fmt.Fprintf(w, "capability-check cost, method %s, %d checks of each kind x %d rounds, worker pinned to CPU 0, %s\n",
 		m, n, rounds, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "audited: a denied sethostname (CAP_SYS_ADMIN); noaudit: mmap+munmap of a private writable page (CAP_SYS_ADMIN, CAP_OPT_NOAUDIT)\n")
-	fmt.Fprintf(w, "%-15s", "config")
+	fmt.Fprintf(w, "%-20s", "config")
 	for _, k := range kinds {
 		fmt.Fprintf(w, " %14s %9s %9s", k+" ns", "added", "/ floor's")
 	}
 	fmt.Fprintln(w)
-	medians := func(name string) []float64 {
-		out := make([]float64, len(kinds))
-		for i := range kinds {
-			var v []float64
-			for _, r := range results[name] {
-				v = append(v, r[i])
-			}
-			out[i] = median(v)
-		}
-		return out
-	}
-	none, floor := medians("none"), medians("floor")
+	none, floor := medians(results["none"]), medians(results["floor"])
 	for _, c := range configs {
-		fmt.Fprintf(w, "%-15s", c.name)
-		for i, med := range medians(c.name) {
+		fmt.Fprintf(w, "%-20s", c.name)
+		for i, med := range medians(results[c.name]) {
 			added, ratio := "-", "-"
 			if c.name != "none" {
 				added = fmt.Sprintf("%.1f", med-none[i])

@@ -1,7 +1,8 @@
 // Command benchpipeline runs the user-space record path's benchmarks of
 // this tree and of a base revision side by side, alternating them in one
 // run (the machines are shared and noisy), and reports records per
-// CPU-second of each and their ratio: mapping checks to plog.Logs
+// CPU-second of each and their ratio: decoding and attributing a check
+// event (controller BenchmarkHandleCheck, one CPU), mapping checks to plog.Logs
 // (checklogs BenchmarkLogs, one CPU) and the whole path receiver → batch →
 // otlp exporter → local OTLP sink (BenchmarkPipeline, the sink included).
 //
@@ -19,6 +20,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/capprof/capprof/test/benchbase"
 )
 
 // bench is one benchmark: its package, its -test.bench pattern and how
@@ -36,11 +39,14 @@ func main() {
 	rounds := flag.Int("rounds", 5, "alternating rounds; the median is reported")
 	logsOps := flag.Int("logs-batches", 2000, "BenchmarkLogs batches of 1,000 checks a run")
 	pipelineRecords := flag.Int("pipeline-records", 300000, "BenchmarkPipeline records a run")
+	handled := flag.Int("handle-checks", 2000000, "BenchmarkHandleCheck checks a run")
 	flag.Parse()
 	if *base == "" {
 		log.Fatal("benchpipeline: -base REV is required (the revision to compare with)")
 	}
 	benches := []bench{
+		{name: "decode and attribute a check", pkg: "./internal/controller/", pattern: "^BenchmarkHandleCheck$",
+			args: []string{"-test.cpu", "1", "-test.benchtime", fmt.Sprintf("%dx", *handled)}, records: *handled},
 		{name: "map to plog.Logs", pkg: "./checklogs/", pattern: "^BenchmarkLogs$",
 			args: []string{"-test.cpu", "1", "-test.benchtime", fmt.Sprintf("%dx", *logsOps)}, records: *logsOps * 1000},
 		{name: "end to end, gzip", pkg: "./receiver/capabilitiesreceiver/", pattern: "^BenchmarkPipeline$/^compression=gzip$",
@@ -54,7 +60,7 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 	baseTree := filepath.Join(tmp, "base")
-	if err := checkout(*base, baseTree); err != nil {
+	if err := benchbase.Checkout(*base, baseTree); err != nil {
 		log.Fatal(err)
 	}
 	trees := []struct{ label, dir string }{{"base " + *base, baseTree}, {"this tree", "."}}
@@ -66,7 +72,7 @@ func main() {
 				continue
 			}
 			bin := filepath.Join(tmp, fmt.Sprintf("bin%d.test", len(bins)))
-			if err := run(tr.dir, "go", "test", "-c", "-o", bin, b.pkg); err != nil {
+			if err := benchbase.Run(tr.dir, "go", "test", "-c", "-o", bin, b.pkg); err != nil {
 				log.Fatalf("build %s of %s: %v", b.pkg, tr.label, err)
 			}
 			bins[key] = bin
@@ -90,34 +96,6 @@ func main() {
 		old, cur := median(rates[trees[0].label+b.name]), median(rates[trees[1].label+b.name])
 		fmt.Printf("| %s | %.0f | %.0f | %.2fx |\n", b.name, old, cur, cur/old)
 	}
-}
-
-// checkout writes the tree of rev into dir.
-func checkout(rev, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	archive := exec.Command("git", "archive", "--format=tar", rev)
-	extract := exec.Command("tar", "-x", "-C", dir)
-	pipe, err := archive.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	extract.Stdin = pipe
-	archive.Stderr, extract.Stderr = os.Stderr, os.Stderr
-	if err := extract.Start(); err != nil {
-		return err
-	}
-	if err := archive.Run(); err != nil {
-		return fmt.Errorf("git archive %s: %w", rev, err)
-	}
-	return extract.Wait()
-}
-
-func run(dir, name string, args ...string) error {
-	cmd := exec.Command(name, args...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, os.Stderr, os.Stderr
-	return cmd.Run()
 }
 
 // cpuTime runs one benchmark binary in its package directory (for its

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -55,6 +56,11 @@ func TestDeniedOnlyExample(t *testing.T) {
 
 	dmesg := nobody(cg, "dmesg")
 	_ = dmesg.Run()
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/self/ns/mnt", &st); err != nil {
+		t.Fatal(err)
+	}
+	selfMnt := st.Ino
 	owned := filepath.Join(t.TempDir(), "owned")
 	if err := os.WriteFile(owned, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +88,9 @@ func TestDeniedOnlyExample(t *testing.T) {
 			}
 			for k, v := range map[string]any{
 				"process.executable.path": "/usr/bin/dmesg", "process.user.id": int64(65534), "linux.cgroup.path": cg.Rel,
+				// The process context, on the resource: dmesg ran in the
+				// test's mount namespace.
+				"linux.namespace.mnt.inode": int64(selfMnt),
 			} {
 				if process[k] != v {
 					t.Errorf("resource %s = %v, want %v", k, process[k], v)
