@@ -159,6 +159,18 @@ func TestStarWarsDemo(t *testing.T) {
 			t.Errorf("resource %s = %v, want %v", k, rec.resource[k], v)
 		}
 	}
+	// Its context, as Tetragon's event has it: the pid in the container,
+	// the container's own namespaces, the container's start and image id.
+	for _, k := range []string{"process.vpid", "process.login_user.id", "container.start_time", "container.image.id", "linux.namespace.mnt.inode"} {
+		if _, ok := rec.resource[k]; !ok {
+			t.Errorf("resource has no %s", k)
+		}
+	}
+	for _, kind := range []string{"mnt", "pid", "net", "uts", "ipc"} {
+		if v := rec.resource["linux.namespace."+kind+".is_host"]; v != false {
+			t.Errorf("resource linux.namespace.%s.is_host = %v, want false in a container", kind, v)
+		}
+	}
 	if rec.event != "linux.capability.check" {
 		t.Errorf("event %q", rec.event)
 	}
