@@ -162,7 +162,7 @@ prepare-host:
 # whose controllers a hybrid host keeps in v1; nor the HTML report's browser
 # test, which has nothing to do with cgroups.
 LAYOUT_PKGS := ./internal/cgroup/ ./cmd/capprof/
-LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata|TestReportInChromium
+LAYOUT_SKIP := TestRecordWithKubeconfigAddsPodMetadata|TestRecordNamespaceSelectorRecordsOnlyThosePods|TestReportInChromium
 .PHONY: test-go
 test-go: prepare-host vet kube-apiserver
 	$(GO) test -tags integration -count=1 ./...
