@@ -235,3 +235,26 @@ func splitImage(image string) (name, tag string) {
 	}
 	return image, ""
 }
+
+// AttrKey is the resource attribute of check records that names the
+// profile their checks go into (Key.String()). Agents set it so that the
+// loadbalancing exporter can route every check of a workload to the same
+// gateway with `routing_key: attributes` on this one attribute: a list of
+// the key's own attributes cannot say it, because a Deployment's pods also
+// carry their ReplicaSet, pod and host names, which differ between replicas,
+// and a host process is keyed by its host while a container is not.
+const AttrKey = "linux.capability.profile.key"
+
+// AppendKey appends AttrKey, the key of c's profile, to attrs, which holds
+// c's resource attributes (check.AppendResource): the same key the
+// connector derives from the record on the gateway.
+func AppendKey(attrs []check.Attr, c *check.Check) []check.Attr {
+	res := make(map[string]string, len(attrs))
+	for i := range attrs {
+		if attrs[i].Kind == check.KindString {
+			res[attrs[i].Key] = attrs[i].Str
+		}
+	}
+	k := keyOf(&Observation{Resource: res, Check: *c}, "")
+	return append(attrs, check.Attr{Key: AttrKey, Kind: check.KindString, Str: k.String()})
+}
