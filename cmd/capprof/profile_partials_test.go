@@ -58,7 +58,7 @@ func TestProfileMergesWritersPartialProfiles(t *testing.T) {
 	bind := check.Check{Time: at, Cap: 10, Audit: check.Audited, PID: 10, HostName: "n1",
 		Process: proc.Info{PID: 10, ExecutablePath: "/usr/sbin/nginx"}, UserNS: check.UserNamespace{IsHost: true}}
 	gw0 := writeProfileRecords(t, "gw-0", []check.Check{bind, bind}, []check.Check{bind}, nil) // 3, emitted thrice
-	gw1 := writeProfileRecords(t, "gw-1", []check.Check{bind}, []check.Check{bind})           // 2, emitted twice
+	gw1 := writeProfileRecords(t, "gw-1", []check.Check{bind}, []check.Check{bind})            // 2, emitted twice
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"profile", "--format", "json", gw0, gw1}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
