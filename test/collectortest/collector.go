@@ -49,10 +49,20 @@ func (b *SyncBuffer) String() string {
 // its output says ready. Cleanup kills it if the test has not stopped it.
 func Start(t testing.TB, ready, config string, env []string, sets ...string) *Collector {
 	t.Helper()
-	if !filepath.IsAbs(config) {
-		config = filepath.Join(Repo(), config)
+	return StartConfigs(t, ready, []string{config}, env, sets...)
+}
+
+// StartConfigs is Start with several config files, merged in order (later
+// files win), as a pod passes several --config flags.
+func StartConfigs(t testing.TB, ready string, configs []string, env []string, sets ...string) *Collector {
+	t.Helper()
+	var args []string
+	for _, config := range configs {
+		if !filepath.IsAbs(config) {
+			config = filepath.Join(Repo(), config)
+		}
+		args = append(args, "--config="+config)
 	}
-	args := []string{"--config=" + config}
 	for _, s := range sets {
 		args = append(args, "--set="+s)
 	}
