@@ -198,7 +198,9 @@ func TestGatewayReplicasScale(t *testing.T) {
 	}
 	if len(ofReplica2) > 0 {
 		waitFor(t, 60*time.Second, moved(ofReplica2, g.replicaFile(0, 1, "checks"), g.replicaFile(1, 1, "checks")),
-			func() string { return fmt.Sprintf("no check of replica 2's workloads %v reached replica 0 or 1", ofReplica2) })
+			func() string {
+				return fmt.Sprintf("no check of replica 2's workloads %v reached replica 0 or 1", ofReplica2)
+			})
 	}
 	g.start(2) // scaled back: the same pod name and volume
 	g.publish(0, 1, 2)
