@@ -120,29 +120,38 @@ type gatewayReplicas struct {
 	starts  []int // incarnations so far, per replica
 }
 
-func newGatewayReplicas(t *testing.T, kube *testenv.Kube, prefix string, n int, tlsDir string) *gatewayReplicas {
+func newGatewayReplicas(t *testing.T, prefix string, n int, tlsDir string) *gatewayReplicas {
 	t.Helper()
-	g := &gatewayReplicas{t: t, kube: kube, dir: t.TempDir(), tlsDir: tlsDir,
+	g := &gatewayReplicas{t: t, dir: t.TempDir(), tlsDir: tlsDir,
 		running: make([]*collectortest.Collector, n), starts: make([]int, n)}
 	for i := range n {
 		g.ips = append(g.ips, prefix+strconv.Itoa(i+1))
 	}
 	g.port = freePortOn(t, g.ips...)
+	return g
+}
+
+// serve creates the gateway Service, as deployed, on kube, whose
+// EndpointSlice publish then writes.
+func (g *gatewayReplicas) serve(kube *testenv.Kube) {
+	g.t.Helper()
+	g.kube = kube
 	kube.CreateNamespace(gatewayNamespace)
-	// The Service as deployed; its EndpointSlice is the test's to write.
 	data, err := os.ReadFile(filepath.Join(collectortest.Repo(), gatewayService))
 	if err != nil {
-		t.Fatal(err)
+		g.t.Fatal(err)
 	}
 	var svc corev1.Service
 	if err := yaml.UnmarshalStrict(data, &svc); err != nil {
-		t.Fatalf("%s: %v", gatewayService, err)
+		g.t.Fatalf("%s: %v", gatewayService, err)
 	}
 	if _, err := kube.Client.CoreV1().Services(gatewayNamespace).Create(context.Background(), &svc, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create the gateway Service: %v", err)
+		g.t.Fatalf("create the gateway Service: %v", err)
 	}
-	return g
 }
+
+// addr is replica i's OTLP/gRPC address.
+func (g *gatewayReplicas) addr(i int) string { return net.JoinHostPort(g.ips[i], strconv.Itoa(g.port)) }
 
 func (g *gatewayReplicas) name(i int) string { return "capprof-gateway-" + strconv.Itoa(i) }
 
@@ -160,7 +169,7 @@ func (g *gatewayReplicas) start(i int) {
 	metrics := freeAddr(g.t, ip)
 	host, port, _ := net.SplitHostPort(metrics)
 	env := []string{
-		"OTLP_GRPC_ENDPOINT=" + net.JoinHostPort(ip, strconv.Itoa(g.port)),
+		"OTLP_GRPC_ENDPOINT=" + g.addr(i),
 		"OTLP_HTTP_ENDPOINT=" + freeAddr(g.t, ip),
 		"HEALTH_ENDPOINT=" + freeAddr(g.t, ip),
 		"METRICS_HOST=" + host, "METRICS_PORT=" + port,

@@ -131,7 +131,8 @@ func TestGatewayReplicasScale(t *testing.T) {
 	agentTLS := ca.issue(t, "capprof-agent", "", ca)
 	kubeconfig := k.AgentKubeconfig(append(kube.PolicyRules(), endpointSliceRule))
 
-	g := newGatewayReplicas(t, k, ip, 3, gwTLS)
+	g := newGatewayReplicas(t, ip, 3, gwTLS)
+	g.serve(k)
 	for i := range 3 {
 		g.start(i)
 	}
