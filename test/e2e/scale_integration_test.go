@@ -189,6 +189,15 @@ func TestGatewayReplicasScale(t *testing.T) {
 	}
 	stop := w.keepChecking(t)
 	g.stop(2) // the pod terminates, then leaves the EndpointSlice
+	// As in a cluster, the stopped replica stays listed for a while (its
+	// pod's grace period): the agents send it checks, which fail and wait
+	// for their retry, until it is taken out.
+	if len(ofReplica2) > 0 {
+		waitFor(t, 60*time.Second, func() bool {
+			sent, got := checksByKey(t, sentA, sentB), checksByKey(t, g.files("checks")...)
+			return slices.ContainsFunc(ofReplica2, func(k string) bool { return sent[k] > got[k] })
+		}, func() string { return fmt.Sprintf("no check of %v waited for the stopped replica 2", ofReplica2) })
+	}
 	g.publish(0, 1)
 	// Replica 2's workloads move to the others.
 	moved := func(keys []string, files ...string) func() bool {
