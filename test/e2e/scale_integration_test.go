@@ -59,7 +59,7 @@ func startScaleAgent(t *testing.T, node, ip, kubeconfig, tlsDir string, g *gatew
 		"receivers.capabilities.flush_interval=1s",
 		"service.telemetry.metrics.level=none",
 		"exporters.file/sent.path="+sent,
-		"service.pipelines.logs.exporters=[loadbalancing, file/sent]")
+		"service.pipelines.logs.exporters=[load_balancing, file/sent]")
 	return a, sent
 }
 

@@ -170,14 +170,14 @@ func TestHelmValues(t *testing.T) {
 	if rcv.Mode != "stream" || rcv.Audit != "all" || rcv.Verdict != "denied" || !rcv.IncludeHost || rcv.Kubernetes.Labels != "all" {
 		t.Errorf("receiver settings %+v", rcv)
 	}
-	lb, _ := json.Marshal(agent.Exporters["loadbalancing"])
+	lb, _ := json.Marshal(agent.Exporters["load_balancing"])
 	if agent.Processors.Batch.Timeout != "5s" || agent.Exporters["debug"]["verbosity"] != "detailed" ||
 		!strings.Contains(string(lb), `"service":"${env:CAPPROF_GATEWAY_SERVICE:-gw.example}"`) ||
 		!strings.Contains(string(lb), `"server_name_override":"${env:CAPPROF_GATEWAY_TLS_NAME:-gw.example.svc}"`) {
 		t.Errorf("agent config: batch %+v, exporters %v", agent.Processors.Batch, agent.Exporters)
 	}
-	if got := agent.Service.Pipelines.Logs.Exporters; !slices.Equal(got, []string{"loadbalancing", "debug"}) {
-		t.Errorf("agent pipeline exporters %v, want [loadbalancing debug]", got)
+	if got := agent.Service.Pipelines.Logs.Exporters; !slices.Equal(got, []string{"load_balancing", "debug"}) {
+		t.Errorf("agent pipeline exporters %v, want [load_balancing debug]", got)
 	}
 
 	spec := r.daemonSet.Spec.Template.Spec

@@ -221,8 +221,8 @@ func TestRenderAgentLeastPrivilege(t *testing.T) {
 		t.Errorf("ClusterRole rules %+v, want internal/kube's %+v", r.clusterRole.Rules, want)
 	}
 	if cfg := r.agentConfig.Data["config.yaml"]; !strings.Contains(cfg, "kubernetes:") || !strings.Contains(cfg, "k8s_attributes:") ||
-		!strings.Contains(cfg, "loadbalancing:") {
-		t.Errorf("agent config lacks the kubernetes block, k8s_attributes or loadbalancing:\n%s", cfg)
+		!strings.Contains(cfg, "load_balancing:") {
+		t.Errorf("agent config lacks the kubernetes block, k8s_attributes or load_balancing:\n%s", cfg)
 	}
 	// The loadbalancing exporter's k8s resolver lists and watches the
 	// gateway Service's EndpointSlices, in its namespace only.

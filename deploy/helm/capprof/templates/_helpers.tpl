@@ -25,7 +25,7 @@ merged over the whole.
 {{- $_ = set $rcv "include_host" $a.includeHost -}}
 {{- $_ = set $rcv.kubernetes "labels" $a.labels -}}
 {{- $service := $a.gatewayService | default (printf "capprof-gateway.%s" .Release.Namespace) -}}
-{{- $lb := $cfg.exporters.loadbalancing -}}
+{{- $lb := (index $cfg.exporters "load_balancing") -}}
 {{- $_ = set $lb.resolver.k8s "service" (printf "${env:CAPPROF_GATEWAY_SERVICE:-%s}" $service) -}}
 {{- $_ = set $lb.protocol.otlp.tls "server_name_override" (printf "${env:CAPPROF_GATEWAY_TLS_NAME:-%s.svc}" $service) -}}
 {{- $pipeline := $cfg.service.pipelines.logs -}}
