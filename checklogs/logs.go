@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/profile"
 )
 
 // Mapper maps batches of checks to log records. It keeps scratch space
@@ -69,7 +70,8 @@ func (m *Mapper) Append(logs plog.Logs, checks []check.Check) {
 	rls.EnsureCapacity(rls.Len() + len(m.order))
 	for g := range m.order {
 		rl := rls.AppendEmpty()
-		m.attrs = checks[m.order[g].first].AppendResource(m.attrs[:0])
+		first := &checks[m.order[g].first]
+		m.attrs = profile.AppendKey(first.AppendResource(m.attrs[:0]), first)
 		putAttributes(rl.Resource().Attributes(), m.attrs)
 		sl := rl.ScopeLogs().AppendEmpty()
 		sl.Scope().SetName(check.ScopeName)

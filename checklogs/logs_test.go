@@ -11,6 +11,7 @@ import (
 
 	"github.com/capprof/capprof/internal/check"
 	"github.com/capprof/capprof/internal/check/checktest"
+	"github.com/capprof/capprof/internal/profile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -52,9 +53,13 @@ func TestLogsShape(t *testing.T) {
 		firstTime int // index in checks of the resource's first record
 		attrs     map[string]any
 	}{
-		{name: "host", resource: 0, records: 1, firstTime: 0, attrs: map[string]any{check.AttrHostName: "node-1"}},
+		{name: "host", resource: 0, records: 1, firstTime: 0, attrs: map[string]any{
+			check.AttrHostName: "node-1",
+			profile.AttrKey:    "host node-1 /usr/bin/dmesg",
+		}},
 		{name: "container", resource: 1, records: 2, firstTime: 1, attrs: map[string]any{
 			check.AttrHostName:         "node-1",
+			profile.AttrKey:            "container " + checks[1].Container.ID,
 			check.AttrContainerID:      checks[1].Container.ID,
 			check.AttrContainerRuntime: "containerd",
 			check.AttrPodUID:           checks[1].Container.PodUID,
@@ -66,7 +71,7 @@ func TestLogsShape(t *testing.T) {
 			for k, v := range tt.attrs {
 				require.Equal(t, v, res[k], k)
 			}
-			require.Len(t, res, len(checks[tt.firstTime].Resource()), "the container's and the process's")
+			require.Len(t, res, len(checks[tt.firstTime].Resource())+1, "the container's, the process's and the profile key")
 			require.Equal(t, int64(checks[tt.firstTime].PID), res[check.AttrPID])
 			require.Equal(t, 1, rl.ScopeLogs().Len())
 			sl := rl.ScopeLogs().At(0)

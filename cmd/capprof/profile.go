@@ -25,7 +25,8 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output(), "Usage: capprof profile [flags] FILE...\n\n"+
 			"Reads recorded checks as OTLP/JSON lines (the Collector's file exporter, capprof record\n"+
 			"--format otlp-json; gzip too; - is standard input) and prints each workload's capability\n"+
-			"profile and least-privilege advice.\n\nFlags:")
+			"profile and least-privilege advice. Profile records of gateway replicas (the\n"+
+			"capability_profile connector's) are merged: every writer's latest, added up.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsAndOperands(fs, args, stderr); err != nil {
@@ -40,10 +41,12 @@ func runProfile(args []string, stdout, stderr io.Writer) error {
 	}
 
 	b := profile.NewBuilder()
-	malformed, err := readInputs("profile", fs.Args(), b.Add, nil, stderr)
+	var partials profile.Partials
+	malformed, err := readInputs("profile", fs.Args(), b.Add, nil, &partials, stderr)
 	if err != nil {
 		return err
 	}
+	b.Restore(partials.Merged()...)
 	var profiles []profile.Profile
 	for _, p := range b.Profiles() {
 		if keep(p.Key) {
@@ -70,15 +73,19 @@ func keyFlags(fs *flag.FlagSet) func(profile.Key) bool {
 }
 
 // readInputs feeds the check records of the named files (- for standard
-// input) to add, and reports each malformed line on stderr as cmd's,
-// returning how many there were. With addProfiles, a file whose first
-// non-blank byte is '[' is read as the JSON format of profiles
-// (profile.ReadJSON) and given to it instead.
-func readInputs(cmd string, names []string, add func(profile.Observation), addProfiles func([]profile.Profile), stderr io.Writer) (int, error) {
+// input) to add and their profile records to partials, and reports each
+// malformed line on stderr as cmd's, returning how many there were. With
+// addProfiles, a file whose first non-blank byte is '[' is read as the JSON
+// format of profiles (profile.ReadJSON) and given to it instead.
+func readInputs(cmd string, names []string, add func(profile.Observation), addProfiles func([]profile.Profile), partials *profile.Partials, stderr io.Writer) (int, error) {
 	malformed := 0
 	for _, name := range names {
-		bad, err := readInput(name, add, addProfiles)
+		bad, err := readInput(name, add, addProfiles, partials)
 		for _, e := range bad {
+			if e.Line == 0 { // a record, not a line
+				fmt.Fprintf(stderr, "capprof %s: %s: %v\n", cmd, name, e.Err)
+				continue
+			}
 			fmt.Fprintf(stderr, "capprof %s: %s:%d: not an OTLP/JSON line: %v\n", cmd, name, e.Line, e.Err)
 		}
 		malformed += len(bad)
@@ -103,7 +110,7 @@ func formatFlag(fs *flag.FlagSet) func() (profile.Format, error) {
 }
 
 // readInput reads one input file of readInputs.
-func readInput(name string, add func(profile.Observation), addProfiles func([]profile.Profile)) ([]output.LineError, error) {
+func readInput(name string, add func(profile.Observation), addProfiles func([]profile.Profile), partials *profile.Partials) ([]output.LineError, error) {
 	var r io.Reader = os.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -122,16 +129,34 @@ func readInput(name string, add func(profile.Observation), addProfiles func([]pr
 		addProfiles(ps)
 		return nil, nil
 	}
+	var badProfiles []output.LineError
 	bad, err := output.ReadOTLPJSON(br, func(rec output.Record) {
-		if rec.EventName != "" && rec.EventName != check.EventName {
-			return // other events in a shared file
-		}
-		add(profile.NewResource(rec.Resource).Observation(rec.Attributes, rec.Time))
+		switch rec.EventName {
+		case "", check.EventName:
+			add(profile.NewResource(rec.Resource).Observation(rec.Attributes, rec.Time))
+		case profile.EventProfile:
+			if err := addPartial(partials, rec.Attributes); err != nil {
+				badProfiles = append(badProfiles, output.LineError{Err: err})
+			}
+		} // other events in a shared file are skipped
 	})
+	bad = append(bad, badProfiles...)
 	if err != nil {
 		return bad, fmt.Errorf("%s: %w", name, err)
 	}
 	return bad, nil
+}
+
+// addPartial gives a profile record's profile to partials as its writer's.
+func addPartial(partials *profile.Partials, attrs map[string]any) error {
+	js, _ := attrs[profile.AttrProfileJSON].(string)
+	p, err := profile.UnmarshalOne(js)
+	if err != nil {
+		return fmt.Errorf("profile record: %w", err)
+	}
+	writer, _ := attrs[profile.AttrProfileWriter].(string)
+	partials.Add(writer, p)
+	return nil
 }
 
 // firstNonBlank returns the first byte of br that is not white space,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/capprof/capprof/internal/profile"
 	"github.com/capprof/capprof/internal/report"
 )
 
@@ -35,10 +36,12 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("name at least one file (- for standard input)")}
 	}
 	rep := report.New(keep)
-	malformed, err := readInputs("report", fs.Args(), rep.Add, rep.AddProfiles, stderr)
+	var partials profile.Partials
+	malformed, err := readInputs("report", fs.Args(), rep.Add, rep.AddProfiles, &partials, stderr)
 	if err != nil {
 		return err
 	}
+	rep.AddProfiles(partials.Merged())
 	meta := report.Meta{Inputs: baseNames(fs.Args()), Malformed: malformed, Generated: time.Now()}
 	if err := writeReport(rep, meta, *out, stdout); err != nil {
 		return err

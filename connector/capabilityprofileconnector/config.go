@@ -21,6 +21,11 @@ type Config struct {
 	// Storage names a storage extension (file_storage) in which the profiles
 	// are kept across restarts; nil keeps them in memory only.
 	Storage *component.ID `mapstructure:"storage"`
+	// Writer names this connector's profiles on its records
+	// (linux.capability.profile.writer): each gateway replica holds part
+	// of the checks, and readers add up every writer's latest profile.
+	// The default, the host name, is a StatefulSet pod's stable name.
+	Writer string `mapstructure:"writer"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -35,6 +40,9 @@ func (c *Config) Validate() error {
 	if c.MaxProfiles < 1 {
 		errs = append(errs, fmt.Errorf("max_profiles: must be at least 1, got %d", c.MaxProfiles))
 	}
+	if c.Writer == "" {
+		errs = append(errs, errors.New("writer: must not be empty"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -42,5 +50,6 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Interval:    time.Minute,
 		MaxProfiles: profile.DefaultMaxProfiles,
+		Writer:      profile.DefaultWriter(),
 	}
 }

@@ -23,9 +23,10 @@ func TestLoadConfig(t *testing.T) {
 		want    *Config
 		wantErr string
 	}{
-		{name: "defaults", id: component.NewID(metadata.Type), want: &Config{Interval: time.Minute, MaxProfiles: profile.DefaultMaxProfiles}},
-		{name: "custom", id: component.NewIDWithName(metadata.Type, "custom"), want: &Config{Interval: 30 * time.Second, MaxProfiles: 500, Storage: &storage}},
+		{name: "defaults", id: component.NewID(metadata.Type), want: &Config{Interval: time.Minute, MaxProfiles: profile.DefaultMaxProfiles, Writer: profile.DefaultWriter()}},
+		{name: "custom", id: component.NewIDWithName(metadata.Type, "custom"), want: &Config{Interval: 30 * time.Second, MaxProfiles: 500, Storage: &storage, Writer: "gw-1"}},
 		{name: "zero interval", id: component.NewIDWithName(metadata.Type, "zero_interval"), wantErr: "interval: must be positive"},
+		{name: "empty writer", id: component.NewIDWithName(metadata.Type, "empty_writer"), wantErr: "writer: must not be empty"},
 		{name: "negative max_profiles", id: component.NewIDWithName(metadata.Type, "negative_max"), wantErr: "max_profiles: must be at least 1"},
 	}
 	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))

@@ -285,7 +285,7 @@ func (c *profileConnector) flush(ctx context.Context) {
 	if len(changed) == 0 {
 		return
 	}
-	logs := profilesToLogs(changed, c.set.BuildInfo.Version, time.Now())
+	logs := profilesToLogs(changed, c.cfg.Writer, c.set.BuildInfo.Version, time.Now())
 	var unemitted []string
 	if err := c.next.ConsumeLogs(ctx, logs); err != nil {
 		keys := make([]profile.Key, len(changed))

@@ -35,13 +35,15 @@ const (
 	attrWindowStart     = "linux.capability.profile.window.start"
 	attrWindowEnd       = "linux.capability.profile.window.end"
 	attrJSON            = profile.AttrProfileJSON
+	attrWriter          = profile.AttrProfileWriter
 )
 
 // profilesToLogs maps profiles to log records, one ResourceLogs per profile
 // whose resource identifies the workload (Key.Attributes). The record's time
 // is the profile's last check, observed at now; its body is the profile's
-// securityContext fragment (profile.FormatYAML).
-func profilesToLogs(profiles []profile.Profile, version string, now time.Time) plog.Logs {
+// securityContext fragment (profile.FormatYAML); writer names the connector
+// whose partial profiles these are.
+func profilesToLogs(profiles []profile.Profile, writer, version string, now time.Time) plog.Logs {
 	logs := plog.NewLogs()
 	observed := pcommon.NewTimestampFromTime(now)
 	for i := range profiles {
@@ -62,6 +64,7 @@ func profilesToLogs(profiles []profile.Profile, version string, now time.Time) p
 		lr.SetSeverityText("INFO")
 		lr.Body().SetStr(securityContextFragment(p))
 		putProfileAttributes(lr.Attributes(), p)
+		lr.Attributes().PutStr(attrWriter, writer)
 	}
 	return logs
 }

@@ -46,7 +46,7 @@ func goldenProfiles() []profile.Profile {
 }
 
 func TestProfilesToLogsGolden(t *testing.T) {
-	got := profilesToLogs(goldenProfiles(), "v1.2.3", time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC))
+	got := profilesToLogs(goldenProfiles(), "gw-0", "v1.2.3", time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC))
 	path := filepath.Join("testdata", "profiles.yaml")
 	// golden.WriteLogs(t, path, got) // uncomment to rewrite the golden file
 	want, err := golden.ReadLogs(path)
@@ -55,7 +55,7 @@ func TestProfilesToLogsGolden(t *testing.T) {
 }
 
 func TestProfileRecordOfTheWorkload(t *testing.T) {
-	logs := profilesToLogs(goldenProfiles(), "", time.Now())
+	logs := profilesToLogs(goldenProfiles(), "gw-0", "", time.Now())
 	lr := profileRecords([]plog.Logs{logs})["k8s shop/Deployment/web/app"]
 	require.Len(t, lr, 1)
 	r := lr[0]
@@ -66,6 +66,7 @@ func TestProfileRecordOfTheWorkload(t *testing.T) {
 	require.Equal(t, []string{"NET_BIND_SERVICE"}, stringsAttr(r, attrNamespaced))
 	require.Equal(t, []string{"node-1", "node-2"}, stringsAttr(r, attrHosts))
 	require.Equal(t, int64(5), intAttr(r, attrChecks))
+	require.Equal(t, "gw-0", mustStr(t, r, attrWriter))
 	require.Contains(t, r.Body().Str(), "add: [CHOWN]")
 	require.Equal(t, "2026-03-01T10:00:00Z", mustStr(t, r, attrWindowStart))
 	require.Equal(t, "2026-03-01T10:00:08Z", mustStr(t, r, attrWindowEnd))

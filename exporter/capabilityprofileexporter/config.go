@@ -3,12 +3,13 @@ package capabilityprofileexporter
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/capprof/capprof/internal/profile"
 )
 
 // Config is the exporter's configuration.
@@ -46,16 +47,9 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// defaultWriter is the writer name when none is configured.
-const defaultWriter = "capprof-gateway"
-
 func createDefaultConfig() component.Config {
-	writer, err := os.Hostname()
-	if err != nil || writer == "" {
-		writer = defaultWriter
-	}
 	return &Config{
-		Writer:        writer,
+		Writer:        profile.DefaultWriter(),
 		StableAfter:   time.Hour,
 		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
 		BackOffConfig: configretry.NewDefaultBackOffConfig(),

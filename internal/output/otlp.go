@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/capprof/capprof/internal/check"
+	"github.com/capprof/capprof/internal/profile"
 )
 
 const (
@@ -197,7 +198,7 @@ func (o *otlpWriter) logger(c *check.Check) (log.Logger, error) {
 			}
 		}
 	}
-	res := resource.NewSchemaless(otelKeyValues(c.Resource())...)
+	res := resource.NewSchemaless(otelKeyValues(profile.AppendKey(c.Resource(), c))...)
 	p := sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(o.shared))
 	e := &providerEntry{key: key, provider: p, logger: p.Logger(check.ScopeName, log.WithInstrumentationVersion(o.version))}
 	o.providers[key] = o.lru.PushFront(e)

@@ -242,11 +242,34 @@ func splitImage(image string) (name, tag string) {
 // namespace.
 func KubernetesKeyOf(m *check.Kubernetes) (Key, bool) {
 	c := check.Check{Kubernetes: m}
-	res := make(map[string]string)
-	for _, a := range c.Resource() {
+	return kubernetesKey(&Observation{Resource: resourceOf(c.Resource())})
+}
+
+// resourceOf is resource attributes as an Observation holds them: the
+// scalar ones, as strings.
+func resourceOf(attrs []check.Attr) map[string]string {
+	res := make(map[string]string, len(attrs))
+	for _, a := range attrs {
 		if s, ok := scalarString(a.Value()); ok {
 			res[a.Key] = s
 		}
 	}
-	return kubernetesKey(&Observation{Resource: res})
+	return res
+}
+
+// AttrKey is the resource attribute of check records that names the
+// profile their checks go into (Key.String()). Agents set it so that the
+// loadbalancing exporter can route every check of a workload to the same
+// gateway with `routing_key: attributes` on this one attribute: a list of
+// the key's own attributes cannot say it, because a Deployment's pods also
+// carry their ReplicaSet, pod and host names, which differ between replicas,
+// and a host process is keyed by its host while a container is not.
+const AttrKey = "linux.capability.profile.key"
+
+// AppendKey appends AttrKey, the key of c's profile, to attrs, which holds
+// c's resource attributes (check.AppendResource): the same key the
+// connector derives from the record on the gateway.
+func AppendKey(attrs []check.Attr, c *check.Check) []check.Attr {
+	k := keyOf(&Observation{Resource: resourceOf(attrs), Check: *c}, "")
+	return append(attrs, check.Attr{Key: AttrKey, Kind: check.KindString, Str: k.String()})
 }

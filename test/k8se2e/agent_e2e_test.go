@@ -137,6 +137,11 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 		case v.ConfigMap != nil && strings.HasPrefix(configMap.Name, v.ConfigMap.Name):
 			src = filepath.Join(dir, "configmap")
 			writeFiles(t, src, configMap.Data)
+		case v.Secret != nil:
+			// The TLS Secret of the loadbalancing exporter, which this
+			// agent does not use (below): mounted empty.
+			src = filepath.Join(dir, "secret-"+v.Name)
+			writeFiles(t, src, nil)
 		default:
 			t.Fatalf("volume %s: only hostPath and the agent ConfigMap are known", v.Name)
 		}
@@ -159,8 +164,7 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 	if !ok {
 		t.Fatalf("API server address %q has no port", env.api.Host)
 	}
-	flags = append(flags, "--env", "KUBERNETES_SERVICE_HOST="+host, "--env", "KUBERNETES_SERVICE_PORT="+port,
-		"--env", "CAPPROF_GATEWAY_ENDPOINT="+env.gateway)
+	flags = append(flags, "--env", "KUBERNETES_SERVICE_HOST="+host, "--env", "KUBERNETES_SERVICE_PORT="+port)
 	for _, e := range c.Env {
 		flags = append(flags, "--env", e.Name+"="+envValue(t, e, c, env))
 	}
@@ -185,7 +189,12 @@ func runAgent(t *testing.T, ctrd *testenv.Containerd, ds *appsv1.DaemonSet, conf
 		// The agents share the host's network here (no CNI), where each
 		// pod has its own in the cluster: only one could bind the
 		// Collector's own metrics at localhost:8888.
-		"--set=service.telemetry.metrics.level=none")
+		"--set=service.telemetry.metrics.level=none",
+		// One gateway, plain text, instead of the loadbalancing exporter
+		// over the gateway replicas with mutual TLS, which
+		// test/e2e/scale_integration_test.go runs.
+		"--set=exporters.otlp_grpc.endpoint="+env.gateway, "--set=exporters.otlp_grpc.tls.insecure=true",
+		"--set=service.pipelines.logs.exporters=[otlp_grpc]")
 	a.pid = ctrd.Run(a.id, c.Image, a.cgroup, flags, args...)
 	a.waitReady(t)
 	return a

@@ -63,7 +63,7 @@ func normalized(t *testing.T, o *unstructured.Unstructured) (string, map[string]
 			parsed[k] = cfg
 		}
 		m["data"] = parsed
-	case "DaemonSet", "Deployment":
+	case "DaemonSet", "StatefulSet":
 		unstructured.RemoveNestedField(m, "spec", "template", "metadata", "annotations", "checksum/config")
 		if a, _, _ := unstructured.NestedMap(m, "spec", "template", "metadata", "annotations"); len(a) == 0 {
 			unstructured.RemoveNestedField(m, "spec", "template", "metadata", "annotations")
@@ -118,14 +118,15 @@ var helmValues = []string{
 	"--namespace", "observability",
 	"--set", "image.repository=registry.example/otelcol-capprof,image.tag=v9,image.pullPolicy=Always",
 	"--set", "agent.mode=stream,agent.audit=all,agent.verdict=denied,agent.includeHost=true,agent.labels=all",
-	"--set", "agent.gatewayEndpoint=gw.example:4317",
+	"--set", "agent.gatewayService=gw.example,agent.tlsSecret=agent-cert",
 	"--set-json", `agent.exporters={"debug":{"verbosity":"detailed"}}`,
 	"--set-json", `agent.config={"processors":{"batch":{"timeout":"5s"}}}`,
 	"--set-json", `agent.tolerations=[{"key":"dedicated","operator":"Equal","value":"infra","effect":"NoSchedule"}]`,
 	"--set", "agent.resources.limits.memory=1Gi,agent.nodeSelector.kubernetes\\.io/os=linux",
 	"--set", "gateway.replicas=2,gateway.settings.PROFILE_EXPORTERS=[debug\\, otlp_grpc/profiles]",
 	"--set", "gateway.settings.PROFILE_EXPORT_ENDPOINT=backend:4317,gateway.config.connectors.capability_profile.max_profiles=5",
-	"--set", "gateway.profilesClaim=profiles",
+	"--set", "gateway.storage.size=5Gi,gateway.storage.storageClassName=fast,gateway.tlsSecret=gateway-cert",
+	"--set", "gateway.networkPolicy=false,gateway.autoscaling.enabled=true,gateway.autoscaling.maxReplicas=4",
 }
 
 // TestHelmValues sets every value the chart offers and checks that each
@@ -169,12 +170,14 @@ func TestHelmValues(t *testing.T) {
 	if rcv.Mode != "stream" || rcv.Audit != "all" || rcv.Verdict != "denied" || !rcv.IncludeHost || rcv.Kubernetes.Labels != "all" {
 		t.Errorf("receiver settings %+v", rcv)
 	}
+	lb, _ := json.Marshal(agent.Exporters["load_balancing"])
 	if agent.Processors.Batch.Timeout != "5s" || agent.Exporters["debug"]["verbosity"] != "detailed" ||
-		agent.Exporters["otlp_grpc"]["endpoint"] != "${env:CAPPROF_GATEWAY_ENDPOINT:-gw.example:4317}" {
+		!strings.Contains(string(lb), `"service":"${env:CAPPROF_GATEWAY_SERVICE:-gw.example}"`) ||
+		!strings.Contains(string(lb), `"server_name_override":"${env:CAPPROF_GATEWAY_TLS_NAME:-gw.example.svc}"`) {
 		t.Errorf("agent config: batch %+v, exporters %v", agent.Processors.Batch, agent.Exporters)
 	}
-	if got := agent.Service.Pipelines.Logs.Exporters; !slices.Equal(got, []string{"otlp_grpc", "debug"}) {
-		t.Errorf("agent pipeline exporters %v, want [otlp_grpc debug]", got)
+	if got := agent.Service.Pipelines.Logs.Exporters; !slices.Equal(got, []string{"load_balancing", "debug"}) {
+		t.Errorf("agent pipeline exporters %v, want [load_balancing debug]", got)
 	}
 
 	spec := r.daemonSet.Spec.Template.Spec
@@ -214,10 +217,20 @@ func TestHelmValues(t *testing.T) {
 	}
 	d := r.gateway
 	env, _ := json.Marshal(d.Spec.Template.Spec.Containers[0].Env)
-	volumes, _ := json.Marshal(d.Spec.Template.Spec.Volumes)
+	volumes, _ := json.Marshal(append(d.Spec.Template.Spec.Volumes, r.daemonSet.Spec.Template.Spec.Volumes...))
+	claims, _ := json.Marshal(d.Spec.VolumeClaimTemplates)
 	if *d.Spec.Replicas != 2 || !strings.Contains(string(env), `{"name":"PROFILE_EXPORTERS","value":"[debug, otlp_grpc/profiles]"}`) ||
 		!strings.Contains(string(env), `{"name":"PROFILE_EXPORT_ENDPOINT","value":"backend:4317"}`) ||
-		!strings.Contains(string(volumes), `{"name":"profiles","persistentVolumeClaim":{"claimName":"profiles"}}`) {
-		t.Errorf("gateway: %d replicas, env %s, volumes %s", *d.Spec.Replicas, env, volumes)
+		!strings.Contains(string(volumes), `{"name":"tls","secret":{"secretName":"gateway-cert"}}`) ||
+		!strings.Contains(string(volumes), `{"name":"tls","secret":{"secretName":"agent-cert"}}`) ||
+		!strings.Contains(string(claims), `"storageClassName":"fast"`) || !strings.Contains(string(claims), `"storage":"5Gi"`) {
+		t.Errorf("gateway: %d replicas, env %s, volumes %s, claims %s", *d.Spec.Replicas, env, volumes, claims)
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+	}
+	if kinds["NetworkPolicy"] != 0 || kinds["HorizontalPodAutoscaler"] != 1 {
+		t.Errorf("objects %v: want no NetworkPolicy and an HPA", kinds)
 	}
 }

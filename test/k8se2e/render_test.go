@@ -12,6 +12,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -80,11 +82,18 @@ type rendered struct {
 	daemonSet      *appsv1.DaemonSet
 	agentConfig    *corev1.ConfigMap
 	pods           map[string]*corev1.Pod
-	// The gateway's identity, permissions and Deployment.
+	// The agent's Role to find the gateway replicas, and its binding.
+	endpointsRole    *rbacv1.Role
+	endpointsBinding *rbacv1.RoleBinding
+	// The gateway's identity, permissions, StatefulSet, Service, PDB and
+	// NetworkPolicy.
 	gatewayAccount *corev1.ServiceAccount
 	gatewayRole    *rbacv1.ClusterRole
 	gatewayBinding *rbacv1.ClusterRoleBinding
-	gateway        *appsv1.Deployment
+	gateway        *appsv1.StatefulSet
+	gatewayService *corev1.Service
+	gatewayPDB     *policyv1.PodDisruptionBudget
+	gatewayPolicy  *networkingv1.NetworkPolicy
 }
 
 // Names of the gateway's ServiceAccount, ClusterRole and binding.
@@ -114,10 +123,22 @@ func decodeStrict(t testing.TB, objs []*unstructured.Unstructured) rendered {
 			pick(o.Name, o, &r.gatewayRole, &r.clusterRole)
 		case *rbacv1.ClusterRoleBinding:
 			pick(o.Name, o, &r.gatewayBinding, &r.binding)
-		case *appsv1.Deployment:
+		case *rbacv1.Role:
+			r.endpointsRole = o
+		case *rbacv1.RoleBinding:
+			r.endpointsBinding = o
+		case *appsv1.StatefulSet:
 			if o.Name == gatewayName {
 				r.gateway = o
 			}
+		case *corev1.Service:
+			if o.Name == gatewayName {
+				r.gatewayService = o
+			}
+		case *policyv1.PodDisruptionBudget:
+			r.gatewayPDB = o
+		case *networkingv1.NetworkPolicy:
+			r.gatewayPolicy = o
 		case *appsv1.DaemonSet:
 			r.daemonSet = o
 		case *corev1.ConfigMap:
@@ -153,7 +174,8 @@ func TestRenderBase(t *testing.T) {
 		}
 	}
 	want := map[string]int{"Namespace": 1, "ServiceAccount": 2, "ClusterRole": 2, "ClusterRoleBinding": 2,
-		"ConfigMap": 2, "DaemonSet": 1, "Deployment": 1, "Service": 1}
+		"Role": 1, "RoleBinding": 1, "ConfigMap": 2, "DaemonSet": 1, "StatefulSet": 1, "Service": 1,
+		"PodDisruptionBudget": 1, "NetworkPolicy": 1}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d %s objects, want %d (all: %v)", kinds[k], k, n, kinds)
@@ -207,8 +229,18 @@ func TestRenderAgentLeastPrivilege(t *testing.T) {
 		t.Errorf("ClusterRole rules %+v, want internal/kube's and internal/recording's %+v", r.clusterRole.Rules, want)
 	}
 	if cfg := r.agentConfig.Data["config.yaml"]; !strings.Contains(cfg, "kubernetes:") || !strings.Contains(cfg, "k8s_attributes:") ||
-		!strings.Contains(cfg, "otlp_grpc:") {
-		t.Errorf("agent config lacks the kubernetes block, k8s_attributes or otlp_grpc:\n%s", cfg)
+		!strings.Contains(cfg, "load_balancing:") {
+		t.Errorf("agent config lacks the kubernetes block, k8s_attributes or load_balancing:\n%s", cfg)
+	}
+	// The loadbalancing exporter's k8s resolver lists and watches the
+	// gateway Service's EndpointSlices, in its namespace only.
+	wantEndpoints := []rbacv1.PolicyRule{{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}}}
+	if r.endpointsRole == nil || !reflect.DeepEqual(r.endpointsRole.Rules, wantEndpoints) || r.endpointsRole.Namespace != "capprof" {
+		t.Errorf("agent Role %+v, want %+v in namespace capprof", r.endpointsRole, wantEndpoints)
+	}
+	if b := r.endpointsBinding; b == nil || b.RoleRef.Kind != "Role" || b.RoleRef.Name != r.endpointsRole.Name ||
+		len(b.Subjects) != 1 || b.Subjects[0].Name != r.serviceAccount.Name || b.Subjects[0].Namespace != r.serviceAccount.Namespace {
+		t.Errorf("agent RoleBinding %+v does not bind the Role to the agent's service account", b)
 	}
 }
 
@@ -218,7 +250,7 @@ func TestRenderAgentLeastPrivilege(t *testing.T) {
 func TestRenderGatewayLeastPrivilege(t *testing.T) {
 	r := decodeStrict(t, render(t, "deploy/base"))
 	if r.gatewayAccount == nil || r.gatewayRole == nil || r.gatewayBinding == nil || r.gateway == nil {
-		t.Fatal("no gateway ServiceAccount, ClusterRole, ClusterRoleBinding or Deployment")
+		t.Fatal("no gateway ServiceAccount, ClusterRole, ClusterRoleBinding or StatefulSet")
 	}
 	if want := v1alpha1.WriterPolicyRules(); !reflect.DeepEqual(r.gatewayRole.Rules, want) {
 		t.Errorf("gateway ClusterRole rules %+v, want api/v1alpha1's %+v", r.gatewayRole.Rules, want)
@@ -236,6 +268,58 @@ func TestRenderGatewayLeastPrivilege(t *testing.T) {
 	sc := spec.Containers[0].SecurityContext
 	if sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
 		t.Errorf("gateway securityContext %+v, want drop [ALL] and nothing added", sc)
+	}
+}
+
+// TestRenderGatewayReplicas: the gateways are a StatefulSet behind a
+// headless Service (the agents' loadbalancing exporter routes to pod
+// addresses), each replica with its own volume, kept when scaled away; a
+// PodDisruptionBudget; mutual TLS from the Secret; and a NetworkPolicy that
+// admits only the agents to the OTLP ports.
+func TestRenderGatewayReplicas(t *testing.T) {
+	r := decodeStrict(t, render(t, "deploy/base"))
+	g, svc := r.gateway, r.gatewayService
+	if g == nil || svc == nil || r.gatewayPDB == nil || r.gatewayPolicy == nil {
+		t.Fatal("no gateway StatefulSet, Service, PodDisruptionBudget or NetworkPolicy")
+	}
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone || g.Spec.ServiceName != svc.Name {
+		t.Errorf("Service clusterIP %q, StatefulSet serviceName %q: want a headless %s", svc.Spec.ClusterIP, g.Spec.ServiceName, svc.Name)
+	}
+	if len(g.Spec.VolumeClaimTemplates) != 1 || g.Spec.VolumeClaimTemplates[0].Name != "profiles" ||
+		g.Spec.PersistentVolumeClaimRetentionPolicy == nil ||
+		g.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled != appsv1.RetainPersistentVolumeClaimRetentionPolicyType {
+		t.Errorf("gateway volumes %+v, retention %+v: want its own profiles volume, kept when scaled down",
+			g.Spec.VolumeClaimTemplates, g.Spec.PersistentVolumeClaimRetentionPolicy)
+	}
+	c := g.Spec.Template.Spec.Containers[0]
+	if !slices.Contains(c.Args, "--config=/etc/otelcol-capprof/tls.yaml") {
+		t.Errorf("gateway args %v do not merge tls.yaml", c.Args)
+	}
+	var secrets []string // the gateway's, then the agent's
+	for _, v := range append(g.Spec.Template.Spec.Volumes, r.daemonSet.Spec.Template.Spec.Volumes...) {
+		if v.Secret != nil {
+			secrets = append(secrets, v.Secret.SecretName)
+		}
+	}
+	if !slices.Equal(secrets, []string{"capprof-gateway-tls", "capprof-agent-tls"}) {
+		t.Errorf("Secret volumes %v, want the gateway's and the agent's TLS Secrets", secrets)
+	}
+	if sel := r.gatewayPDB.Spec.Selector.MatchLabels; sel["app.kubernetes.io/name"] != gatewayName || r.gatewayPDB.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("PodDisruptionBudget %+v", r.gatewayPDB.Spec)
+	}
+	p := r.gatewayPolicy.Spec
+	if len(p.Ingress) != 2 || len(p.Ingress[0].From) != 1 ||
+		p.Ingress[0].From[0].PodSelector.MatchLabels["app.kubernetes.io/name"] != "capprof-agent" || len(p.Ingress[1].From) != 0 {
+		t.Fatalf("NetworkPolicy ingress %+v: want the OTLP ports from the agents, the rest from anywhere", p.Ingress)
+	}
+	for i, want := range [][]string{{"otlp-grpc", "otlp-http"}, {"health", "metrics"}} {
+		var got []string
+		for _, port := range p.Ingress[i].Ports {
+			got = append(got, port.Port.String())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("NetworkPolicy rule %d ports %v, want %v", i, got, want)
+		}
 	}
 }
 

@@ -24,8 +24,10 @@ merged over the whole.
 {{- if $a.verdict }}{{ $_ = set $rcv "verdict" $a.verdict }}{{ end -}}
 {{- $_ = set $rcv "include_host" $a.includeHost -}}
 {{- $_ = set $rcv.kubernetes "labels" $a.labels -}}
-{{- $endpoint := $a.gatewayEndpoint | default (printf "capprof-gateway.%s.svc:4317" .Release.Namespace) -}}
-{{- $_ = set $cfg.exporters.otlp_grpc "endpoint" (printf "${env:CAPPROF_GATEWAY_ENDPOINT:-%s}" $endpoint) -}}
+{{- $service := $a.gatewayService | default (printf "capprof-gateway.%s" .Release.Namespace) -}}
+{{- $lb := (index $cfg.exporters "load_balancing") -}}
+{{- $_ = set $lb.resolver.k8s "service" (printf "${env:CAPPROF_GATEWAY_SERVICE:-%s}" $service) -}}
+{{- $_ = set $lb.protocol.otlp.tls "server_name_override" (printf "${env:CAPPROF_GATEWAY_TLS_NAME:-%s.svc}" $service) -}}
 {{- $pipeline := $cfg.service.pipelines.logs -}}
 {{- range $name, $exporter := $a.exporters -}}
 {{- $_ = set $cfg.exporters $name $exporter -}}
