@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/capprof/capprof/internal/profile"
 )
 
 // shape is the simulated cluster.
@@ -103,7 +105,7 @@ func synthesize(sh shape, templates []podTemplate, now time.Time) ([]request, *e
 		for i := 0; i < t.logs.ResourceLogs().Len(); i++ {
 			rl := t.logs.ResourceLogs().At(i)
 			c, _ := rl.Resource().Attributes().Get(attrContainer)
-			key := "k8s " + id.namespace + "/" + id.workloadKind + "/" + id.workload + "/" + c.Str()
+			key := id.profileKey(c.Str())
 			p := exp.profiles[key]
 			if p == nil {
 				p = &profileTotal{}
@@ -189,6 +191,10 @@ func (id *podIdentity) copyPod(t *podTemplate, dst plog.ResourceLogsSlice) {
 		}
 		replace := strings.NewReplacer(pairs...)
 		id.rewrite(res, replace)
+		// What the agent's receiver sets for its load_balancing exporter to
+		// route on (the sample predates it).
+		c, _ := res.Get(attrContainer)
+		res.PutStr(profile.AttrKey, id.profileKey(c.Str()))
 		eachRecord(rl, func(lr plog.LogRecord) {
 			id.rewrite(lr.Attributes(), replace)
 			lr.SetTimestamp(pcommon.NewTimestampFromTime(lr.Timestamp().AsTime().Add(id.shift)))
@@ -198,6 +204,12 @@ func (id *podIdentity) copyPod(t *podTemplate, dst plog.ResourceLogsSlice) {
 			}
 		})
 	}
+}
+
+// profileKey is the key of the profile of this pod's container, as the
+// connector names it (and profile.AppendKey, on the agent).
+func (id *podIdentity) profileKey(container string) string {
+	return "k8s " + id.namespace + "/" + id.workloadKind + "/" + id.workload + "/" + container
 }
 
 // rewrite sets the identity attributes of m, wherever (resource or record)
