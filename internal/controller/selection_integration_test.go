@@ -4,8 +4,6 @@ package controller_test
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,9 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 
 	"github.com/capprof/capprof/api/v1alpha1"
 
@@ -118,7 +114,11 @@ func TestRecordingNarrowsTheKernelLive(t *testing.T) {
 		}) && meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionRecording) &&
 			meta.IsStatusConditionFalse(st.Conditions, v1alpha1.ConditionComplete)
 	})
-	row := printerRow(t, k.Config, "empire", "xwing-only")
+	rows := testenv.Rows(t, testenv.GetTable(t, k.Config, "/apis/capprof.dev/v1alpha1/namespaces/empire/capabilityrecordings/xwing-only"))
+	if len(rows) != 1 {
+		t.Fatalf("the table of empire/xwing-only has %d rows", len(rows))
+	}
+	row := rows[0].Cells
 	t.Logf("kubectl get capabilityrecordings -n empire: %v", row)
 	if row["Active"] != float64(1) || row["Recording"] != "True" || row["Selector"] != `{"class":"xwing"}` {
 		t.Errorf("printer columns %v, want Active 1, Recording True and the selector", row)
@@ -288,55 +288,7 @@ func TestRecordingOfNamedContainers(t *testing.T) {
 // waitStatus waits until the recording's status satisfies ok.
 func waitStatus(t *testing.T, client dynamic.ResourceInterface, name, what string, ok func(v1alpha1.CapabilityRecordingStatus) bool) {
 	t.Helper()
-	var st v1alpha1.CapabilityRecordingStatus
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		u, err := client.Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec v1alpha1.CapabilityRecording
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &rec); err != nil {
-			t.Fatal(err)
-		}
-		if st = rec.Status; ok(st) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s in the status of %s: %+v", what, name, st)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// printerRow reads a recording's row as kubectl get does, through the
-// API's Table response: the cells by column name.
-func printerRow(t *testing.T, cfg *rest.Config, namespace, name string) map[string]any {
-	t.Helper()
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodGet, cfg.Host+"/apis/capprof.dev/v1alpha1/namespaces/"+namespace+"/capabilityrecordings/"+name, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+cfg.BearerToken)
-	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var table metav1.Table
-	if err := json.NewDecoder(resp.Body).Decode(&table); err != nil || len(table.Rows) != 1 {
-		t.Fatalf("table of %s/%s: %v, %d rows", namespace, name, err, len(table.Rows))
-	}
-	row := map[string]any{}
-	for i, c := range table.ColumnDefinitions {
-		row[c.Name] = table.Rows[0].Cells[i]
-	}
-	return row
+	testenv.WaitRecordingStatus(t, client, name, 30*time.Second, ok, func() string { return "waiting for " + what })
 }
 
 // runPod creates a pod on node-1 with one container, spaceship, runs it

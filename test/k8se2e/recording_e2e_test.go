@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/capprof/capprof/api/v1alpha1"
@@ -133,22 +132,5 @@ func TestStarWarsRecording(t *testing.T) {
 func waitRecordingStatus(t *testing.T, client dynamic.ResourceInterface, name string, a *agent,
 	ok func(v1alpha1.CapabilityRecordingStatus) bool) v1alpha1.CapabilityRecordingStatus {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		u, err := client.Get(context.Background(), name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rec v1alpha1.CapabilityRecording
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &rec); err != nil {
-			t.Fatal(err)
-		}
-		if ok(rec.Status) {
-			return rec.Status
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("recording %s: status %+v; agent log:\n%s", name, rec.Status, a.logTail())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return testenv.WaitRecordingStatus(t, client, name, 60*time.Second, ok, func() string { return "agent log:\n" + a.logTail() })
 }
