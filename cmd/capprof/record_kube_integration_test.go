@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,27 +38,10 @@ func TestRecordWithKubeconfigAddsPodMetadata(t *testing.T) {
 	ctr := cd.RunContainerInPod(string(pod.UID))
 	k.SetContainersRunning("shop", "web", map[string]string{"app": ctr.ID})
 
-	var stdout, stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"record", "--duration", "4s", "--format", "json", "--host=false", "--caps", "CAP_SYSLOG",
-			"--kubeconfig", k.AgentKubeconfig(kube.PolicyRules()), "--node-name", "node-1", "--kube-labels", "tier"}, &stdout, &stderr)
-	}()
 	// dmesg until the recording ends: however long attaching and the
 	// first sync take, some of them are recorded.
-	code := -1
-	for code < 0 {
-		if out, err := cd.Exec(ctr, 65534, "dmesg"); err == nil {
-			t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
-		}
-		select {
-		case code = <-done:
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-	if code != 0 {
-		t.Fatalf("record exited %d:\n%s", code, stderr.String())
-	}
+	stdout, stderr := recordWhileDmesg(t, cd, []testenv.Container{ctr}, "--duration", "4s", "--format", "json", "--host=false", "--caps", "CAP_SYSLOG",
+		"--kubeconfig", k.AgentKubeconfig(kube.PolicyRules()), "--node-name", "node-1", "--kube-labels", "tier")
 
 	found := false
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
@@ -111,28 +96,9 @@ func TestRecordNamespaceSelectorRecordsOnlyThosePods(t *testing.T) {
 		k.SetContainersRunning("empire", name, map[string]string{"spaceship": ctrs[name].ID})
 	}
 
-	var stdout, stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run([]string{"record", "--duration", "4s", "--format", "json", "--caps", "CAP_SYSLOG",
-			"--kubeconfig", k.AgentKubeconfig(kube.PolicyRules()), "--node-name", "node-1",
-			"--namespace", "empire", "--selector", "class=xwing"}, &stdout, &stderr)
-	}()
-	code := -1
-	for code < 0 {
-		for _, ctr := range ctrs {
-			if out, err := cd.Exec(ctr, 65534, "dmesg"); err == nil {
-				t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
-			}
-		}
-		select {
-		case code = <-done:
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-	if code != 0 {
-		t.Fatalf("record exited %d:\n%s", code, stderr.String())
-	}
+	stdout, stderr := recordWhileDmesg(t, cd, slices.Collect(maps.Values(ctrs)), "--duration", "4s", "--format", "json", "--caps", "CAP_SYSLOG",
+		"--kubeconfig", k.AgentKubeconfig(kube.PolicyRules()), "--node-name", "node-1",
+		"--namespace", "empire", "--selector", "class=xwing")
 
 	seen := map[string]int{}
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
@@ -155,4 +121,31 @@ func TestRecordNamespaceSelectorRecordsOnlyThosePods(t *testing.T) {
 	if m := summary.FindStringSubmatch(stderr.String()); m == nil || m[1] == "0" {
 		t.Errorf("no count of tiefighter's dropped checks in the summary:\n%s", stderr.String())
 	}
+}
+
+// recordWhileDmesg runs capprof record with args while dmesg runs as
+// nobody in each container, again and again until the recording ends
+// (however long attaching and the first sync take, some are recorded),
+// and returns what record printed; a non-zero exit fails the test.
+func recordWhileDmesg(t *testing.T, cd *testenv.Containerd, ctrs []testenv.Container, args ...string) (stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	done := make(chan int, 1)
+	go func() { done <- run(append([]string{"record"}, args...), stdout, stderr) }()
+	code := -1
+	for code < 0 {
+		for _, ctr := range ctrs {
+			if out, err := cd.Exec(ctr, 65534, "dmesg"); err == nil {
+				t.Fatalf("dmesg as nobody succeeded in the container:\n%s", out)
+			}
+		}
+		select {
+		case code = <-done:
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if code != 0 {
+		t.Fatalf("record exited %d:\n%s", code, stderr.String())
+	}
+	return stdout, stderr
 }
