@@ -90,10 +90,14 @@ helm-lint:
 # (built from the Go module proxy on first use and cached, ~6 min), a private
 # containerd, the agent image with the DaemonSet's security context, and the
 # Star Wars demo on two nodes (xwing running dmesg as uid 65534, the
-# deathstar Deployment on both) through the real gateway to its profiles.
+# deathstar Deployment on both) through the real gateway to its profiles;
+# then three gateway replicas behind the load_balancing exporter, scaled and
+# restarted under load with mutual TLS, and the TLS refusal (test/e2e, files
+# tagged e2e).
 .PHONY: e2e
 e2e: prepare-host kube-apiserver
 	$(GO) test -tags e2e -count=1 -v -timeout 40m ./test/k8se2e/
+	$(GO) test -tags 'integration e2e' -count=1 -v -timeout 20m -run 'TestGatewayReplicasScale|TestGatewayRefusesUnauthenticatedSenders' ./test/e2e/
 
 # The standalone CLI: record checks, pretty-printed, until Ctrl-C. Pass flags
 # with ARGS, e.g. make record ARGS="--format json --verdict denied".
@@ -216,6 +220,7 @@ test-unit:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(GO) vet -tags 'integration e2e' ./test/...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 .PHONY: deps-generate
