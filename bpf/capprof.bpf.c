@@ -467,10 +467,13 @@ static __always_inline bool outside_selection(struct task_struct *task, bool typ
 	return !bpf_map_lookup_elem(&selected_cgroups, &parent);
 }
 
-static __always_inline int skip_unselected(int cap)
+// count_skipped counts a check dropped by a filter in counters, a per-CPU
+// array by capability (noaudit_skipped, unselected_skipped); the program
+// then returns its 0.
+static __always_inline int count_skipped(void *counters, int cap)
 {
 	u32 k = cap;
-	u64 *n = bpf_map_lookup_elem(&unselected_skipped, &k);
+	u64 *n = bpf_map_lookup_elem(counters, &k);
 	if (n)
 		*n += 1;
 	return 0;
@@ -596,15 +599,6 @@ static __always_inline void slot_fill(struct class_slot *slot, struct dedup_key 
 	}
 }
 
-static __always_inline int skip_noaudit(int cap)
-{
-	u32 k = cap;
-	u64 *n = bpf_map_lookup_elem(&noaudit_skipped, &k);
-	if (n)
-		*n += 1;
-	return 0;
-}
-
 // stream_audit_class classifies a stream-mode tracepoint check: first from
 // this CPU's small direct-mapped cache of recent keys (an array lookup and
 // a compare), then from the dedup map, which holds every key's
@@ -651,10 +645,10 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	if (!task_selected(task, typed, tgid))
 		return 0;
 	if (outside_selection(task, typed))
-		return skip_unselected(cap);
+		return count_skipped(&unselected_skipped, cap);
 	// fexit and kprobe know from opts: drop before any other work.
 	if (cfg_audited_only && audit == AUDIT_NO)
-		return skip_noaudit(cap);
+		return count_skipped(&noaudit_skipped, cap);
 
 	struct dedup_key key = {
 		.cgroup_id = bpf_get_current_cgroup_id(),
@@ -676,7 +670,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 		if (cfg_audited_only && audit == AUDIT_UNKNOWN) {
 			slot = class_slot_of(&key);
 			if (slot && slot_holds(slot, &key) && slot->audit == AUDIT_NO)
-				return skip_noaudit(cap);
+				return count_skipped(&noaudit_skipped, cap);
 		}
 		struct dedup_value *v = bpf_map_lookup_elem(&dedup, &key);
 		if (!v) {
@@ -689,7 +683,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 			if (bpf_map_update_elem(&dedup, &key, &nv, BPF_NOEXIST) == 0) {
 				if (!nv.count) {
 					slot_fill(slot, &key, AUDIT_NO);
-					return skip_noaudit(cap);
+					return count_skipped(&noaudit_skipped, cap);
 				}
 				new_key = true;
 			} else {
@@ -702,7 +696,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 		if (v) {
 			if (cfg_audited_only && v->audit == AUDIT_NO) {
 				slot_fill(slot, &key, AUDIT_NO);
-				return skip_noaudit(cap);
+				return count_skipped(&noaudit_skipped, cap);
 			}
 			__sync_fetch_and_add(&v->count, 1);
 			return 0;
@@ -710,7 +704,7 @@ static __always_inline int handle_check(void *ctx, const struct cred *cred,
 	} else if (audit == AUDIT_UNKNOWN) {
 		audit = stream_audit_class(ctx, &key);
 		if (cfg_audited_only && audit == AUDIT_NO)
-			return skip_noaudit(cap);
+			return count_skipped(&noaudit_skipped, cap);
 	}
 
 	struct check_event *e = reserve(sizeof(*e), LOST_CHECKS);

@@ -245,13 +245,14 @@ func KubernetesKeyOf(m *check.Kubernetes) (Key, bool) {
 	return kubernetesKey(&Observation{Resource: resourceOf(c.Resource())})
 }
 
-// resourceOf is resource attributes as an Observation holds them: the
-// scalar ones, as strings.
+// resourceOf is the string resource attributes, all that a key is made
+// of, as an Observation holds them. AppendKey runs on the record path, once
+// per resource: no boxing of the other attributes.
 func resourceOf(attrs []check.Attr) map[string]string {
 	res := make(map[string]string, len(attrs))
-	for _, a := range attrs {
-		if s, ok := scalarString(a.Value()); ok {
-			res[a.Key] = s
+	for i := range attrs {
+		if attrs[i].Kind == check.KindString {
+			res[attrs[i].Key] = attrs[i].Str
 		}
 	}
 	return res
