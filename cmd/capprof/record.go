@@ -133,7 +133,7 @@ func runRecord(args []string, stdout, stderr io.Writer) error {
 		cfg.Logger.Info("NOAUDIT checks skipped in the kernel", "total", s.NoauditSkipped.Total(), "per_capability", &s.NoauditSkipped)
 	}
 	if cfg.Selection != nil {
-		cfg.Logger.Info("checks outside the selected pods skipped in the kernel", "total", s.UnselectedSkipped.Total(), "per_capability", &s.UnselectedSkipped)
+		cfg.Logger.Info("checks outside the selection skipped", "total", s.UnselectedSkipped.Total(), "per_capability", &s.UnselectedSkipped)
 	}
 	if s.Lost > 0 {
 		fmt.Fprintf(stderr, "capprof record: %d events were lost in the kernel (ring buffer full), %d of them checks; raise --ring-buffer-size or use --mode unique\n", s.Lost, s.LostChecks)

@@ -117,7 +117,7 @@ func TestRecordNamespaceSelectorRecordsOnlyThosePods(t *testing.T) {
 	if seen["xwing"] == 0 || len(seen) != 1 {
 		t.Errorf("records per pod %v, want xwing's only\nstderr:\n%s", seen, stderr.String())
 	}
-	summary := regexp.MustCompile(`checks outside the selected pods skipped in the kernel" total=(\d+) per_capability="CAP_SYSLOG=\d+"`)
+	summary := regexp.MustCompile(`checks outside the selection skipped" total=(\d+) per_capability="CAP_SYSLOG=\d+"`)
 	if m := summary.FindStringSubmatch(stderr.String()); m == nil || m[1] == "0" {
 		t.Errorf("no count of tiefighter's dropped checks in the summary:\n%s", stderr.String())
 	}

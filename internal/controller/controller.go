@@ -219,12 +219,13 @@ type Stats struct {
 	// NoauditSkipped counts, per capability, the NOAUDIT checks the kernel
 	// dropped (tracer.Audited); read every flush interval.
 	NoauditSkipped tracer.CapCounts
-	// UnselectedSkipped counts, per capability, the checks the kernel
-	// dropped as outside the live selection (Config.Selection); read
-	// every flush interval.
+	// UnselectedSkipped counts, per capability, the checks dropped as
+	// outside the live selection (Config.Selection): by the kernel, read
+	// every flush interval, and by the controller, the containers a
+	// recording does not name in the pods it selects (selection.Keeps).
 	UnselectedSkipped tracer.CapCounts
 	// Selecting says the live selection is on; SelectedCgroups is how many
-	// cgroup ids (pods, or containers) it holds.
+	// pod cgroup ids it holds.
 	Selecting       bool
 	SelectedCgroups int
 }
@@ -264,6 +265,9 @@ type stats struct {
 	events, records, checks, lost, lostChecks, evictedKeys, undecodable atomic.Uint64
 	held, unbound, pending                                              atomic.Uint64
 	noauditSkipped, unselectedSkipped                                   atomic.Pointer[tracer.CapCounts]
+	// unselectedDropped counts per capability the checks the controller
+	// dropped after the kernel let them through (selection.Keeps).
+	unselectedDropped [len(tracer.CapCounts{})]atomic.Uint64
 }
 
 // New prepares a recording: it scans /proc, resolves the filters and loads
@@ -384,6 +388,9 @@ func (c *Controller) Stats() Stats {
 	}
 	if n := s.unselectedSkipped.Load(); n != nil {
 		st.UnselectedSkipped = *n
+	}
+	for i := range s.unselectedDropped {
+		st.UnselectedSkipped[i] += s.unselectedDropped[i].Load()
 	}
 	if c.selector != nil {
 		st.Selecting, st.SelectedCgroups = c.selector.sel.Active(), c.selector.sel.Size()

@@ -118,13 +118,13 @@ func (c *Controller) emit(chk check.Check) {
 	}
 	// A container with checks already held keeps its order: it waits too.
 	if enrich(c.meta, &chk) && !c.pending.holds(chk.Container) {
-		c.batch = append(c.batch, chk)
+		c.add(chk)
 		return
 	}
 	c.stats.held.Add(1)
 	if evicted, full := c.pending.hold(chk, time.Now()); full {
 		c.stats.unbound.Add(1)
-		c.batch = append(c.batch, evicted)
+		c.add(evicted)
 	}
 	c.stats.pending.Store(uint64(c.pending.len()))
 }
@@ -138,10 +138,30 @@ func (c *Controller) releasePending(all bool) int {
 	}
 	released := 0
 	expired := c.pending.release(c.meta, time.Now(), all, func(chk check.Check) {
-		c.batch = append(c.batch, chk)
+		c.add(chk)
 		released++
 	})
 	c.stats.unbound.Add(uint64(expired))
 	c.stats.pending.Store(uint64(c.pending.len()))
 	return released
+}
+
+// add appends a check with its pod metadata to the batch, unless the live
+// selection drops its container: one of a selected pod that a recording
+// does not name (the kernel selects the whole pod, so that the named
+// containers are recorded before the pod's status names them).
+func (c *Controller) add(chk check.Check) {
+	if c.selector != nil {
+		name := ""
+		if chk.Kubernetes != nil {
+			name = chk.Kubernetes.ContainerName
+		}
+		if !c.selector.sel.Keeps(chk.Container.PodUID, name) {
+			if chk.Cap >= 0 && chk.Cap < len(c.stats.unselectedDropped) {
+				c.stats.unselectedDropped[chk.Cap].Add(chk.Count)
+			}
+			return
+		}
+	}
+	c.batch = append(c.batch, chk)
 }

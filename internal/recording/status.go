@@ -101,11 +101,11 @@ func (s *statusWriter) nodeEntry(source string, rec *v1alpha1.CapabilityRecordin
 		s.recorded[source] = rc
 	}
 	entry := v1alpha1.RecordingNodeStatus{Node: s.node}
-	pods, workloads := map[string]bool{}, map[string]bool{}
+	pods, cgroups, workloads := map[string]bool{}, map[uint64]bool{}, map[string]bool{}
 	for _, t := range s.targets(source) {
 		pods[t.PodUID] = true
 		if t.CgroupID != 0 {
-			entry.Cgroups++
+			cgroups[t.CgroupID] = true
 		}
 		m := s.metadata(t.PodUID)
 		if m == nil {
@@ -120,7 +120,7 @@ func (s *statusWriter) nodeEntry(source string, rec *v1alpha1.CapabilityRecordin
 			}
 		}
 	}
-	entry.Pods = int32(len(pods))
+	entry.Pods, entry.Cgroups = int32(len(pods)), int32(len(cgroups))
 	entry.Workloads = slices.Sorted(maps.Keys(workloads))
 	entry.Recorded = slices.Sorted(maps.Keys(rc))
 	return entry

@@ -2,7 +2,6 @@ package selection
 
 import (
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -68,10 +67,4 @@ func (r Rule) Matches(pod *corev1.Pod) bool {
 		return false
 	}
 	return r.Selector == nil || r.Selector.Matches(labels.Set(pod.Labels))
-}
-
-// selectsContainer reports whether the rule takes the named container of
-// a pod it matches.
-func (r Rule) selectsContainer(name string) bool {
-	return len(r.Containers) == 0 || slices.Contains(r.Containers, name)
 }

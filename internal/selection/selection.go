@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,8 +36,10 @@ type Target struct {
 	// Containers names the selected containers: Container, or every
 	// container of a pod selected whole.
 	Containers []string
-	// CgroupID is the cgroup in the kernel's selection; 0 while it has not
-	// been found (the pod or container is not running yet).
+	// CgroupID is the pod's cgroup, in the kernel's selection; 0 while it
+	// has not been found (the pod is not running yet). A target of named
+	// containers selects its pod's cgroup too: Keeps drops the other
+	// containers' checks.
 	CgroupID uint64
 }
 
@@ -53,22 +56,23 @@ type Selection struct {
 	rules map[string][]Rule      // by source
 	pods  map[string]*corev1.Pod // by namespace/name
 	want  map[string][]target    // by source, as the last sync resolved them
-	byPod map[string]bool        // pod cgroup UIDs selected whole
-	byCtr map[string]bool        // container ids selected
+	byPod map[string]bool        // the pod cgroup UIDs of the targets
 	in    map[uint64]bool        // ids in the kernel's map
-	// found caches the cgroup ids of the wanted pods (by cgroup UID) and
-	// containers (by id), so that a sync walks the tree only for targets
-	// it has not found yet.
+	// found caches the cgroup ids of the wanted pods by cgroup UID, so
+	// that a sync walks the tree only for pods it has not found yet.
 	found map[string]uint64
 	// active is the kernel's switch as last set.
 	active bool
+	// named holds, by pod cgroup UID, the container names selected in the
+	// pods that no rule takes whole, as the last sync resolved them; read
+	// without mu on every check (Keeps).
+	named atomic.Pointer[map[string]map[string]bool]
 }
 
 // target is a Target and what finds its cgroup.
 type target struct {
 	Target
-	cgroupUID   string // the pod cgroup's UID (a static pod's differs from its UID)
-	containerID string // "" for a whole pod, or a container without an id yet
+	cgroupUID string // the pod cgroup's UID (a static pod's differs from its UID)
 }
 
 // New returns a Selection with no rules and switches the kernel's
@@ -80,7 +84,7 @@ func New(kernel Kernel, cgroupRoot string, def Default, log *slog.Logger) (*Sele
 	s := &Selection{
 		kernel: kernel, root: cgroupRoot, def: def, log: log,
 		rules: map[string][]Rule{}, pods: map[string]*corev1.Pod{}, want: map[string][]target{},
-		byPod: map[string]bool{}, byCtr: map[string]bool{}, in: map[uint64]bool{}, found: map[string]uint64{},
+		byPod: map[string]bool{}, in: map[uint64]bool{}, found: map[string]uint64{},
 	}
 	if err := s.setActive(def == RecordSelected); err != nil {
 		return nil, err
@@ -133,27 +137,21 @@ func (s *Selection) matchesAny(pod *corev1.Pod) bool {
 	return false
 }
 
-// CgroupCreated selects a new cgroup at once when it is a selected pod's
-// or container's: the kernel reports a cgroup's creation before anything
-// runs in it, so a pod that starts after its selection is recorded from
-// its first check as soon as this event is read.
+// CgroupCreated selects a new cgroup at once when it is a selected pod's:
+// the kernel reports a cgroup's creation before anything runs in it, so a
+// pod that starts after its selection is recorded from its first check as
+// soon as this event is read.
 func (s *Selection) CgroupCreated(id uint64, cgroupPath string) {
 	c := cgroup.ParsePath(cgroupPath)
-	if c.PodUID == "" {
+	if c.PodUID == "" || c.ID != "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pick := c.ID != "" && s.byCtr[c.ID] ||
-		c.ID == "" && s.byPod[c.PodUID] && cgroup.ParsePath(path.Dir(cgroupPath)).PodUID != c.PodUID
-	if !pick || s.in[id] {
+	if !s.byPod[c.PodUID] || cgroup.ParsePath(path.Dir(cgroupPath)).PodUID == c.PodUID || s.in[id] {
 		return
 	}
-	if c.ID != "" {
-		s.found[c.ID] = id
-	} else {
-		s.found[c.PodUID] = id
-	}
+	s.found[c.PodUID] = id
 	if err := s.kernel.SelectCgroup(id); err != nil {
 		s.log.Warn("select new cgroup", "path", cgroupPath, "error", err)
 		return
@@ -168,6 +166,20 @@ func (s *Selection) Sync() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sync()
+}
+
+// Keeps reports whether a check of the pod (by its cgroup's UID, as
+// cgroup.ParsePath reads it) and container (by name, "" when the pod's
+// status has not named it) is selected, once the kernel's selection has
+// let it through: false for the containers a rule does not name in a pod
+// that no rule takes whole.
+func (s *Selection) Keeps(podCgroupUID, container string) bool {
+	named := s.named.Load()
+	if named == nil {
+		return true
+	}
+	names, ok := (*named)[podCgroupUID]
+	return !ok || names[container]
 }
 
 // Unresolved reports whether some selected pod or container has no cgroup
@@ -217,25 +229,31 @@ func (s *Selection) Size() int {
 func (s *Selection) sync() error {
 	s.want = map[string][]target{}
 	clear(s.byPod)
-	clear(s.byCtr)
+	whole, named := map[string]bool{}, map[string]map[string]bool{}
 	for source, rules := range s.rules {
 		s.want[source] = targetsOf(rules, s.pods)
 		for _, t := range s.want[source] {
+			s.byPod[t.cgroupUID] = true
 			if t.Container == "" {
-				s.byPod[t.cgroupUID] = true
-			} else if t.containerID != "" {
-				s.byCtr[t.containerID] = true
+				whole[t.cgroupUID] = true
+			} else if named[t.cgroupUID] == nil {
+				named[t.cgroupUID] = map[string]bool{t.Container: true}
+			} else {
+				named[t.cgroupUID][t.Container] = true
 			}
 		}
 	}
+	for uid := range whole {
+		delete(named, uid)
+	}
 	var errs []error
 	for key := range s.found {
-		if !s.byPod[key] && !s.byCtr[key] {
+		if !s.byPod[key] {
 			delete(s.found, key)
 		}
 	}
-	if len(s.found) < len(s.byPod)+len(s.byCtr) {
-		pods, ctrs, err := s.scan()
+	if len(s.found) < len(s.byPod) {
+		pods, err := s.scan()
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -244,25 +262,21 @@ func (s *Selection) sync() error {
 				s.found[uid] = id
 			}
 		}
-		for cid := range s.byCtr {
-			if id := ctrs[cid]; id != 0 {
-				s.found[cid] = id
-			}
-		}
 	}
 	desired := map[uint64]bool{}
 	for _, ts := range s.want {
 		for i := range ts {
 			t := &ts[i]
-			if t.Container == "" {
-				t.CgroupID = s.found[t.cgroupUID]
-			} else if t.containerID != "" {
-				t.CgroupID = s.found[t.containerID]
-			}
+			t.CgroupID = s.found[t.cgroupUID]
 			if t.CgroupID != 0 {
 				desired[t.CgroupID] = true
 			}
 		}
+	}
+	// The names go out before the kernel lets the pods' other containers
+	// through, and are taken back only after it stops doing so.
+	if len(named) > 0 {
+		s.named.Store(&named)
 	}
 	for id := range desired {
 		if !s.in[id] {
@@ -284,6 +298,9 @@ func (s *Selection) sync() error {
 			}
 			delete(s.in, id)
 		}
+	}
+	if len(named) == 0 {
+		s.named.Store(nil)
 	}
 	return errors.Join(errs...)
 }
@@ -326,7 +343,7 @@ func targetsOf(rules []Rule, pods map[string]*corev1.Pod) []target {
 		}
 		for _, name := range slices.Sorted(maps.Keys(names)) {
 			t := base
-			t.Container, t.containerID, t.Containers = name, containerIDOf(pod, name), []string{name}
+			t.Container, t.Containers = name, []string{name}
 			out = append(out, t)
 		}
 	}
@@ -348,29 +365,13 @@ func containerSpecNames(pod *corev1.Pod) map[string]bool {
 	return names
 }
 
-// containerIDOf is the id the pod's status lists for the named container
-// (runtime prefix stripped), "" while it lists none.
-func containerIDOf(pod *corev1.Pod, name string) string {
-	for _, statuses := range [...][]corev1.ContainerStatus{
-		pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses, pod.Status.EphemeralContainerStatuses,
-	} {
-		for _, st := range statuses {
-			if st.Name == name {
-				_, id, _ := strings.Cut(st.ContainerID, "://")
-				return id
-			}
-		}
-	}
-	return ""
-}
-
 // scan walks the cgroup2 tree once and returns the ids of the pod cgroups
-// and container cgroups it finds, by pod UID and container id: the
-// outermost directory of each (a container's own sub-cgroups parse to the
-// same container). Directories that vanish while it walks are skipped.
-func (s *Selection) scan() (pods map[string]uint64, ctrs map[string]uint64, err error) {
-	pods, ctrs = map[string]uint64{}, map[string]uint64{}
-	err = filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+// it finds, by pod cgroup UID; it does not descend into pods, containers
+// or their sub-cgroups. Directories that vanish while it walks are
+// skipped.
+func (s *Selection) scan() (map[string]uint64, error) {
+	pods := map[string]uint64{}
+	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == s.root {
 				return err
@@ -381,31 +382,21 @@ func (s *Selection) scan() (pods map[string]uint64, ctrs map[string]uint64, err 
 			return nil
 		}
 		c := cgroup.ParsePath(strings.TrimPrefix(p, s.root))
-		if c.PodUID == "" && c.ID == "" {
+		if c.ID != "" {
+			return fs.SkipDir
+		}
+		if c.PodUID == "" {
 			return nil
 		}
-		_, seenPod := pods[c.PodUID]
-		_, seenCtr := ctrs[c.ID]
-		if c.ID == "" && seenPod || c.ID != "" && seenCtr {
-			return nil
+		if fi, err := d.Info(); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				pods[c.PodUID] = st.Ino
+			}
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		if c.ID == "" {
-			pods[c.PodUID] = st.Ino
-		} else {
-			ctrs[c.ID] = st.Ino
-		}
-		return nil
+		return fs.SkipDir
 	})
 	if err != nil {
-		return pods, ctrs, fmt.Errorf("scan cgroup tree %s: %w", s.root, err)
+		return pods, fmt.Errorf("scan cgroup tree %s: %w", s.root, err)
 	}
-	return pods, ctrs, nil
+	return pods, nil
 }

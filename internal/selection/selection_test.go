@@ -106,7 +106,7 @@ func TestSelection(t *testing.T) {
 			wantIDs: []string{xwingPod}, wantActive: true},
 		{name: "containers by name", def: RecordAll,
 			rules:   []Rule{{Namespace: "default", Selector: xwingSelector(t), Containers: []string{"log"}}},
-			wantIDs: []string{xwingPod + "/" + xwingLog}, wantActive: true},
+			wantIDs: []string{xwingPod}, wantActive: true},
 		{name: "another namespace selects nothing here", def: RecordAll, rules: []Rule{{Namespace: "rebels"}},
 			wantActive: true},
 	}
@@ -185,6 +185,58 @@ func TestPodsComeAndGo(t *testing.T) {
 	s.PodChanged("default/xwing", nil)
 	if len(k.ids) != 0 || !k.active {
 		t.Errorf("after the pod's deletion the kernel holds %v, active %v", k.ids, k.active)
+	}
+}
+
+// TestKeepsNamedContainers: a rule that names containers selects its
+// pods' cgroups in the kernel, and Keeps drops the pods' other containers;
+// a pod another rule takes whole keeps them all.
+func TestKeepsNamedContainers(t *testing.T) {
+	root, ids := tree(t)
+	k := &fakeKernel{ids: map[uint64]bool{}}
+	s, err := New(k, root, RecordAll, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No container id in the status yet: the pod has just started.
+	s.PodChanged("default/xwing", pod("xwing", xwingUID, map[string]string{"class": "xwing"}, map[string]string{"app": "", "log": ""}))
+	s.PodChanged("default/tiefighter", pod("tiefighter", tieUID, nil, map[string]string{"app": ""}))
+	if !s.Keeps(xwingUID, "app") {
+		t.Error("without rules a container is dropped")
+	}
+	if err := s.SetRules("named", []Rule{{Namespace: "default", Selector: xwingSelector(t), Containers: []string{"log"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(k.ids, map[uint64]bool{ids["kubepods/besteffort/pod"+xwingUID]: true}) || s.Unresolved() {
+		t.Fatalf("kernel holds %v (unresolved %v); want the xwing pod's cgroup before the status names its containers", k.ids, s.Unresolved())
+	}
+	for _, tt := range []struct {
+		pod, container string
+		want           bool
+	}{
+		{xwingUID, "log", true}, {xwingUID, "app", false}, {xwingUID, "", false}, {tieUID, "app", true}, {"", "", true},
+	} {
+		if got := s.Keeps(tt.pod, tt.container); got != tt.want {
+			t.Errorf("Keeps(%q, %q) = %v, want %v", tt.pod, tt.container, got, tt.want)
+		}
+	}
+	if err := s.SetRules("whole", []Rule{{Namespace: "default", PodName: "xwing"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Keeps(xwingUID, "app") {
+		t.Error("a pod another rule takes whole drops a container")
+	}
+	if err := s.SetRules("whole", nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.Keeps(xwingUID, "app") {
+		t.Error("the whole pod's rule removed: app still kept")
+	}
+	if err := s.SetRules("named", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Keeps(xwingUID, "app") || len(k.ids) != 0 {
+		t.Errorf("all rules removed: Keeps(app) %v, kernel %v", s.Keeps(xwingUID, "app"), k.ids)
 	}
 }
 

@@ -154,8 +154,7 @@ type Config struct {
 	// DedupEntries bounds unique mode's LRU map of keys.
 	DedupEntries uint32
 	// SelectedCgroups bounds the live selection's map of cgroup ids
-	// (SelectCgroup): one per selected pod, or per selected container when
-	// a recording names containers.
+	// (SelectCgroup): one per selected pod.
 	SelectedCgroups uint32
 	// SelectionActive starts the program with the selection switched on
 	// (SetSelectionActive), so that nothing outside it is recorded from

@@ -88,7 +88,7 @@ type RecordingsConfig struct {
 	// status is written.
 	StatusInterval time.Duration `mapstructure:"status_interval"`
 	// MaxCgroups bounds the kernel's map of selected cgroups (one per
-	// selected pod, or per selected container).
+	// selected pod).
 	MaxCgroups uint32 `mapstructure:"max_cgroups"`
 }
 

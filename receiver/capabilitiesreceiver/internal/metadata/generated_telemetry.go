@@ -235,13 +235,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverCapabilitiesSelectedCgroups, err = builder.meter.Int64ObservableGauge(
 		"otelcol_receiver_capabilities_selected_cgroups",
-		metric.WithDescription("With kubernetes.recordings enabled, the cgroups (selected pods, or containers) in the kernel's selection; 0 while it records everything. [Alpha]"),
+		metric.WithDescription("With kubernetes.recordings enabled, the selected pods' cgroups in the kernel's selection; 0 while it records everything. [Alpha]"),
 		metric.WithUnit("{cgroup}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ReceiverCapabilitiesUnselectedSkipped, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_capabilities_unselected_skipped",
-		metric.WithDescription("With kubernetes.recordings enabled, the checks dropped in the kernel as outside the selection of the CapabilityRecordings, per capability (the capability attribute). [Alpha]"),
+		metric.WithDescription("With kubernetes.recordings enabled, the checks dropped as outside the selection of the CapabilityRecordings (in the kernel, or for the containers a recording does not name in the pods it selects), per capability (the capability attribute). [Alpha]"),
 		metric.WithUnit("{check}"),
 	)
 	errs = errors.Join(errs, err)

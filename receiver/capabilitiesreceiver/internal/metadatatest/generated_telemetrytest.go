@@ -116,7 +116,7 @@ func AssertEqualReceiverCapabilitiesNoauditSkipped(t *testing.T, tt *componentte
 func AssertEqualReceiverCapabilitiesSelectedCgroups(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_capabilities_selected_cgroups",
-		Description: "With kubernetes.recordings enabled, the cgroups (selected pods, or containers) in the kernel's selection; 0 while it records everything. [Alpha]",
+		Description: "With kubernetes.recordings enabled, the selected pods' cgroups in the kernel's selection; 0 while it records everything. [Alpha]",
 		Unit:        "{cgroup}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
@@ -130,7 +130,7 @@ func AssertEqualReceiverCapabilitiesSelectedCgroups(t *testing.T, tt *componentt
 func AssertEqualReceiverCapabilitiesUnselectedSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_capabilities_unselected_skipped",
-		Description: "With kubernetes.recordings enabled, the checks dropped in the kernel as outside the selection of the CapabilityRecordings, per capability (the capability attribute). [Alpha]",
+		Description: "With kubernetes.recordings enabled, the checks dropped as outside the selection of the CapabilityRecordings (in the kernel, or for the containers a recording does not name in the pods it selects), per capability (the capability attribute). [Alpha]",
 		Unit:        "{check}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
