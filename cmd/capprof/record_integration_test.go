@@ -16,26 +16,39 @@ import (
 	"time"
 
 	"github.com/capprof/capprof/internal/prereq"
+	"github.com/capprof/capprof/internal/testenv"
 	"github.com/capprof/capprof/test/collectortest"
 )
 
 // recordWhile runs `capprof record args...` for three seconds of recording
 // while a non-root dmesg runs at their start, and returns stdout, stderr and
-// the dmesg pid.
-func recordWhile(t *testing.T, args ...string) (string, string, int) {
+// the dmesg pid. With cg, dmesg runs in it and only it is recorded (see
+// recordDuring); without, the host is, and a test keeps dmesg's records
+// apart by its pid and by --caps: then dmesg's fork is recorded too, and
+// with it its working directory, which a process this short-lived is
+// otherwise gone before /proc shows.
+func recordWhile(t *testing.T, cg *testenv.Cgroup, args ...string) (string, string, int) {
 	t.Helper()
 	prereq.RequireCommands(t, "setpriv", "dmesg")
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
-	stdout, stderr := recordDuring(t, func() { _ = cmd.Run() }, args...)
+	if cg != nil {
+		cmd = cg.Command(cmd.Args[0], cmd.Args[1:]...)
+	}
+	stdout, stderr := recordDuring(t, cg, func() { _ = cmd.Run() }, args...)
 	return stdout, stderr, cmd.Process.Pid
 }
 
 // recordDuring runs `capprof record args...` for three seconds of recording
 // and runs work at their start: once the program is attached, however long
-// loading takes on a busy machine.
-func recordDuring(t *testing.T, work func(), args ...string) (string, string) {
+// loading takes on a busy machine. With cg, only cg is recorded (--cgroup),
+// and work starts its processes in it: other packages' tests check
+// capabilities at the same time, fast enough to fill the ring buffer.
+func recordDuring(t *testing.T, cg *testenv.Cgroup, work func(), args ...string) (string, string) {
 	t.Helper()
 	prereq.RequireRoot(t)
+	if cg != nil {
+		args = append([]string{"--cgroup", cg.Rel}, args...)
+	}
 	var stdout, stderr collectortest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
@@ -56,7 +69,7 @@ func recordDuring(t *testing.T, work func(), args ...string) (string, string) {
 }
 
 func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
-	out, _, pid := recordWhile(t, "--format", "json", "--caps", "CAP_SYSLOG")
+	out, _, pid := recordWhile(t, nil, "--format", "json", "--caps", "CAP_SYSLOG")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +130,7 @@ func TestRecordJSONHasTheDeniedSyslogCheck(t *testing.T) {
 // CAP_SYS_ADMIN) and is denied CAP_SYSLOG (audited); only the denial is
 // recorded, and the summary counts the skipped checks per capability.
 func TestRecordAuditedDropsNoaudit(t *testing.T) {
-	out, stderr, pid := recordWhile(t, "--format", "json", "--audit", "audited")
+	out, stderr, pid := recordWhile(t, testenv.NewCgroup(t), "--format", "json", "--audit", "audited")
 	sawSyslog := false
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -143,7 +156,7 @@ func TestRecordAuditedDropsNoaudit(t *testing.T) {
 
 func TestRecordOTLPJSONToFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "checks.jsonl")
-	recordWhile(t, "--format", "otlp-json", "--verdict", "denied", "--output", path)
+	recordWhile(t, testenv.NewCgroup(t), "--format", "otlp-json", "--verdict", "denied", "--output", path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +224,7 @@ func TestDoctorTellsTheTruth(t *testing.T) {
 	if chosen == "" {
 		t.Fatalf("doctor named no method:\n%s", out)
 	}
-	rec, _, pid := recordWhile(t, "--format", "json", "--attach", chosen, "--caps", "CAP_SYSLOG")
+	rec, _, pid := recordWhile(t, nil, "--format", "json", "--attach", chosen, "--caps", "CAP_SYSLOG")
 	if !strings.Contains(rec, fmt.Sprintf(`"process.pid":%d,`, pid)) {
 		t.Errorf("record --attach %s saw no check of dmesg pid %d", chosen, pid)
 	}
@@ -235,9 +248,10 @@ func TestRecordThenProfile(t *testing.T) {
 	if err := os.Chown(owned, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	recordDuring(t, func() {
-		_ = exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg").Run()
-		if out, err := exec.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
+	cg := testenv.NewCgroup(t)
+	recordDuring(t, cg, func() {
+		_ = cg.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg").Run()
+		if out, err := cg.Command("chown", "0:0", owned).CombinedOutput(); err != nil {
 			t.Errorf("chown: %v\n%s", err, out)
 		}
 	}, "--format", "otlp-json", "--output", path)

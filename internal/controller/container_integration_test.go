@@ -71,6 +71,9 @@ func TestExitedContainerKeepsContainerAndPod(t *testing.T) {
 	// processed after the container and its cgroup are gone.
 	cfg.MaxBatchDelay = 10 * time.Minute
 	cfg.FlushInterval = 10 * time.Minute
+	// Other packages' containers' process events could fill a batch before
+	// the container is gone.
+	cfg.CgroupInclude = []string{cd.Kubepods()}
 	rec := start(t, cfg)
 	if !rec.ctl.LearnsCgroups() {
 		t.Fatal("the kernel's cgroup_mkdir program is not attached")

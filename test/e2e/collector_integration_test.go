@@ -33,9 +33,13 @@ import (
 // startCollector runs otelcol-capprof with a config file of the
 // repository and extra --set flags, and waits until the receiver has
 // attached.
+// startCollector starts otelcol-capprof with an example config and sets;
+// the collector's own metrics are off, as the examples would serve them
+// on localhost:8888, which another package's collector may hold.
 func startCollector(t *testing.T, config string, env []string, sets ...string) *collectortest.Collector {
 	t.Helper()
-	return collectortest.Start(t, collectortest.ReceiverReady, config, env, sets...)
+	return collectortest.Start(t, collectortest.ReceiverReady, config, env,
+		append([]string{"service.telemetry.metrics.level=none"}, sets...)...)
 }
 
 func nobody(cg *testenv.Cgroup, args ...string) *exec.Cmd {
