@@ -30,9 +30,10 @@ import (
 func recordWhile(t *testing.T, cg *testenv.Cgroup, args ...string) (string, string, int) {
 	t.Helper()
 	prereq.RequireCommands(t, "setpriv", "dmesg")
-	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "dmesg")
+	nobodyDmesg := []string{"--reuid=65534", "--regid=65534", "--clear-groups", "dmesg"}
+	cmd := exec.Command("setpriv", nobodyDmesg...)
 	if cg != nil {
-		cmd = cg.Command(cmd.Args[0], cmd.Args[1:]...)
+		cmd = cg.Command("setpriv", nobodyDmesg...)
 	}
 	stdout, stderr := recordDuring(t, cg, func() { _ = cmd.Run() }, args...)
 	return stdout, stderr, cmd.Process.Pid

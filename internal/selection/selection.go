@@ -182,8 +182,7 @@ func (s *Selection) Keeps(podCgroupUID, container string) bool {
 	return !ok || names[container]
 }
 
-// Unresolved reports whether some selected pod or container has no cgroup
-// yet.
+// Unresolved reports whether some selected pod has no cgroup yet.
 func (s *Selection) Unresolved() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,11 +233,12 @@ func (s *Selection) sync() error {
 		s.want[source] = targetsOf(rules, s.pods)
 		for _, t := range s.want[source] {
 			s.byPod[t.cgroupUID] = true
-			if t.Container == "" {
+			switch {
+			case t.Container == "":
 				whole[t.cgroupUID] = true
-			} else if named[t.cgroupUID] == nil {
+			case named[t.cgroupUID] == nil:
 				named[t.cgroupUID] = map[string]bool{t.Container: true}
-			} else {
+			default:
 				named[t.cgroupUID][t.Container] = true
 			}
 		}
