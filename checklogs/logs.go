@@ -21,6 +21,17 @@ type Mapper struct {
 	groups map[check.ResourceKey]int // resource -> index in order
 	order  []group
 	idx    []int32 // check -> index in order
+	// bodies holds the batch's bodies: a body names the capability, the
+	// verdict and the process, and a process makes the same few checks
+	// over and over, so most records share one instead of building it.
+	bodies map[bodyKey]string
+}
+
+// bodyKey is what a body says beyond its resource's process.
+type bodyKey struct {
+	group  int32
+	cap    int32
+	denied bool
 }
 
 // group is one resource of a batch: its first check and how many it has.
@@ -46,8 +57,10 @@ func (m *Mapper) Append(logs plog.Logs, checks []check.Check) {
 	}
 	if m.groups == nil {
 		m.groups = make(map[check.ResourceKey]int)
+		m.bodies = make(map[bodyKey]string)
 	}
 	clear(m.groups)
+	clear(m.bodies)
 	m.order = m.order[:0]
 	// First pass: count each resource's records, so every slice is sized
 	// once instead of growing record by record.
@@ -81,11 +94,11 @@ func (m *Mapper) Append(logs plog.Logs, checks []check.Check) {
 		m.order[g].records = records
 	}
 	for i := range checks {
-		m.record(m.order[idx[i]].records.AppendEmpty(), &checks[i])
+		m.record(m.order[idx[i]].records.AppendEmpty(), &checks[i], idx[i])
 	}
 }
 
-func (m *Mapper) record(lr plog.LogRecord, c *check.Check) {
+func (m *Mapper) record(lr plog.LogRecord, c *check.Check, group int32) {
 	ts := timestamp(c.Time)
 	lr.SetTimestamp(ts)
 	lr.SetObservedTimestamp(ts)
@@ -93,7 +106,13 @@ func (m *Mapper) record(lr plog.LogRecord, c *check.Check) {
 	sev := c.Severity()
 	lr.SetSeverityNumber(plog.SeverityNumber(sev))
 	lr.SetSeverityText(sev.String())
-	lr.Body().SetStr(c.Body())
+	bk := bodyKey{group: group, cap: int32(c.Cap), denied: c.Denied}
+	body, ok := m.bodies[bk]
+	if !ok {
+		body = c.Body()
+		m.bodies[bk] = body
+	}
+	lr.Body().SetStr(body)
 	m.attrs = c.AppendAttributes(m.attrs[:0])
 	putAttributes(lr.Attributes(), m.attrs)
 }

@@ -45,7 +45,7 @@ func TestLogsShape(t *testing.T) {
 	checks := checktest.Checks()
 	logs := (&Mapper{Version: "v9"}).Logs(checks)
 	rls := logs.ResourceLogs()
-	require.Equal(t, 2, rls.Len(), "one ResourceLogs for the host's process, one for the container's")
+	require.Equal(t, 3, rls.Len(), "one ResourceLogs for the host's process, one for each user namespace the container's checked in")
 	for _, tt := range []struct {
 		name      string
 		resource  int
@@ -57,12 +57,20 @@ func TestLogsShape(t *testing.T) {
 			check.AttrHostName: "node-1",
 			profile.AttrKey:    "host node-1 /usr/bin/dmesg",
 		}},
-		{name: "container", resource: 1, records: 2, firstTime: 1, attrs: map[string]any{
+		{name: "container, host user namespace", resource: 1, records: 1, firstTime: 1, attrs: map[string]any{
 			check.AttrHostName:         "node-1",
 			profile.AttrKey:            "container " + checks[1].Container.ID,
 			check.AttrContainerID:      checks[1].Container.ID,
 			check.AttrContainerRuntime: "containerd",
 			check.AttrPodUID:           checks[1].Container.PodUID,
+			check.AttrNSIsHost:         true,
+		}},
+		{name: "container, its own user namespace", resource: 2, records: 1, firstTime: 2, attrs: map[string]any{
+			profile.AttrKey:       "container " + checks[2].Container.ID,
+			check.AttrContainerID: checks[2].Container.ID,
+			check.AttrNSLevel:     int64(1),
+			check.AttrNSOwnerUID:  int64(1000),
+			check.AttrNSIsHost:    false,
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +79,7 @@ func TestLogsShape(t *testing.T) {
 			for k, v := range tt.attrs {
 				require.Equal(t, v, res[k], k)
 			}
-			require.Len(t, res, len(checks[tt.firstTime].Resource())+1, "the container's, the process's and the profile key")
+			require.Len(t, res, len(checks[tt.firstTime].Resource())+1, "the container's, the process's, the user namespace's and the profile key")
 			require.Equal(t, int64(checks[tt.firstTime].PID), res[check.AttrPID])
 			require.Equal(t, 1, rl.ScopeLogs().Len())
 			sl := rl.ScopeLogs().At(0)
@@ -97,7 +105,7 @@ func TestAppendKeepsWhatIsThere(t *testing.T) {
 	logs := m.Logs(checks[:1])
 	m.Append(logs, checks[1:])
 	m.Append(logs, nil)
-	require.Equal(t, 2, logs.ResourceLogs().Len())
+	require.Equal(t, 3, logs.ResourceLogs().Len())
 	require.Equal(t, len(checks), logs.LogRecordCount())
 }
 

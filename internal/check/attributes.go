@@ -147,7 +147,22 @@ func (c *Check) AppendResource(attrs []Attr) []Attr {
 	if c.Kubernetes != nil {
 		attrs = c.Kubernetes.appendTo(attrs)
 	}
-	return c.appendProcess(attrs)
+	return c.appendUserNamespace(c.appendProcess(attrs))
+}
+
+// appendUserNamespace appends the user namespace the capability was checked
+// in. It belongs to the check, but a process checks almost always in one
+// namespace (its own, or the host's), so it is carried with the process on
+// the resource, part of the ResourceKey, and a record carries only what
+// its one check says; see docs/attributes.md.
+func (c *Check) appendUserNamespace(attrs []Attr) []Attr {
+	return append(attrs,
+		integer(AttrNSLevel, int64(c.UserNS.Level)),
+		integer(AttrNSInode, int64(c.UserNS.Inode)),
+		integer(AttrNSOwnerUID, int64(c.UserNS.OwnerUID)),
+		integer(AttrNSOwnerGID, int64(c.UserNS.OwnerGID)),
+		boolean(AttrNSIsHost, c.UserNS.IsHost),
+	)
 }
 
 // appendProcess appends the attributes of the checking process: its
@@ -239,9 +254,9 @@ func (c *Check) appendContext(attrs []Attr, x *proc.Context) []Attr {
 // records; it is comparable and costs no allocation. Checks of a container
 // share one Kubernetes value until its pod changes, so the pointer tells
 // the metadata versions apart. A process is its pid, its exec (ExecID
-// changes at exec) and the credentials and cgroup it checked with; the
-// rest of its details (arguments, working directory) are the first
-// check's of a batch.
+// changes at exec), the credentials and cgroup it checked with and the
+// user namespace it checked in; the rest of its details (arguments,
+// working directory) are the first check's of a batch.
 type ResourceKey struct {
 	HostName   string
 	Container  cgroup.Container
@@ -252,6 +267,7 @@ type ResourceKey struct {
 	CgroupID   uint64
 	ExecID     string
 	Executable string
+	UserNS     UserNamespace
 }
 
 // ResourceKey returns the key of the check's resource.
@@ -260,6 +276,7 @@ func (c *Check) ResourceKey() ResourceKey {
 		HostName: c.HostName, Container: c.Container, Kubernetes: c.Kubernetes,
 		PID: c.PID, UID: c.UID, EUID: c.EUID, Effective: c.Effective, CgroupID: c.CgroupID,
 		ExecID: c.Process.ExecID, Executable: c.Process.ExecutablePath,
+		UserNS: c.UserNS,
 	}
 }
 
@@ -281,11 +298,6 @@ func (c *Check) AppendAttributes(attrs []Attr) []Attr {
 	attrs = append(attrs,
 		boolean(AttrForeignCred, c.ForeignCred),
 		integer(AttrCount, int64(c.Count)),
-		integer(AttrNSLevel, int64(c.UserNS.Level)),
-		integer(AttrNSInode, int64(c.UserNS.Inode)),
-		integer(AttrNSOwnerUID, int64(c.UserNS.OwnerUID)),
-		integer(AttrNSOwnerGID, int64(c.UserNS.OwnerGID)),
-		boolean(AttrNSIsHost, c.UserNS.IsHost),
 	)
 	if c.Syscall >= 0 {
 		attrs = append(attrs, integer(AttrSyscallID, int64(c.Syscall)))

@@ -38,6 +38,7 @@ func DecodeResource(resource map[string]any) ResourceFields {
 		Kubernetes: kubernetesFrom(resource),
 	}
 	decodeProcess(resource, &res.process)
+	decodeUserNamespace(resource, &res.process.UserNS)
 	return res
 }
 
@@ -50,9 +51,9 @@ func FromAttributes(record, resource map[string]any, at time.Time) Check {
 }
 
 // FromRecord rebuilds a check from its record attributes and its already
-// decoded resource, as FromAttributes does. A process attribute on the
-// record (as capprof wrote them before they moved to the resource) wins
-// over the resource's.
+// decoded resource, as FromAttributes does. A process or user namespace
+// attribute on the record (as capprof wrote them before they moved to the
+// resource) wins over the resource's.
 func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
 	str := func(k string) string { s, _ := record[k].(string); return s }
 	num := func(k string) int64 { n, _ := record[k].(int64); return n }
@@ -63,13 +64,7 @@ func FromRecord(record map[string]any, res ResourceFields, at time.Time) Check {
 	c.Denied = str(AttrVerdict) == "denied"
 	c.ForeignCred = flag(AttrForeignCred)
 	c.Count = uint64(num(AttrCount))
-	c.UserNS = UserNamespace{
-		Level:    uint32(num(AttrNSLevel)),
-		Inode:    uint32(num(AttrNSInode)),
-		OwnerUID: uint32(num(AttrNSOwnerUID)),
-		OwnerGID: uint32(num(AttrNSOwnerGID)),
-		IsHost:   flag(AttrNSIsHost),
-	}
+	decodeUserNamespace(record, &c.UserNS)
 	c.Syscall = -1
 	c.SyscallName = str(AttrSyscallName)
 	c.TID = uint32(num(AttrTID))
@@ -142,6 +137,23 @@ func decodeProcess(m map[string]any, c *Check) {
 	strList(m, AttrCommandArgs, &p.Args)
 	timestamp(m, AttrCreationTime, &p.StartTime)
 	decodeContext(m, p)
+}
+
+// decodeUserNamespace sets the fields of ns that m carries, leaving the
+// others as they are: it decodes a resource, then the record over it.
+func decodeUserNamespace(m map[string]any, ns *UserNamespace) {
+	u32 := func(k string, dst *uint32) {
+		if n, ok := m[k].(int64); ok {
+			*dst = uint32(n)
+		}
+	}
+	u32(AttrNSLevel, &ns.Level)
+	u32(AttrNSInode, &ns.Inode)
+	u32(AttrNSOwnerUID, &ns.OwnerUID)
+	u32(AttrNSOwnerGID, &ns.OwnerGID)
+	if host, ok := m[AttrNSIsHost].(bool); ok {
+		ns.IsHost = host
+	}
 }
 
 // decodeContext sets the Context of p from what m carries, over the one p

@@ -85,7 +85,7 @@ func TestRecordsArriveGroupedByContainer(t *testing.T) {
 	require.True(t, fake.closed.Load(), "Shutdown must close the recorder")
 	logs := sink.AllLogs()
 	require.Len(t, logs, 2, "a batch while running and the final one at shutdown")
-	require.Equal(t, 2, logs[0].ResourceLogs().Len())
+	require.Equal(t, 3, logs[0].ResourceLogs().Len(), "the host's process, the container's process in two user namespaces")
 	require.Equal(t, 3, logs[0].LogRecordCount())
 	require.Equal(t, 1, logs[1].LogRecordCount(), "the final flush reaches the consumer before Shutdown returns")
 
