@@ -4,7 +4,11 @@
 // CPU-second of each and their ratio: decoding and attributing a check
 // event (controller BenchmarkHandleCheck, one CPU), mapping checks to plog.Logs
 // (checklogs BenchmarkLogs, one CPU) and the whole path receiver → batch →
-// otlp exporter → local OTLP sink (BenchmarkPipeline, the sink included).
+// otlp exporter → local OTLP sink (BenchmarkPipeline, the sink's decoding
+// included). Benchmarks the base may not have run in this tree only: what
+// pdata alone costs for the mapping's records (BenchmarkFloor), and the
+// whole path with a sink that counts records without decoding them
+// (BenchmarkPipelineAgent: the agent's path alone).
 //
 // CPU time is the benchmark process's own (user + system, every thread:
 // the garbage collector's too), so "per CPU-second" is "per core".
@@ -32,6 +36,9 @@ type bench struct {
 	pattern string
 	args    []string
 	records int
+	// thisTreeOnly: the base has no such benchmark, so only this tree's
+	// figure is reported.
+	thisTreeOnly bool
 }
 
 func main() {
@@ -52,6 +59,12 @@ func main() {
 		{name: "end to end, gzip", pkg: "./receiver/capabilitiesreceiver/", pattern: "^BenchmarkPipeline$/^compression=gzip$",
 			args: []string{"-test.benchtime", fmt.Sprintf("%dx", *pipelineRecords)}, records: *pipelineRecords},
 		{name: "end to end, no compression", pkg: "./receiver/capabilitiesreceiver/", pattern: "^BenchmarkPipeline$/^compression=none$",
+			args: []string{"-test.benchtime", fmt.Sprintf("%dx", *pipelineRecords)}, records: *pipelineRecords},
+		{name: "pdata's floor for the mapping's records", pkg: "./checklogs/", pattern: "^BenchmarkFloor$", thisTreeOnly: true,
+			args: []string{"-test.cpu", "1", "-test.benchtime", fmt.Sprintf("%dx", *logsOps)}, records: *logsOps * 1000},
+		{name: "agent's path, gzip (sink counts, does not decode)", pkg: "./receiver/capabilitiesreceiver/", pattern: "^BenchmarkPipelineAgent$/^compression=gzip$", thisTreeOnly: true,
+			args: []string{"-test.benchtime", fmt.Sprintf("%dx", *pipelineRecords)}, records: *pipelineRecords},
+		{name: "agent's path, no compression (sink counts, does not decode)", pkg: "./receiver/capabilitiesreceiver/", pattern: "^BenchmarkPipelineAgent$/^compression=none$", thisTreeOnly: true,
 			args: []string{"-test.benchtime", fmt.Sprintf("%dx", *pipelineRecords)}, records: *pipelineRecords},
 	}
 	tmp, err := os.MkdirTemp("", "benchpipeline-")
@@ -82,6 +95,9 @@ func main() {
 	for r := 0; r < *rounds; r++ {
 		for _, b := range benches {
 			for _, tr := range trees {
+				if b.thisTreeOnly && tr.dir != "." {
+					continue
+				}
 				cpu, err := cpuTime(bins[tr.dir+b.pkg], filepath.Join(tr.dir, b.pkg), b)
 				if err != nil {
 					log.Fatalf("%s, %s: %v", b.name, tr.label, err)
@@ -93,7 +109,12 @@ func main() {
 	}
 	fmt.Printf("| stage | %s records/CPU-s | this tree records/CPU-s | ratio |\n| --- | ---: | ---: | ---: |\n", *base)
 	for _, b := range benches {
-		old, cur := median(rates[trees[0].label+b.name]), median(rates[trees[1].label+b.name])
+		cur := median(rates[trees[1].label+b.name])
+		if b.thisTreeOnly {
+			fmt.Printf("| %s | - | %.0f | - |\n", b.name, cur)
+			continue
+		}
+		old := median(rates[trees[0].label+b.name])
 		fmt.Printf("| %s | %.0f | %.0f | %.2fx |\n", b.name, old, cur, cur/old)
 	}
 }
