@@ -420,8 +420,9 @@ func TestResource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// The process follows the container (all zero here).
-			want := tt.chk.appendProcess(tt.want)
+			// The process and its user namespace follow the container
+			// (all zero here).
+			want := tt.chk.appendUserNamespace(tt.chk.appendProcess(tt.want))
 			got := tt.chk.Resource()
 			if !slices.EqualFunc(got, want, func(a, b Attr) bool {
 				return a.Key == b.Key && a.Kind == b.Kind && a.Str == b.Str
@@ -466,6 +467,11 @@ func TestResourceKey(t *testing.T) {
 			name: "same process, other credentials",
 			a:    Check{HostName: "node-1", PID: 1, EUID: 0},
 			b:    Check{HostName: "node-1", PID: 1, EUID: 65534},
+		},
+		{
+			name: "same process, other user namespace",
+			a:    Check{HostName: "node-1", PID: 1, UserNS: UserNamespace{Inode: 4026531837, IsHost: true}},
+			b:    Check{HostName: "node-1", PID: 1, UserNS: UserNamespace{Level: 1, Inode: 4026532000, OwnerUID: 1000}},
 		},
 		{
 			name: "same process, other effective set",
@@ -678,16 +684,20 @@ func TestFromAttributesInvertsAttributes(t *testing.T) {
 		if !reflect.DeepEqual(got.Attributes(), want.Attributes()) || !reflect.DeepEqual(got.Resource(), want.Resource()) {
 			t.Errorf("%s: read back\n%+v\nwant\n%+v", f.name, got.Attributes(), want.Attributes())
 		}
-		// Files written before the process moved to the resource carry it
-		// on each record: they read back the same.
-		process := want.appendProcess(nil)
-		old := plain(want.Resource())
-		for _, a := range process {
-			delete(old, a.Key)
-		}
-		got = FromAttributes(plain(append(want.Attributes(), process...)), old, want.Time)
-		if !reflect.DeepEqual(got.Attributes(), want.Attributes()) || !reflect.DeepEqual(got.Resource(), want.Resource()) {
-			t.Errorf("%s: read back from a record carrying its process\n%+v\nwant\n%+v", f.name, got.Resource(), want.Resource())
+		// Files written before the process, then the user namespace, moved
+		// to the resource carry them on each record: they read back the same.
+		for shape, moved := range map[string][]Attr{
+			"its process and user namespace": want.appendUserNamespace(want.appendProcess(nil)),
+			"its user namespace":             want.appendUserNamespace(nil),
+		} {
+			old := plain(want.Resource())
+			for _, a := range moved {
+				delete(old, a.Key)
+			}
+			got = FromAttributes(plain(append(want.Attributes(), moved...)), old, want.Time)
+			if !reflect.DeepEqual(got.Attributes(), want.Attributes()) || !reflect.DeepEqual(got.Resource(), want.Resource()) {
+				t.Errorf("%s: read back from a record carrying %s\n%+v\nwant\n%+v", f.name, shape, got.Resource(), want.Resource())
+			}
 		}
 	}
 }

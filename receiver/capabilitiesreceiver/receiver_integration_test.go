@@ -52,25 +52,26 @@ func TestRealCheckArrivesAsLogRecord(t *testing.T) {
 	found, resource := syslogRecordOf(sink, cmd.Process.Pid)
 	require.NotEqual(t, plog.LogRecord{}, found, "no CAP_SYSLOG record of dmesg pid %d", cmd.Process.Pid)
 
-	// The resource is the host and the process; the record, the check.
+	// The resource is the host, the process and the user namespace it
+	// checked in; the record, the check.
 	res := resource.Attributes().AsRaw()
 	for k, v := range map[string]any{
-		"host.name":               host,
-		"process.pid":             int64(cmd.Process.Pid),
-		"process.executable.path": "/usr/bin/dmesg",
-		"process.user.id":         int64(65534),
-		"linux.cgroup.path":       cg.Rel,
+		"host.name":                    host,
+		"process.pid":                  int64(cmd.Process.Pid),
+		"process.executable.path":      "/usr/bin/dmesg",
+		"process.user.id":              int64(65534),
+		"linux.cgroup.path":            cg.Rel,
+		"linux.user_namespace.level":   int64(0),
+		"linux.user_namespace.is_host": true,
 	} {
 		assert.Equal(t, v, res[k], k)
 	}
 	assert.NotContains(t, res, "container.id", "a host process's resource")
 	attrs := found.Attributes().AsRaw()
 	for k, v := range map[string]any{
-		"linux.capability.id":          int64(34),
-		"linux.capability.verdict":     "denied",
-		"linux.capability.audit":       true,
-		"linux.user_namespace.level":   int64(0),
-		"linux.user_namespace.is_host": true,
+		"linux.capability.id":      int64(34),
+		"linux.capability.verdict": "denied",
+		"linux.capability.audit":   true,
 	} {
 		assert.Equal(t, v, attrs[k], k)
 	}
