@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -325,15 +324,14 @@ func stopProcess(p *process) {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort is FreePort on loopback for a test.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func tail(b []byte, n int) []byte {

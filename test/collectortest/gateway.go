@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/capprof/capprof/internal/testenv"
 )
 
 // GatewayConfig is the gateway's config file, as deployed.
@@ -75,7 +77,8 @@ func LaunchGateway(bin, dir, storage string, env ...string) (*Gateway, error) {
 	return g, nil
 }
 
-// FreeAddr returns a loopback address nothing listens on right now.
+// FreeAddr returns a loopback address nothing listens on right now, for
+// a collector to listen on (testenv.FreePort says how it is chosen).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	a, err := PickFreeAddr()
@@ -85,13 +88,13 @@ func FreeAddr(t testing.TB) string {
 	return a
 }
 
+// PickFreeAddr is FreeAddr for programs other than tests.
 func PickFreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testenv.FreePort()
 	if err != nil {
 		return "", fmt.Errorf("free port: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
 
 // Scrape reads the gateway's own metrics in the Prometheus text format.

@@ -65,35 +65,14 @@ func podNetwork(t *testing.T, n int) string {
 }
 
 // freePortOn returns a port that nothing listens on at any of the
-// addresses right now.
+// addresses right now (testenv.FreePort).
 func freePortOn(t *testing.T, ips ...string) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", ips[0]+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		ok := true
-		var others []net.Listener
-		for _, ip := range ips[1:] {
-			o, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			others = append(others, o)
-		}
-		l.Close()
-		for _, o := range others {
-			o.Close()
-		}
-		if ok {
-			return port
-		}
+	port, err := testenv.FreePort(ips...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no port free on all of %v", ips)
-	return 0
+	return port
 }
 
 // freeAddr is a free loopback address on ip.
