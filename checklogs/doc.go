@@ -10,8 +10,10 @@
 // this package is the thin shell between the two, like the receiver.
 //
 // Records are grouped into one ResourceLogs per check.ResourceKey (a
-// container, or the host) with one ScopeLogs. pdata allocates a value per
-// attribute and scans a map's keys on every Put, so the mapping sizes every
-// slice once (records per resource, attributes per record) and reuses its
-// scratch space across batches; see BenchmarkLogs.
+// process of a container or of the host, in the user namespace it checked
+// in) with one ScopeLogs. pdata allocates a value per attribute and scans a
+// map's keys on every Put, so the mapping sizes every slice once (records
+// per resource, attributes per record), builds a body once per resource,
+// capability and verdict, and reuses its scratch space across batches; see
+// BenchmarkLogs, and BenchmarkFloor for what pdata alone costs.
 package checklogs
