@@ -82,7 +82,7 @@ func StartKube(t testing.TB) *Kube {
 	k.token = randomHex(16)
 	k.writeFiles()
 	k.startEtcd()
-	k.port = freePort(t)
+	k.port = FreePortFor(t)
 	k.StartAPIServer()
 
 	k.Config = &rest.Config{
@@ -137,7 +137,7 @@ func (k *Kube) writeFiles() {
 
 func (k *Kube) startEtcd() {
 	k.t.Helper()
-	client, peer := freePort(k.t), freePort(k.t)
+	client, peer := FreePortFor(k.t), FreePortFor(k.t)
 	k.etcdURL = "http://127.0.0.1:" + strconv.Itoa(client)
 	k.etcd = k.start("etcd", "etcd",
 		"--name", "capprof-test",
@@ -322,16 +322,6 @@ func stopProcess(p *process) {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-// freePort is FreePort on loopback for a test.
-func freePort(t testing.TB) int {
-	t.Helper()
-	port, err := FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
 }
 
 func tail(b []byte, n int) []byte {

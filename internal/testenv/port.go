@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"testing"
 )
 
 // FreePort returns a TCP port that nothing listens on at any of ips
@@ -38,6 +39,16 @@ func FreePort(ips ...string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no free port outside %d-%d on %v after 100 tries", low, high, ips)
+}
+
+// FreePortFor is FreePort for a test, which it fails when there is none.
+func FreePortFor(t testing.TB, ips ...string) int {
+	t.Helper()
+	port, err := FreePort(ips...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // ephemeralRange is the kernel's range of ports for port 0 and outgoing

@@ -64,20 +64,9 @@ func podNetwork(t *testing.T, n int) string {
 	return prefix
 }
 
-// freePortOn returns a port that nothing listens on at any of the
-// addresses right now (testenv.FreePort).
-func freePortOn(t *testing.T, ips ...string) int {
-	t.Helper()
-	port, err := testenv.FreePort(ips...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
 // freeAddr is a free loopback address on ip.
 func freeAddr(t *testing.T, ip string) string {
-	return net.JoinHostPort(ip, strconv.Itoa(freePortOn(t, ip)))
+	return net.JoinHostPort(ip, strconv.Itoa(testenv.FreePortFor(t, ip)))
 }
 
 // gatewayReplicas runs the gateway StatefulSet's replicas as processes:
@@ -106,7 +95,7 @@ func newGatewayReplicas(t *testing.T, prefix string, n int, tlsDir string) *gate
 	for i := range n {
 		g.ips = append(g.ips, prefix+strconv.Itoa(i+1))
 	}
-	g.port = freePortOn(t, g.ips...)
+	g.port = testenv.FreePortFor(t, g.ips...)
 	return g
 }
 
